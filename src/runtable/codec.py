@@ -1,0 +1,737 @@
+"""Safe, versioned binary codec for the values of runs.
+
+``encode`` turns a supported value into bytes; ``decode`` turns them back into an identical
+value: same type at every level, same dtype, shape, memory order, index, column names and
+names. Decoding never executes code: no pickle, no eval, no import of a name read from the
+data. numpy and pandas objects are rebuilt only from whitelisted forms, and every length read
+from the data is checked against what is left of the buffer before anything is allocated.
+
+Format: ``b"RT"``, one version byte, then one value. A value is a one-byte tag and its
+payload. Integers in payloads are little-endian; ``len`` is an unsigned LEB128 varint.
+
+====  ===============  =============================================================
+tag   value            payload
+====  ===============  =============================================================
+N     None             (none)
+T F   True, False      (none)
+i     int              len, two's complement bytes
+f     float            f64
+c     complex          f64 real, f64 imag
+s     str              len, UTF-8 (lone surrogates kept with ``surrogatepass``)
+b B   bytes, bytearray len, bytes
+l t   list, tuple      count, values
+e E   set, frozenset   count, values
+d     dict             count, key and value pairs in insertion order
+D     Decimal          len, ASCII ``str(value)``
+U     UUID             16 bytes, is_safe (0 unknown, 1 safe, 2 unsafe)
+W     datetime         u16 year, u8 month day hour minute second, u32 us, u8 fold, tz
+a     date             u16 year, u8 month, u8 day
+h     time             u8 hour minute second, u32 us, u8 fold, tz
+r     timedelta        i32 days, i32 seconds, i32 microseconds
+n     numpy scalar     dtype, the scalar's raw bytes
+x X   np.str_, bytes_  len, UTF-8 or bytes
+A     ndarray (raw)    dtype, order C or F, ndim, dims, raw data in that order
+O     ndarray (object) order C or F, ndim, dims, the elements as values in that order
+P     pandas object    sub-tag and payload, see :mod:`runtable._codec_pandas`
+====  ===============  =============================================================
+
+``tz`` is 0 (naive), 1 (``datetime.timezone``: offset as in ``r``, len, name) or
+2 (``zoneinfo.ZoneInfo``: len, key). ``dtype`` is one length byte and numpy's ``dtype.str``
+(``"<f8"``, ``"|b1"``, ``">M8[ns]"``, ``"<U5"``); only kinds b i u f c m M U S are accepted.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import struct
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from runtable.errors import CodecError, UnsupportedValueError
+
+if TYPE_CHECKING:
+    import numpy
+
+__all__ = ["CODEC_VERSION", "decode", "encode"]
+
+CODEC_VERSION: int = 1
+"""Version written by :func:`encode`; :func:`decode` reads this and every older version."""
+
+_HEADER = b"RT" + bytes([CODEC_VERSION])
+_MAX_DEPTH = 200  # nesting limit, both ways, well inside Python's recursion limit
+
+Chunks = list[Any]  # bytes or memoryview pieces, joined once at the end
+_Enc = Callable[[Any, Chunks, int], None]
+_Dec = Callable[[memoryview, int, int], tuple[Any, int]]
+
+_F64 = struct.Struct("<d")
+_TAG_F64 = struct.Struct("<cd")
+_TAG_C128 = struct.Struct("<cdd")
+_C128 = struct.Struct("<dd")
+_DATETIME = struct.Struct("<HBBBBBIB")
+_DATE = struct.Struct("<HBB")
+_TIME = struct.Struct("<BBBIB")
+_TIMEDELTA = struct.Struct("<iii")
+_TZ_KEY = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+_DTYPE = re.compile(
+    r"[<>|](?:b1|[iu][1248]|f(?:2|4|8|12|16)|c(?:8|16|24|32)"
+    r"|[mM]8(?:\[(?:[1-9]\d{0,8})?(?:Y|M|W|D|h|m|s|ms|us|ns|ps|fs|as)\])?|[US][1-9]\d{0,8})"
+)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def encode(value: object) -> bytes:
+    """Encode ``value`` to bytes that :func:`decode` turns back into an identical value.
+
+    Raises :class:`UnsupportedValueError` (with ``path`` saying where inside ``value``) for
+    any type, or type inside a container, that the codec does not support; nothing is
+    produced then.
+    """
+    out: Chunks = [_HEADER]
+    _enc(value, out, 0)
+    return b"".join(out)
+
+
+def decode(data: bytes | bytearray | memoryview) -> object:
+    """Decode bytes made by :func:`encode`; never runs code from the data.
+
+    Raises :class:`CodecError`, and no other exception, for anything that is not a valid
+    encoding, and for data written by a newer codec version.
+    """
+    try:
+        buf = memoryview(data)
+        if buf.format != "B" or buf.ndim != 1:
+            buf = buf.cast("B")
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"cannot decode a {type(data).__name__}: need contiguous bytes") from exc
+    if len(buf) < 3 or buf[0] != 0x52 or buf[1] != 0x54:
+        raise CodecError("not a runtable encoding: the data does not start with b'RT'")
+    version = buf[2]
+    if version != CODEC_VERSION:
+        if version > CODEC_VERSION:
+            raise CodecError(
+                f"value was written by codec version {version}, newer than this runtable's "
+                f"codec (version {CODEC_VERSION}): upgrade runtable to read it"
+            )
+        raise CodecError(f"unknown codec version {version}")
+    try:
+        value, pos = _dec(buf, 3, 0)
+    except CodecError:
+        raise
+    except (IndexError, struct.error) as exc:
+        raise CodecError("truncated data: it ends in the middle of a value") from exc
+    except RecursionError as exc:
+        raise CodecError("data nested too deeply") from exc
+    except Exception as exc:
+        raise CodecError(f"corrupt data ({type(exc).__name__}: {exc})") from exc
+    if pos != len(buf):
+        raise CodecError(f"corrupt data: {len(buf) - pos} bytes left after the value")
+    return value
+
+
+# ------------------------------------------------------------------------ shared helpers
+
+
+def _uvarint(n: int) -> bytes:
+    """The unsigned LEB128 encoding of ``n >= 0``."""
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _read_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
+    """Read an unsigned varint at ``pos``; return it and the position after it."""
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    result = b & 0x7F
+    shift = 7
+    pos += 1
+    while True:
+        if shift > 63:
+            raise CodecError(f"corrupt data: varint too long at offset {pos}")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _read_len(buf: memoryview, pos: int, unit: int = 1) -> tuple[int, int]:
+    """Read a length or count whose items take at least ``unit`` bytes each; check it fits."""
+    n, pos = _read_uvarint(buf, pos)
+    if n * unit > len(buf) - pos:
+        raise CodecError(
+            f"corrupt data: length {n} at offset {pos} runs past the end of the data "
+            f"({len(buf) - pos} bytes left)"
+        )
+    return n, pos
+
+
+def _read_blob(buf: memoryview, pos: int) -> tuple[memoryview, int]:
+    """Read a length-prefixed byte string (as a view into ``buf``)."""
+    n, pos = _read_len(buf, pos)
+    return buf[pos : pos + n], pos + n
+
+
+def _read_str(buf: memoryview, pos: int) -> tuple[str, int]:
+    raw, pos = _read_blob(buf, pos)
+    return str(raw, "utf-8", "surrogatepass"), pos
+
+
+def _str_bytes(s: str) -> bytes:
+    raw = s.encode("utf-8", "surrogatepass")
+    return _uvarint(len(raw)) + raw
+
+
+def _located(exc: UnsupportedValueError, segment: str) -> UnsupportedValueError:
+    """The same error with ``segment`` prepended to its path."""
+    return UnsupportedValueError(exc.value_type, path=segment + exc.path)
+
+
+def _too_deep(value: object) -> UnsupportedValueError:
+    return UnsupportedValueError(type(value), path=f" (nested deeper than {_MAX_DEPTH} levels)")
+
+
+def _enc(v: object, out: Chunks, depth: int) -> None:
+    """Append the encoding of ``v`` to ``out``."""
+    f = _ENCODERS.get(type(v))
+    if f is None:
+        f = _late_encoder(type(v))
+    f(v, out, depth)
+
+
+def _dec(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    """Decode the value at ``pos``; return it and the position after it."""
+    f = _DECODERS[buf[pos]]
+    if f is None:
+        raise CodecError(f"corrupt data: unknown tag {bytes([buf[pos]])!r} at offset {pos}")
+    return f(buf, pos + 1, depth)
+
+
+# ---------------------------------------------------------------------- Python built-ins
+
+
+def _enc_const(tag: bytes) -> _Enc:
+    def enc(v: object, out: Chunks, depth: int) -> None:
+        out.append(tag)
+
+    return enc
+
+
+def _enc_int(v: int, out: Chunks, depth: int) -> None:
+    raw = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
+    out.append(b"i" + _uvarint(len(raw)) + raw)
+
+
+def _enc_float(v: float, out: Chunks, depth: int) -> None:
+    out.append(_TAG_F64.pack(b"f", v))
+
+
+def _enc_complex(v: complex, out: Chunks, depth: int) -> None:
+    out.append(_TAG_C128.pack(b"c", v.real, v.imag))
+
+
+def _enc_blob(tag: bytes) -> _Enc:
+    def enc(v: bytes, out: Chunks, depth: int) -> None:
+        out.append(tag + _uvarint(len(v)))
+        out.append(bytes(v) if type(v) is bytearray else v)
+
+    return enc
+
+
+def _enc_str(v: str, out: Chunks, depth: int) -> None:
+    raw = v.encode("utf-8", "surrogatepass")
+    if len(raw) < 0x80:
+        out.append(b"s" + bytes((len(raw),)) + raw)
+    else:
+        out.append(b"s" + _uvarint(len(raw)))
+        out.append(raw)
+
+
+def _enc_seq(tag: bytes) -> _Enc:
+    def enc(v: list[Any], out: Chunks, depth: int) -> None:
+        if depth >= _MAX_DEPTH:
+            raise _too_deep(v)
+        out.append(tag + _uvarint(len(v)))
+        i = 0
+        try:
+            for i, x in enumerate(v):  # noqa: B007  (i names the failing element)
+                _enc(x, out, depth + 1)
+        except UnsupportedValueError as exc:
+            segment = f"[{i}]" if tag in (b"l", b"t") else f"{{element {i}}}"
+            raise _located(exc, segment) from None
+
+    return enc
+
+
+def _enc_dict(v: dict[Any, Any], out: Chunks, depth: int) -> None:
+    if depth >= _MAX_DEPTH:
+        raise _too_deep(v)
+    out.append(b"d" + _uvarint(len(v)))
+    for k, x in v.items():
+        try:
+            _enc(k, out, depth + 1)
+        except UnsupportedValueError as exc:
+            raise _located(exc, f"{{key {k!r}}}") from None
+        try:
+            _enc(x, out, depth + 1)
+        except UnsupportedValueError as exc:
+            raise _located(exc, f"[{k!r}]") from None
+
+
+def _dec_const(value: object) -> _Dec:
+    def dec(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+        return value, pos
+
+    return dec
+
+
+def _dec_int(buf: memoryview, pos: int, depth: int) -> tuple[int, int]:
+    raw, pos = _read_blob(buf, pos)
+    return int.from_bytes(raw, "little", signed=True), pos
+
+
+def _dec_float(buf: memoryview, pos: int, depth: int) -> tuple[float, int]:
+    return _F64.unpack_from(buf, pos)[0], pos + 8
+
+
+def _dec_complex(buf: memoryview, pos: int, depth: int) -> tuple[complex, int]:
+    re_, im = _C128.unpack_from(buf, pos)
+    return complex(re_, im), pos + 16
+
+
+def _dec_str(buf: memoryview, pos: int, depth: int) -> tuple[str, int]:
+    return _read_str(buf, pos)
+
+
+def _dec_blob(kind: type[bytes] | type[bytearray]) -> _Dec:
+    def dec(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+        raw, pos = _read_blob(buf, pos)
+        return kind(raw), pos
+
+    return dec
+
+
+def _dec_items(buf: memoryview, pos: int, depth: int) -> tuple[list[Any], int]:
+    if depth >= _MAX_DEPTH:
+        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
+    n, pos = _read_len(buf, pos)
+    items = []
+    for _ in range(n):
+        x, pos = _dec(buf, pos, depth + 1)
+        items.append(x)
+    return items, pos
+
+
+def _dec_seq(kind: Callable[[list[Any]], object]) -> _Dec:
+    def dec(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+        items, pos = _dec_items(buf, pos, depth)
+        return kind(items), pos
+
+    return dec
+
+
+def _dec_dict(buf: memoryview, pos: int, depth: int) -> tuple[dict[Any, Any], int]:
+    if depth >= _MAX_DEPTH:
+        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
+    n, pos = _read_len(buf, pos, 2)
+    d = {}
+    for _ in range(n):
+        k, pos = _dec(buf, pos, depth + 1)
+        d[k], pos = _dec(buf, pos, depth + 1)
+    return d, pos
+
+
+# ---------------------------------------------------------------- decimal, uuid, datetime
+
+
+def _enc_decimal(v: Any, out: Chunks, depth: int) -> None:
+    out.append(b"D" + _str_bytes(str(v)))
+
+
+def _dec_decimal(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    import decimal
+
+    text, pos = _read_str(buf, pos)
+    if not text.isascii() or not text or len(text) != len(text.strip()) or "_" in text:
+        raise CodecError(f"corrupt data: bad Decimal {text[:40]!r}")
+    return decimal.Decimal(text), pos
+
+
+_SAFE_UUID = {None: 0, 0: 1, -1: 2}
+
+
+def _enc_uuid(v: Any, out: Chunks, depth: int) -> None:
+    out.append(b"U" + v.bytes + bytes((_SAFE_UUID[v.is_safe.value],)))
+
+
+def _dec_uuid(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    import uuid
+
+    raw = bytes(buf[pos : pos + 16])
+    safe = (uuid.SafeUUID.unknown, uuid.SafeUUID.safe, uuid.SafeUUID.unsafe)[buf[pos + 16]]
+    return uuid.UUID(bytes=raw, is_safe=safe), pos + 17
+
+
+def _tz_bytes(tz: _dt.tzinfo | None) -> bytes:
+    """The ``tz`` field for a tzinfo; only ``timezone`` and ``ZoneInfo`` by key are stored."""
+    if tz is None:
+        return b"\x00"
+    if type(tz) is _dt.timezone:
+        off = tz.utcoffset(None)
+        return b"\x01" + _TIMEDELTA.pack(off.days, off.seconds, off.microseconds) + _str_bytes(
+            tz.tzname(None)
+        )
+    zoneinfo = sys.modules.get("zoneinfo")
+    if zoneinfo is not None and type(tz) is zoneinfo.ZoneInfo:
+        key = tz.key
+        if key is not None and len(key) < 256 and ".." not in key and _TZ_KEY.fullmatch(key):
+            return b"\x02" + _str_bytes(key)
+    raise UnsupportedValueError(type(tz), path=".tzinfo")
+
+
+def _read_tz(buf: memoryview, pos: int) -> tuple[_dt.tzinfo | None, int]:
+    kind = buf[pos]
+    pos += 1
+    if kind == 0:
+        return None, pos
+    if kind == 1:
+        days, seconds, micros = _TIMEDELTA.unpack_from(buf, pos)
+        name, pos = _read_str(buf, pos + _TIMEDELTA.size)
+        tz = _dt.timezone(_dt.timedelta(days, seconds, micros))
+        return (tz if tz.tzname(None) == name else _dt.timezone(tz.utcoffset(None), name)), pos
+    if kind == 2:
+        key, pos = _read_str(buf, pos)
+        if len(key) >= 256 or ".." in key or not _TZ_KEY.fullmatch(key):
+            raise CodecError(f"corrupt data: invalid time zone key {key[:40]!r}")
+        import zoneinfo
+
+        try:
+            return zoneinfo.ZoneInfo(key), pos
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise CodecError(f"unknown time zone {key!r} (missing tzdata?)") from exc
+    raise CodecError(f"corrupt data: unknown time zone kind {kind}")
+
+
+def _enc_datetime(v: _dt.datetime, out: Chunks, depth: int) -> None:
+    fields = (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, v.fold)
+    out.append(b"W" + _DATETIME.pack(*fields) + _tz_bytes(v.tzinfo))
+
+
+def _dec_datetime(buf: memoryview, pos: int, depth: int) -> tuple[_dt.datetime, int]:
+    y, mo, d, h, mi, s, us, fold = _DATETIME.unpack_from(buf, pos)
+    tz, pos = _read_tz(buf, pos + _DATETIME.size)
+    return _dt.datetime(y, mo, d, h, mi, s, us, tz, fold=fold), pos
+
+
+def _enc_date(v: _dt.date, out: Chunks, depth: int) -> None:
+    out.append(b"a" + _DATE.pack(v.year, v.month, v.day))
+
+
+def _dec_date(buf: memoryview, pos: int, depth: int) -> tuple[_dt.date, int]:
+    return _dt.date(*_DATE.unpack_from(buf, pos)), pos + _DATE.size
+
+
+def _enc_time(v: _dt.time, out: Chunks, depth: int) -> None:
+    fields = (v.hour, v.minute, v.second, v.microsecond, v.fold)
+    out.append(b"h" + _TIME.pack(*fields) + _tz_bytes(v.tzinfo))
+
+
+def _dec_time(buf: memoryview, pos: int, depth: int) -> tuple[_dt.time, int]:
+    h, mi, s, us, fold = _TIME.unpack_from(buf, pos)
+    tz, pos = _read_tz(buf, pos + _TIME.size)
+    return _dt.time(h, mi, s, us, tz, fold=fold), pos
+
+
+def _enc_timedelta(v: _dt.timedelta, out: Chunks, depth: int) -> None:
+    out.append(b"r" + _TIMEDELTA.pack(v.days, v.seconds, v.microseconds))
+
+
+def _dec_timedelta(buf: memoryview, pos: int, depth: int) -> tuple[_dt.timedelta, int]:
+    return _dt.timedelta(*_TIMEDELTA.unpack_from(buf, pos)), pos + _TIMEDELTA.size
+
+
+# --------------------------------------------------------------------------------- numpy
+
+_RAW_KINDS = frozenset("biufcmMUS")
+_dtype_cache: dict[bytes, numpy.dtype[Any]] = {}
+
+
+def _dtype_bytes(dt: numpy.dtype[Any]) -> bytes:
+    s = dt.str.encode("ascii")
+    return bytes((len(s),)) + s
+
+
+def _read_dtype(buf: memoryview, pos: int) -> tuple[numpy.dtype[Any], int]:
+    """Read a dtype field; accept only plain kinds b i u f c m M U S in canonical form."""
+    n = buf[pos]
+    raw = bytes(buf[pos + 1 : pos + 1 + n])
+    pos += 1 + n
+    dt = _dtype_cache.get(raw)
+    if dt is not None:
+        return dt, pos
+    text = raw.decode("ascii", "replace")
+    if len(raw) != n or not _DTYPE.fullmatch(text):
+        raise CodecError(f"corrupt data: unsupported dtype {text[:40]!r}")
+    import numpy as np
+
+    try:
+        dt = np.dtype(text)
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"dtype {text!r} is not available on this platform") from exc
+    if dt.str != text or dt.itemsize <= 0 or dt.kind not in _RAW_KINDS:
+        raise CodecError(f"corrupt data: non-canonical dtype {text!r}")
+    if len(_dtype_cache) < 1024:
+        _dtype_cache[raw] = dt
+    return dt, pos
+
+
+def _enc_npscalar(v: Any, out: Chunks, depth: int) -> None:
+    out.append(b"n" + _dtype_bytes(v.dtype) + v.tobytes())
+
+
+def _dec_npscalar(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    import numpy as np
+
+    dt, pos = _read_dtype(buf, pos)
+    if dt.itemsize > len(buf) - pos:
+        raise CodecError("truncated data: numpy scalar")
+    return np.frombuffer(buf, dt, 1, pos)[0], pos + dt.itemsize
+
+
+def _enc_npstr(v: Any, out: Chunks, depth: int) -> None:
+    out.append(b"x" + _str_bytes(str(v)))
+
+
+def _enc_npbytes(v: Any, out: Chunks, depth: int) -> None:
+    out.append(b"X" + _uvarint(len(v)) + bytes(v))
+
+
+def _dec_npstr(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    import numpy as np
+
+    text, pos = _read_str(buf, pos)
+    return np.str_(text), pos
+
+
+def _dec_npbytes(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    import numpy as np
+
+    raw, pos = _read_blob(buf, pos)
+    return np.bytes_(bytes(raw)), pos
+
+
+def _shape_bytes(order: bytes, shape: tuple[int, ...]) -> bytes:
+    return order + _uvarint(len(shape)) + b"".join(_uvarint(d) for d in shape)
+
+
+def _read_shape(buf: memoryview, pos: int) -> tuple[str, list[int], int, int]:
+    """Read order, ndim and dims; return order, shape, element count and position."""
+    order = chr(buf[pos])
+    if order not in "CF":
+        raise CodecError(f"corrupt data: bad array order at offset {pos}")
+    ndim, pos = _read_uvarint(buf, pos + 1)
+    if ndim > 64:
+        raise CodecError(f"corrupt data: array with {ndim} dimensions")
+    shape = []
+    count = 1
+    for _ in range(ndim):
+        d, pos = _read_uvarint(buf, pos)
+        shape.append(d)
+        count *= d
+    return order, shape, count, pos
+
+
+def _enc_ndarray(a: Any, out: Chunks, depth: int) -> None:
+    """Raw bytes for plain dtypes (no per-element work, no copy if contiguous)."""
+    dt = a.dtype
+    if dt.kind == "O":
+        _enc_objarray(a, out, depth)
+        return
+    if dt.kind not in _RAW_KINDS or dt.fields is not None or dt.subdtype is not None:
+        raise UnsupportedValueError(type(dt), path=".dtype")
+    import numpy as np
+
+    if a.flags.c_contiguous:
+        order, flat = b"C", a
+    elif a.flags.f_contiguous:
+        order, flat = b"F", a.T
+    else:
+        order, flat = b"C", np.ascontiguousarray(a)
+    out.append(b"A" + _dtype_bytes(dt) + _shape_bytes(order, a.shape))
+    if a.size:
+        out.append(memoryview(flat.reshape(-1).view(np.uint8)))
+
+
+def _dec_ndarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    import numpy as np
+
+    dt, pos = _read_dtype(buf, pos)
+    order, shape, count, pos = _read_shape(buf, pos)
+    nbytes = count * dt.itemsize
+    if nbytes > len(buf) - pos:
+        raise CodecError(f"corrupt data: array of {nbytes} bytes runs past the end of the data")
+    if count == 0:
+        return np.empty(shape, dt, order=order), pos  # type: ignore[call-overload]
+    flat = np.frombuffer(buf, dt, count, pos)
+    return flat.reshape(shape, order=order).copy(order="K"), pos + nbytes  # type: ignore[call-overload]
+
+
+def _enc_objarray(a: Any, out: Chunks, depth: int) -> None:
+    """Object arrays: element by element, in C or F order."""
+    if depth >= _MAX_DEPTH:
+        raise _too_deep(a)
+    import numpy as np
+
+    order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+    out.append(b"O" + _shape_bytes(order.encode(), a.shape))
+    i = 0
+    try:
+        for i, x in enumerate(a.reshape(-1, order=order)):  # noqa: B007
+            _enc(x, out, depth + 1)
+    except UnsupportedValueError as exc:
+        where = ", ".join(str(int(j)) for j in np.unravel_index(i, a.shape, order=order))
+        raise _located(exc, f"[{where}]") from None
+
+
+def _dec_objarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    if depth >= _MAX_DEPTH:
+        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
+    import numpy as np
+
+    order, shape, count, pos = _read_shape(buf, pos)
+    if count > len(buf) - pos:
+        raise CodecError("corrupt data: object array runs past the end of the data")
+    flat = np.empty(count, dtype=object)
+    for i in range(count):
+        flat[i], pos = _dec(buf, pos, depth + 1)
+    return flat.reshape(shape, order=order), pos  # type: ignore[call-overload]
+
+
+def _register_numpy() -> None:
+    import numpy as np
+
+    _ENCODERS[np.ndarray] = _enc_ndarray
+    _ENCODERS[np.str_] = _enc_npstr
+    _ENCODERS[np.bytes_] = _enc_npbytes
+    # Only the canonical scalar type of each dtype: aliases such as np.longlong, whose
+    # dtype.str is shared with np.int64, would come back as the other type.
+    for code in np.typecodes["AllInteger"] + np.typecodes["AllFloat"] + "?Mm":
+        dt = np.dtype(code)
+        if np.dtype(dt.str).type is dt.type:
+            _ENCODERS[dt.type] = _enc_npscalar
+
+
+# -------------------------------------------------------------------------------- tables
+
+
+def _register_decimal() -> None:
+    import decimal
+
+    _ENCODERS[decimal.Decimal] = _enc_decimal
+
+
+def _register_uuid() -> None:
+    import uuid
+
+    _ENCODERS[uuid.UUID] = _enc_uuid
+
+
+def _register_pandas() -> None:
+    from runtable import _codec_pandas
+
+    _codec_pandas.register(_ENCODERS)
+
+
+def _dec_pandas(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
+    if depth >= _MAX_DEPTH:
+        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
+    from runtable import _codec_pandas
+
+    return _codec_pandas.decode_pandas(buf, pos, depth)
+
+
+_ENCODERS: dict[type, _Enc] = {
+    type(None): _enc_const(b"N"),
+    bool: lambda v, out, depth: out.append(b"T" if v else b"F"),
+    int: _enc_int,
+    float: _enc_float,
+    complex: _enc_complex,
+    str: _enc_str,
+    bytes: _enc_blob(b"b"),
+    bytearray: _enc_blob(b"B"),
+    list: _enc_seq(b"l"),
+    tuple: _enc_seq(b"t"),
+    set: _enc_seq(b"e"),
+    frozenset: _enc_seq(b"E"),
+    dict: _enc_dict,
+    _dt.datetime: _enc_datetime,
+    _dt.date: _enc_date,
+    _dt.time: _enc_time,
+    _dt.timedelta: _enc_timedelta,
+}
+
+# Types of optional modules are registered the first time a value of an unknown type is seen
+# after the module was imported: a value cannot be of a type whose module is not loaded.
+_LATE: tuple[tuple[str, Callable[[], None]], ...] = (
+    ("decimal", _register_decimal),
+    ("uuid", _register_uuid),
+    ("numpy", _register_numpy),
+    ("pandas", _register_pandas),
+)
+_registered: set[str] = set()
+
+
+def _late_encoder(t: type) -> _Enc:
+    for name, register in _LATE:
+        if name not in _registered and name in sys.modules:
+            register()
+            _registered.add(name)
+    f = _ENCODERS.get(t)
+    if f is None:
+        raise UnsupportedValueError(t)
+    return f
+
+
+_DECODERS: list[_Dec | None] = [None] * 256
+for _tag, _decoder in {
+    b"N": _dec_const(None),
+    b"T": _dec_const(True),
+    b"F": _dec_const(False),
+    b"i": _dec_int,
+    b"f": _dec_float,
+    b"c": _dec_complex,
+    b"s": _dec_str,
+    b"b": _dec_blob(bytes),
+    b"B": _dec_blob(bytearray),
+    b"l": _dec_seq(list),
+    b"t": _dec_seq(tuple),
+    b"e": _dec_seq(set),
+    b"E": _dec_seq(frozenset),
+    b"d": _dec_dict,
+    b"D": _dec_decimal,
+    b"U": _dec_uuid,
+    b"W": _dec_datetime,
+    b"a": _dec_date,
+    b"h": _dec_time,
+    b"r": _dec_timedelta,
+    b"n": _dec_npscalar,
+    b"x": _dec_npstr,
+    b"X": _dec_npbytes,
+    b"A": _dec_ndarray,
+    b"O": _dec_objarray,
+    b"P": _dec_pandas,
+}.items():
+    _DECODERS[_tag[0]] = _decoder
+del _tag, _decoder

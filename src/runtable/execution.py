@@ -1,0 +1,198 @@
+"""Running steps over runs: in-process, or in parallel with any joblib backend.
+
+Parallelism belongs to joblib: ``n_jobs=None`` and ``backend=None`` inherit an enclosing
+``joblib.parallel_config``. When the effective number of jobs is 1 the runs execute in this
+process, in order, without joblib (no worker start-up, a few microseconds per run); otherwise each
+run travels to a worker and only what its steps changed travels back.
+
+A failing step keeps its exception type. ``on_error="raise"`` stops at the first failure and
+raises it with notes naming the run, its params and the step; ``on_error="record"`` marks the run
+failed, keeps the traceback in ``run.error`` and goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .run import Run, Status
+from .seeding import seed_globals
+from .step import Step
+
+OnError = Literal["raise", "record"]
+ON_ERROR: tuple[OnError, ...] = ("raise", "record")
+
+#: Executions of fewer runs than this never show a progress bar in "auto" mode.
+PROGRESS_MIN_RUNS = 20
+#: In "auto" mode the bar appears only once an execution has lasted this many seconds.
+PROGRESS_DELAY = 2.0
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a worker sends back: the run's new state and the fields its steps changed."""
+
+    id: int
+    status: Status
+    error: str | None
+    started_at: datetime
+    ended_at: datetime
+    fields: dict[str, Any]
+    deleted: tuple[str, ...]
+    vars: dict[str, Any]
+
+
+def execute_runs(
+    runs: Sequence[Run],
+    steps: Sequence[Step],
+    *,
+    n_jobs: int | None = None,
+    backend: Any = None,
+    on_error: OnError = "raise",
+    progress: bool | None = None,
+) -> Iterator[Run]:
+    """Execute ``steps`` in order on each run, yielding each run once it has finished.
+
+    Runs are updated in place (status, error, timestamps, fields, vars). Yield order is
+    completion order. With ``on_error="raise"`` the first failure is raised after its run is
+    marked failed; runs finished before it keep their results.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+    finished = (
+        _execute_here(runs, steps, on_error)
+        if _effective_n_jobs(n_jobs, backend) == 1
+        else _execute_joblib(runs, steps, n_jobs, backend, on_error)
+    )
+    yield from _with_progress(finished, len(runs), progress)
+
+
+def _execute_here(runs: Sequence[Run], steps: Sequence[Step], on_error: OnError) -> Iterator[Run]:
+    for run in runs:
+        _run_steps(run, steps, on_error)
+        yield run
+
+
+def _execute_joblib(
+    runs: Sequence[Run], steps: Sequence[Step], n_jobs: int | None, backend: Any, on_error: OnError
+) -> Iterator[Run]:
+    import joblib
+
+    by_id = {run.id: run for run in runs}
+    parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
+    tasks = (joblib.delayed(_execute_remote)(run, steps, on_error) for run in runs)
+    try:
+        for outcome in parallel(tasks):
+            run = by_id[outcome.id]
+            _apply(run, outcome)
+            yield run
+    except Exception as exc:
+        failed = by_id.get(getattr(exc, "runtable_run_id", None))  # type: ignore[arg-type]
+        if failed is not None:
+            failed.status = "failed"
+            failed.error = _format(exc)
+        raise
+
+
+def _execute_remote(run: Run, steps: Sequence[Step], on_error: OnError) -> _Outcome:
+    """Worker side: run the steps on a copy of the run and report what changed."""
+    run.fields._track_changes()
+    _run_steps(run, steps, on_error)
+    changed = run.fields._changed or set()
+    data = run.fields._data
+    return _Outcome(
+        id=run.id,
+        status=run.status,
+        error=run.error,
+        started_at=run.started_at,  # type: ignore[arg-type]  # set by _run_steps
+        ended_at=run.ended_at,  # type: ignore[arg-type]
+        fields={k: data[k] for k in changed if k in data},
+        deleted=tuple(k for k in changed if k not in data),
+        vars=run.vars._data,
+    )
+
+
+def _apply(run: Run, outcome: _Outcome) -> None:
+    data = run.fields._data
+    data.update(outcome.fields)
+    for name in outcome.deleted:
+        data.pop(name, None)
+    run.vars._data.update(outcome.vars)
+    run.status = outcome.status
+    run.error = outcome.error
+    run.started_at = outcome.started_at
+    run.ended_at = outcome.ended_at
+
+
+def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError) -> None:
+    run.started_at = datetime.now(UTC).replace(tzinfo=None)
+    run.error = None
+    seed_globals(run._experiment_seed, run.params)
+    current = None
+    try:
+        for current in steps:
+            current.apply(run)
+    except Exception as exc:
+        run.ended_at = datetime.now(UTC).replace(tzinfo=None)
+        run.status = "failed"
+        name = current.name if current is not None else "?"
+        _annotate(exc, run, name)
+        run.error = _format(exc)
+        if on_error == "raise":
+            raise
+        return
+    run.ended_at = datetime.now(UTC).replace(tzinfo=None)
+    run.status = "done"
+
+
+def _annotate(exc: BaseException, run: Run, step_name: str) -> None:
+    exc.add_note(
+        f"runtable: run {run.id} with params {dict(run.params)} failed in step {step_name!r}"
+    )
+    try:
+        exc.runtable_run_id = run.id  # type: ignore[attr-defined]
+        exc.runtable_step = step_name  # type: ignore[attr-defined]
+    except AttributeError:  # exceptions with __slots__ keep only the note
+        pass
+
+
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).rstrip()
+
+
+def _effective_n_jobs(n_jobs: int | None, backend: Any) -> int:
+    if n_jobs == 1:
+        return 1
+    import joblib
+
+    if backend is None:
+        return int(joblib.effective_n_jobs(n_jobs))
+    with joblib.parallel_config(backend=backend):
+        return int(joblib.effective_n_jobs(n_jobs))
+
+
+def _with_progress(runs: Iterator[Run], total: int, progress: bool | None) -> Iterator[Run]:
+    if progress is False or (progress is None and total < PROGRESS_MIN_RUNS):
+        yield from runs
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=total,
+        unit="run",
+        desc="runtable",
+        delay=0 if progress else PROGRESS_DELAY,
+        disable=False if progress else None,  # None: silent when stderr is not a terminal
+        file=sys.stderr,
+        leave=bool(progress),
+    )
+    try:
+        for run in runs:
+            bar.update()
+            yield run
+    finally:
+        bar.close()

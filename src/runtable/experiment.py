@@ -1,0 +1,276 @@
+"""Experiments: fields, a parameter grid of runs, registered steps, execute() and persist()."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self, overload
+
+from .errors import RuntableError
+from .execution import OnError, _annotate, _format, execute_runs
+from .names import check_column_name, check_distinct, check_experiment_name
+from .run import Config, Namespace, Run, Runs
+from .seeding import params_digest
+from .step import Step, as_step
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .session import Session
+    from .storage.base import IfExists, StoredExperiment
+
+
+class ExperimentFields(Namespace):
+    """An experiment's own fields: stored together as one value in the ``experiments`` table."""
+
+    __slots__ = ()
+    _kind = "experiment field"
+
+
+class Experiment:
+    """A named set of runs over a parameter grid, with steps that compute each run's fields.
+
+    Build one with ``session.create_experiment(name, **fields)``; nothing touches the database
+    until :meth:`persist`. ``add_runs``, ``add_run``, ``execute`` and ``persist`` return the
+    experiment, so calls chain.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        session: Session | None = None,
+        fields: Mapping[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.name = check_experiment_name(name)
+        self.fields = ExperimentFields(fields)
+        self.runs = Runs()
+        self.steps: list[Step] = []
+        self.config = Config()
+        self.seed = seed
+        self.id: str | None = None  #: the stored experiment's id, once persisted or loaded
+        self._session = session
+        self._next_id = 0
+        self._digests: dict[int, int] = {}  # params digest -> run id, for grid de-duplication
+        self._executed: dict[str, str] = {}  # step name -> source hash, for the metadata
+
+    # -- building ----------------------------------------------------------------------------
+
+    @overload
+    def step(self, func: Callable[..., Any], /) -> Step: ...
+    @overload
+    def step(self, *, name: str | None = None) -> Callable[[Callable[..., Any]], Step]: ...
+    def step(
+        self, func: Callable[..., Any] | None = None, /, *, name: str | None = None
+    ) -> Step | Callable[[Callable[..., Any]], Step]:
+        """Register a step on this experiment (``@exp.step`` or ``@exp.step(name=...)``).
+
+        Registered steps run in registration order when ``execute()`` is called without steps.
+        """
+
+        def register(f: Callable[..., Any]) -> Step:
+            s = Step(f, name) if name or not isinstance(f, Step) else f
+            self.steps.append(s)
+            return s
+
+        return register(func) if func is not None else register
+
+    def add_runs(self, **grid: Any) -> Self:
+        """Add one run per combination of the grid's values (cartesian product, in order).
+
+        Each keyword is a param; its value is an iterable of values (a str, bytes, mapping or
+        non-iterable counts as a single value). A combination that is already a run of this
+        experiment is skipped, so extending a grid adds only the new points.
+        """
+        names = list(grid)
+        axes = [_values(name, grid[name]) for name in names]
+        for combination in itertools.product(*axes):
+            self._add(dict(zip(names, combination, strict=True)))
+        return self
+
+    def add_run(self, **params: Any) -> Self:
+        """Add one run with these params (skipped when an identical run exists)."""
+        self._add(params)
+        return self
+
+    def _add(self, params: dict[str, Any], *, unique: bool = True) -> Run:
+        for name in params:
+            check_column_name(name, "param")
+        check_distinct(params, "param")
+        digest = params_digest(params)
+        if unique and digest in self._digests:
+            return self.runs[self._digests[digest]]
+        run = Run(self._next_id, params, config=self.config, experiment_seed=self.seed)
+        self._next_id += 1
+        self.runs._add(run)
+        self._digests.setdefault(digest, run.id)
+        return run
+
+    @contextmanager
+    def run(self, **params: Any) -> Iterator[Run]:
+        """Track a run by hand: ``with exp.run(lr=0.1) as run: run.fields.loss = ...``.
+
+        Always adds a new run (even with params an earlier run has). It is "done" when the block
+        ends normally and "failed" (with the traceback in ``error``) when it raises; the
+        exception propagates.
+        """
+        run = self._add(params, unique=False)
+        run.config = self.config
+        run.started_at = _utcnow()
+        try:
+            yield run
+        except Exception as exc:
+            run.ended_at = _utcnow()
+            run.status = "failed"
+            _annotate(exc, run, "<with exp.run()>")
+            run.error = _format(exc)
+            raise
+        run.ended_at = _utcnow()
+        run.status = "done"
+
+    # -- executing ---------------------------------------------------------------------------
+
+    def execute(
+        self,
+        steps: Step | Callable[..., Any] | Sequence[Step | Callable[..., Any]] | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        n_jobs: int | None = None,
+        backend: Any = None,
+        on_error: OnError = "raise",
+        progress: bool | None = None,
+    ) -> Self:
+        """Run steps, in order, on every run.
+
+        ``steps``: one step or a list; None means the registered steps. ``config``: constants
+        every step can read (merged into the experiment's config and persisted with it).
+        ``n_jobs``/``backend``: joblib's; None inherits an enclosing ``joblib.parallel_config``
+        (1 job, in this process, by default). ``on_error``: "raise" stops at the first failure and
+        raises it with its own type; "record" marks failed runs and goes on. ``progress``: True,
+        False, or None for a bar only on long executions in a terminal.
+        """
+        chosen = self._steps(steps)
+        if config:
+            self.config = Config({**self.config, **config})
+        for run in self.runs:
+            run.config = self.config
+            run._experiment_seed = self.seed
+        for s in chosen:
+            self._executed[s.name] = s.source_hash
+        for _ in execute_runs(
+            list(self.runs),
+            chosen,
+            n_jobs=n_jobs,
+            backend=backend,
+            on_error=on_error,
+            progress=progress,
+        ):
+            pass
+        return self
+
+    def _steps(self, steps: Any) -> list[Step]:
+        if steps is None:
+            if not self.steps:
+                raise RuntableError(
+                    f"experiment {self.name!r} has no registered steps: decorate functions with "
+                    "@exp.step or pass them, as in exp.execute([step1, step2])"
+                )
+            return list(self.steps)
+        if isinstance(steps, Step) or callable(steps):
+            return [as_step(steps)]
+        return [as_step(s) for s in steps]
+
+    # -- storing -----------------------------------------------------------------------------
+
+    def persist(self, if_exists: IfExists = "fail", *, store_pickle: bool = False) -> Self:
+        """Store the experiment and its runs in the session's database.
+
+        ``if_exists``: "fail" (an error if the name is stored), "replace" (the stored version is
+        swapped for this one, atomically), or "append" (runs not stored yet are added, by run
+        id). ``store_pickle=True`` also stores a cloudpickle of the whole experiment, vars and
+        steps included, which only ``load_experiment(name, unpickle=True)`` ever unpickles.
+        All-or-nothing: when persist raises, the database is as it was.
+        """
+        self._require_session()._persist(self, if_exists=if_exists, store_pickle=store_pickle)
+        return self
+
+    def _require_session(self) -> Session:
+        if self._session is None:
+            raise RuntableError(
+                f"experiment {self.name!r} is not attached to a session; create it with "
+                "runtable.connect(url).create_experiment(...)"
+            )
+        return self._session
+
+    def _metadata(self) -> dict[str, Any]:
+        from .provenance import environment, git_commit
+        from .storage.columns import _jsonable
+
+        return {
+            **environment(),
+            "git_commit": git_commit(),
+            "config": _jsonable(dict(self.config), 0),
+            "steps": [{"name": n, "hash": h} for n, h in self._executed.items()],
+            "registered_steps": [s.name for s in self.steps],
+        }
+
+    @classmethod
+    def _from_stored(cls, stored: StoredExperiment, session: Session) -> Experiment:
+        from .storage.columns import ABSENT
+
+        exp = cls(stored.name, session=session, fields=stored.fields, seed=stored.seed)
+        exp.id = stored.id
+        exp.config = Config(stored.config)
+        exp._executed = {s["name"]: s["hash"] for s in stored.meta.get("steps", [])}
+        runs = stored.runs
+        params, fields = runs.params, runs.fields
+        for i, run_id in enumerate(runs.ids):
+            run = Run(
+                run_id,
+                {n: col[i] for n, col in params.items() if col[i] is not ABSENT},
+                fields={n: col[i] for n, col in fields.items() if col[i] is not ABSENT},
+                config=exp.config,
+                experiment_seed=exp.seed,
+                status=runs.status[i],  # type: ignore[arg-type]
+                error=runs.error[i],
+                started_at=runs.started_at[i],
+                ended_at=runs.ended_at[i],
+            )
+            exp.runs._add(run)
+            exp._digests.setdefault(params_digest(run.params), run_id)
+        exp._next_id = max(runs.ids, default=-1) + 1
+        return exp
+
+    # -- viewing -----------------------------------------------------------------------------
+
+    def df(self, *, meta: bool = False) -> pd.DataFrame:
+        """The runs as a DataFrame (see :meth:`Runs.df`)."""
+        return self.runs.df(meta=meta)
+
+    def __repr__(self) -> str:
+        stored = " stored" if self.id else ""
+        return (
+            f"<Experiment {self.name!r}{stored}: {len(self.runs)} runs, "
+            f"{len(self.steps)} steps, fields: {', '.join(self.fields) or '-'}>"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_session"] = None  # connections do not pickle; load_experiment re-attaches
+        return state
+
+
+def _values(name: str, value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        return [value]
+    values = list(value)
+    if not values:
+        raise ValueError(f"param {name!r} has an empty list of values: the grid would be empty")
+    return values
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

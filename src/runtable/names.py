@@ -1,0 +1,95 @@
+"""The rules that turn user names into SQL table and column names.
+
+Experiment names become table names (``e_<name>``) and must be lowercase, so that every backend
+sees the same unquoted identifier and no two names can map to one table. Param and field names
+become column names: letters, digits and underscores, starting with a letter, case kept, but two
+names of one experiment may not differ only in case (most databases would fold them together).
+Double underscores are reserved for runtable's own companion columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .errors import InvalidNameError
+
+MAX_EXPERIMENT_NAME = 48
+MAX_COLUMN_NAME = 56
+
+#: Columns every run table has; no param or field may take these names.
+RUN_COLUMNS = ("id_run", "id_experiment", "status", "error", "started_at", "ended_at")
+RESERVED_COLUMNS = frozenset(RUN_COLUMNS)
+
+#: Step parameter that receives the Run itself; not allowed as a param or field name either.
+RUN_ARGUMENT = "run"
+
+_EXPERIMENT_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
+_COLUMN_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_valid_columns: set[str] = set()
+
+
+def check_experiment_name(name: object) -> str:
+    """Return ``name`` if it is a valid experiment name, else raise InvalidNameError."""
+    if not isinstance(name, str):
+        raise InvalidNameError("experiment", name, "names are strings")
+    if not _EXPERIMENT_RE.match(name):
+        hint = _slug(name.lower())
+        fix = f"; for example {hint!r}" if hint and _EXPERIMENT_RE.match(hint) else ""
+        raise InvalidNameError(
+            "experiment",
+            name,
+            "use lowercase letters, digits and underscores, starting with a letter" + fix,
+        )
+    if "__" in name:
+        raise InvalidNameError("experiment", name, "double underscores are reserved")
+    if len(name) > MAX_EXPERIMENT_NAME:
+        raise InvalidNameError(
+            "experiment", name, f"at most {MAX_EXPERIMENT_NAME} characters are allowed"
+        )
+    return name
+
+
+def table_name(experiment: str) -> str:
+    """The run table of an experiment: ``e_<name>``."""
+    return "e_" + check_experiment_name(experiment)
+
+
+def check_column_name(name: object, kind: str = "field") -> str:
+    """Return ``name`` if it can be a param or field column, else raise InvalidNameError."""
+    if name in _valid_columns:
+        return name  # type: ignore[return-value]  # only str names are ever cached
+    if not isinstance(name, str):
+        raise InvalidNameError(kind, name, "names are strings")
+    if not _COLUMN_RE.match(name):
+        raise InvalidNameError(
+            kind, name, "use letters, digits and underscores, starting with a letter"
+        )
+    if "__" in name:
+        raise InvalidNameError(kind, name, "double underscores are reserved for runtable")
+    if len(name) > MAX_COLUMN_NAME:
+        raise InvalidNameError(kind, name, f"at most {MAX_COLUMN_NAME} characters are allowed")
+    if name.lower() in RESERVED_COLUMNS or name.lower() == RUN_ARGUMENT:
+        raise InvalidNameError(
+            kind, name, f"reserved by runtable ({', '.join((*RUN_COLUMNS, RUN_ARGUMENT))})"
+        )
+    _valid_columns.add(name)
+    return name
+
+
+def check_distinct(names: Iterable[str], what: str = "name") -> None:
+    """Raise InvalidNameError if two of ``names`` differ only in case."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.lower()
+        other = seen.setdefault(key, name)
+        if other != name:
+            raise InvalidNameError(
+                what,
+                name,
+                f"clashes with {other!r}: SQL treats names that differ only in case as one",
+            )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", text)).strip("_")

@@ -1,0 +1,55 @@
+"""Where an experiment was made: versions, host and git commit, stored in its metadata."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import socket
+import subprocess
+from importlib import metadata
+from typing import Any
+
+_PACKAGES = ("numpy", "pandas", "sqlalchemy", "joblib", "cloudpickle")
+
+
+@functools.cache
+def environment() -> dict[str, Any]:
+    """Versions of runtable, Python and key packages, the host name (computed once)."""
+    from . import __version__
+    from .codec import CODEC_VERSION
+
+    packages = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "runtable": __version__,
+        "python": platform.python_version(),
+        "packages": packages,
+        "codec": CODEC_VERSION,
+        "host": socket.gethostname(),
+    }
+
+
+def git_commit(path: str = ".") -> str | None:
+    """The commit checked out in the git working tree at ``path``, with ``+dirty`` when it has
+    uncommitted changes; None outside a git tree or without git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return commit + ("+dirty" if status.stdout.strip() else "")

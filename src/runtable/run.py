@@ -1,0 +1,340 @@
+"""Runs: one point of the grid with its params, config, fields and vars; and their collection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import InvalidNameError
+from .names import check_column_name
+from .seeding import run_seed_sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+Status = Literal["pending", "done", "failed"]
+STATUSES: tuple[Status, ...] = ("pending", "done", "failed")
+
+
+class Namespace(MutableMapping[str, Any]):
+    """A dict with attribute access: ``ns.x`` is ``ns["x"]``."""
+
+    __slots__ = ("_data",)
+    _kind = "key"
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_data", {})
+        if data:
+            self.update(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise InvalidNameError(self._kind, key, "names are strings")
+        self._data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._data[name]
+        except KeyError:
+            known = ", ".join(self._data) or "none"
+            raise AttributeError(f"no {self._kind} named {name!r} (there are: {known})") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(f"no {self._kind} named {name!r}") from None
+
+    def __dir__(self) -> Iterable[str]:
+        return [*super().__dir__(), *self._data]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in self._data.items())
+        return f"{type(self).__name__}({inner})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A shallow copy as a plain dict."""
+        return dict(self._data)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self._data, {}))
+
+
+class ReadOnlyNamespace(Namespace):
+    """A Namespace that refuses changes after construction (params, config)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_data", dict(data) if data else {})
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError(f"{self._kind}s are read-only during a run; {key!r} cannot be set")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(f"{self._kind}s are read-only during a run; {key!r} cannot be deleted")
+
+
+class Params(ReadOnlyNamespace):
+    """A run's grid values: read-only."""
+
+    __slots__ = ()
+    _kind = "param"
+
+
+class Config(ReadOnlyNamespace):
+    """Execute-time constants shared by every run: read-only."""
+
+    __slots__ = ()
+    _kind = "config"
+
+
+class Vars(Namespace):
+    """Temporary values: kept in memory, never stored (except inside an opt-in pickle)."""
+
+    __slots__ = ()
+    _kind = "var"
+
+
+class Fields(Namespace):
+    """Values that are persisted: each becomes a column of the run table.
+
+    Names are checked when first set (letters, digits, underscores; not a param's name and not a
+    reserved column). ``changed`` collects the names set or deleted since tracking started, so
+    results can travel back from worker processes without re-sending unchanged values.
+    """
+
+    __slots__ = ("_changed", "_params")
+    _kind = "field"
+
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None
+    ) -> None:
+        object.__setattr__(self, "_params", params if params is not None else {})
+        object.__setattr__(self, "_changed", None)
+        object.__setattr__(self, "_data", dict(data) if data else {})
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        data = self._data
+        if key not in data:
+            check_column_name(key, "field")
+            if key in self._params:
+                raise InvalidNameError(
+                    "field", key, "is a param of this run; params are read-only, pick another name"
+                )
+        data[key] = value
+        if self._changed is not None:
+            self._changed.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        if self._changed is not None:
+            self._changed.add(key)
+
+    def _track_changes(self) -> None:
+        object.__setattr__(self, "_changed", set())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (Fields, self._data, {"_params": self._params, "_changed": None}))
+
+
+def _rebuild(cls: type[Namespace], data: dict[str, Any], extra: dict[str, Any]) -> Namespace:
+    """Unpickle a namespace without going through its (validating) __setitem__."""
+    ns = cls.__new__(cls)
+    object.__setattr__(ns, "_data", data)
+    for name, value in extra.items():
+        object.__setattr__(ns, name, value)
+    return ns
+
+
+class Run:
+    """One run: ``params`` (grid values), ``config`` (execute-time constants), ``fields``
+    (persisted), ``vars`` (temporary), its ``status``, ``error`` and timestamps.
+
+    ``rng`` is a numpy Generator seeded from the experiment's seed and the run's params (never its
+    position or id), so the same grid gives the same numbers in any order and with any backend.
+    """
+
+    __slots__ = (
+        "_experiment_seed",
+        "_rng",
+        "config",
+        "ended_at",
+        "error",
+        "fields",
+        "id",
+        "params",
+        "started_at",
+        "status",
+        "vars",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        params: Mapping[str, Any] | None = None,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        config: Config | None = None,
+        experiment_seed: int = 0,
+        status: Status = "pending",
+        error: str | None = None,
+        started_at: datetime | None = None,
+        ended_at: datetime | None = None,
+    ) -> None:
+        self.id = id
+        self.params = params if isinstance(params, Params) else Params(params)
+        self.config = config if config is not None else Config()
+        self.fields = Fields(fields, self.params)
+        self.vars = Vars()
+        self.status: Status = status
+        self.error = error
+        self.started_at = started_at
+        self.ended_at = ended_at
+        self._experiment_seed = experiment_seed
+        self._rng: np.random.Generator | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This run's numpy Generator (created on first use)."""
+        if self._rng is None:
+            import numpy as np
+
+            self._rng = np.random.default_rng(self.seed_sequence)
+        return self._rng
+
+    @property
+    def seed_sequence(self) -> np.random.SeedSequence:
+        """The SeedSequence behind ``rng``: from the experiment's seed and this run's params."""
+        return run_seed_sequence(self._experiment_seed, self.params)
+
+    def _namespaces(self) -> tuple[Mapping[str, Any], ...]:
+        return (self.params._data, self.config._data, self.fields._data, self.vars._data)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        return f"<Run {self.id} {self.status} ({params}) fields: {', '.join(self.fields) or '-'}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in self.__slots__ if name != "_rng"}
+        state["_rng"] = None  # a fresh Generator is derived again from the seed on use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+
+class Runs:
+    """The runs of an experiment, in insertion order.
+
+    Iterating yields :class:`Run` objects; ``runs[id]`` looks one up by run id.
+    """
+
+    __slots__ = ("_by_id",)
+
+    def __init__(self, runs: Iterable[Run] = ()) -> None:
+        self._by_id: dict[int, Run] = {}
+        for run in runs:
+            self._add(run)
+
+    def _add(self, run: Run) -> None:
+        if run.id in self._by_id:
+            raise ValueError(f"a run with id {run.id} already exists")
+        self._by_id[run.id] = run
+
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._by_id
+
+    def __getitem__(self, run_id: int) -> Run:
+        try:
+            return self._by_id[run_id]
+        except KeyError:
+            raise KeyError(f"no run with id {run_id!r} (ids are {self._id_range()})") from None
+
+    def ids(self) -> list[int]:
+        """Run ids in insertion order."""
+        return list(self._by_id)
+
+    def first(self) -> Run:
+        """The first run added; IndexError when there are none."""
+        for run in self._by_id.values():
+            return run
+        raise IndexError("the experiment has no runs; add some with add_runs() or add_run()")
+
+    def df(self, *, meta: bool = False) -> pd.DataFrame:
+        """One row per run: ``id_run``, then params, then fields (absent values are missing).
+
+        With ``meta=True`` also ``status``, ``error``, ``started_at`` and ``ended_at``.
+        """
+        import pandas as pd
+
+        runs = list(self._by_id.values())
+        columns: dict[str, list[Any]] = {"id_run": [r.id for r in runs]}
+        if meta:
+            columns["status"] = [r.status for r in runs]
+            columns["error"] = [r.error for r in runs]
+            columns["started_at"] = [r.started_at for r in runs]
+            columns["ended_at"] = [r.ended_at for r in runs]
+        for name in _union(r.params._data for r in runs):
+            columns[name] = [r.params._data.get(name) for r in runs]
+        for name in _union(r.fields._data for r in runs):
+            columns[name] = [r.fields._data.get(name) for r in runs]
+        return pd.DataFrame(columns)
+
+    def __repr__(self) -> str:
+        counts = {s: 0 for s in STATUSES}
+        for run in self._by_id.values():
+            counts[run.status] += 1
+        detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        return f"<Runs {len(self)}{': ' + detail if detail else ''}>"
+
+    def _id_range(self) -> str:
+        if not self._by_id:
+            return "none"
+        ids = list(self._by_id)
+        return f"{min(ids)}..{max(ids)}"
+
+
+def _union(mappings: Iterable[Mapping[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for mapping in mappings:
+        names.update(dict.fromkeys(mapping))
+    return list(names)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(value, (int, float)):
+        dtype = getattr(value, "dtype", None)
+        return f"{type(value).__name__}(shape={tuple(shape)}{f', dtype={dtype}' if dtype else ''})"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,159 @@
+"""The front door: ``connect(url)`` gives a Session that creates, loads, lists and deletes
+experiments and runs SQL on the database behind them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .experiment import Experiment
+from .names import check_experiment_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .storage.base import IfExists, Store
+
+#: Environment variable with the database URL used when ``connect()`` is given none.
+URL_ENV = "RUNTABLE_URL"
+DEFAULT_DATABASE = "runtable.db"
+
+
+def default_url() -> str:
+    """``$RUNTABLE_URL``, else a SQLite file ``runtable.db`` in the current directory."""
+    url = os.environ.get(URL_ENV)
+    if url:
+        return url
+    return "sqlite:///" + os.path.abspath(DEFAULT_DATABASE)
+
+
+class Session:
+    """A connection to one database of experiments.
+
+    The database is first contacted when something is read or written, not when the session
+    is made. ``repr`` hides any password in the URL.
+    """
+
+    def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
+        self._url = url or default_url()
+        self._engine_kwargs = engine_kwargs
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The storage backend (created on first use)."""
+        if self._store is None:
+            from .storage import open_store
+
+            self._store = open_store(self._url, **self._engine_kwargs)
+        return self._store
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        if self._store is not None:
+            return self._store.url
+        from .storage import hide_password
+
+        return hide_password(self._url)
+
+    def create_experiment(self, name: str, **fields: Any) -> Experiment:
+        """A new experiment with these experiment-level fields, in memory until persisted."""
+        return Experiment(name, session=self, fields=fields)
+
+    def load_experiment(self, name: str, *, unpickle: bool = False) -> Experiment:
+        """Load a stored experiment: its fields, config, seed and every run.
+
+        Steps are code and are not stored: pass them to ``execute()`` again. With
+        ``unpickle=True`` the experiment's stored pickle is unpickled instead (only do this for
+        databases you trust: unpickling runs code); it must have been persisted with
+        ``store_pickle=True``.
+        """
+        check_experiment_name(name)
+        stored = self.store.load(name, with_pickle=unpickle)
+        if not unpickle:
+            return Experiment._from_stored(stored, self)
+        if stored.pickle is None:
+            from .errors import RuntableError
+
+            raise RuntableError(
+                f"experiment {name!r} has no stored pickle; persist it with store_pickle=True, "
+                "or load it without unpickle=True"
+            )
+        import cloudpickle
+
+        experiment = cloudpickle.loads(stored.pickle)
+        if not isinstance(experiment, Experiment):
+            from .errors import CorruptValueError
+
+            raise CorruptValueError(name, None, "pickle", f"holds a {type(experiment)}")
+        experiment._session = self
+        return experiment
+
+    def ls(self) -> pd.DataFrame:
+        """One row per stored experiment: name, id, table, created/updated, n_runs, ..."""
+        import pandas as pd
+
+        columns = ["name", "id", "table_name", "created_at", "updated_at", "n_runs", "n_fields"]
+        rows = self.store.list()
+        extra = ["seed", "runtable"]
+        return pd.DataFrame(rows, columns=[*columns, *extra])
+
+    def delete_experiment(self, name: str, *, missing_ok: bool = False) -> None:
+        """Delete a stored experiment and its run table."""
+        check_experiment_name(name)
+        if not self.store.delete(name) and not missing_ok:
+            from .errors import ExperimentNotFoundError
+
+            raise ExperimentNotFoundError(name, self.url)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run SQL (with ``:name`` placeholders filled from ``params``) and return a DataFrame."""
+        return self.store.query(sql, params)
+
+    def _persist(self, experiment: Experiment, *, if_exists: IfExists, store_pickle: bool) -> None:
+        from .storage.base import ExperimentData
+
+        pickle = None
+        if store_pickle:
+            import cloudpickle
+
+            pickle = cloudpickle.dumps(experiment)
+        data = ExperimentData(
+            name=experiment.name,
+            fields=experiment.fields,
+            config=experiment.config,
+            seed=experiment.seed,
+            meta=experiment._metadata(),
+            pickle=pickle,
+        )
+        experiment.id = self.store.save(data, list(experiment.runs), if_exists=if_exists)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Session {self.url}>"
+
+
+def connect(url: str | None = None, **engine_kwargs: Any) -> Session:
+    """Open a Session on a SQLAlchemy URL.
+
+    ``url=None`` reads ``$RUNTABLE_URL``, else uses ``sqlite:///runtable.db`` in the current
+    directory. Keyword arguments go to ``sqlalchemy.create_engine``.
+    """
+    return Session(url, **engine_kwargs)
+
+
+def create_experiment(name: str, url: str | None = None, **fields: Any) -> Experiment:
+    """Shortcut for ``connect(url).create_experiment(name, **fields)``."""
+    return connect(url).create_experiment(name, **fields)

@@ -1,0 +1,192 @@
+"""Steps: plain functions that read a run and write its fields.
+
+``@step`` wraps a function in a :class:`Step`, which still calls like the function (so steps stay
+plain callables in tests) and adds what execution needs: a name, the parameters to inject, and a
+hash of the source that tells whether a stored run was made by the same code.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, overload
+
+from .errors import StepError
+from .names import RUN_ARGUMENT
+
+if TYPE_CHECKING:
+    from .run import Run
+
+_MISSING = object()
+_SOURCES = ("params", "config", "fields", "vars")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameter:
+    name: str
+    default: Any
+
+
+class Step:
+    """A function registered as a step.
+
+    Calling a Step calls the function unchanged. :meth:`apply` calls it on a run: the parameter
+    named ``run`` receives the Run; every other parameter is looked up by name in the run's
+    params, config, fields and vars (in that order), falling back to the parameter's default.
+    A returned mapping is merged into ``run.fields``; ``None`` changes nothing.
+    """
+
+    def __init__(self, func: Callable[..., Any], name: str | None = None) -> None:
+        if isinstance(func, Step):
+            func = func.func
+        if not callable(func):
+            raise TypeError(f"a step must be callable, not {type(func).__name__}")
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.name = name or getattr(func, "__name__", type(func).__name__)
+        self._parameters = _injected_parameters(func)
+        self._source_hash: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Step {self.name}>"
+
+    @property
+    def source_hash(self) -> str:
+        """A short SHA-256 of the step's source code (of its bytecode when no source exists)."""
+        if self._source_hash is None:
+            self._source_hash = _hash_source(self.func)
+        return self._source_hash
+
+    def apply(self, run: Run) -> None:
+        """Run the step on ``run``: inject its parameters, merge a returned mapping into fields."""
+        kwargs = {p.name: self._resolve(p, run) for p in self._parameters}
+        result = self.func(**kwargs)
+        if result is None:
+            return
+        if not isinstance(result, Mapping):
+            raise StepError(
+                self.name,
+                "<return value>",
+                f"returned a {type(result).__name__}; a step returns a mapping of field names "
+                "to values (merged into run.fields), or None",
+            )
+        run.fields.update(result)
+
+    def _resolve(self, parameter: _Parameter, run: Run) -> Any:
+        name = parameter.name
+        if name == RUN_ARGUMENT:
+            return run
+        found: list[tuple[str, Any]] = []
+        for source, mapping in zip(_SOURCES, run._namespaces(), strict=True):
+            if name in mapping:
+                found.append((source, mapping[name]))
+        if not found:
+            if parameter.default is not _MISSING:
+                return parameter.default
+            raise StepError(
+                self.name,
+                name,
+                f"not found in the params, config, fields or vars of run {run.id}; add it "
+                "to the grid, to execute(config=...), set it in an earlier step, or give the "
+                "parameter a default",
+            )
+        value = found[0][1]
+        for source, other in found[1:]:
+            if not _same_value(value, other):
+                raise StepError(
+                    self.name,
+                    name,
+                    f"run {run.id} has different values for it in {found[0][0]} and {source}; "
+                    "rename one of them",
+                )
+        return value
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # A decorated module-level function is the Step itself: pickle it by reference, as
+        # pickle does for functions. Anything else (a step in __main__, a lambda, a closure)
+        # travels by value, which cloudpickle (used by joblib, dask and ray) provides.
+        module = getattr(self, "__module__", None)
+        qualname = getattr(self, "__qualname__", None)
+        if module and qualname and module != "__main__" and _lookup(module, qualname) is self:
+            return qualname
+        return (Step, (self.func, self.name))
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    return obj
+
+
+@overload
+def step(func: Callable[..., Any], /) -> Step: ...
+@overload
+def step(*, name: str | None = None) -> Callable[[Callable[..., Any]], Step]: ...
+def step(
+    func: Callable[..., Any] | None = None, /, *, name: str | None = None
+) -> Step | Callable[[Callable[..., Any]], Step]:
+    """Declare a reusable step: ``@step`` or ``@step(name="...")``."""
+    if func is not None:
+        return Step(func, name)
+    return lambda f: Step(f, name)
+
+
+def as_step(obj: Step | Callable[..., Any]) -> Step:
+    """Return ``obj`` as a Step; plain callables are wrapped."""
+    return obj if isinstance(obj, Step) else Step(obj)
+
+
+def _injected_parameters(func: Callable[..., Any]) -> tuple[_Parameter, ...]:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"cannot read the signature of step {func!r}: {e}") from e
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = []
+    for p in signature.parameters.values():
+        if p.kind == inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(
+                f"step {getattr(func, '__name__', func)!r}: positional-only parameter "
+                f"{p.name!r} cannot be injected by name"
+            )
+        if p.kind in kinds:
+            default = _MISSING if p.default is inspect.Parameter.empty else p.default
+            params.append(_Parameter(p.name, default))
+    return tuple(params)
+
+
+def _hash_source(func: Callable[..., Any]) -> str:
+    target = inspect.unwrap(func)
+    try:
+        text = inspect.getsource(target).encode()
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        text = repr((code.co_code, code.co_consts, code.co_names)).encode() if code else b""
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and frames: compare their exact encodings
+        from .codec import encode
+
+        try:
+            return encode(a) == encode(b)
+        except Exception:
+            return False

@@ -1,0 +1,132 @@
+"""The storage contract: what every backend guarantees, and the plain data it exchanges.
+
+Storage never sees Experiment or Run objects: it takes :class:`ExperimentData` and objects shaped
+like :class:`RunLike`, and returns :class:`StoredExperiment`. Only the session and the experiment
+join storage and execution.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+IfExists = Literal["fail", "replace", "append"]
+IF_EXISTS: tuple[IfExists, ...] = ("fail", "replace", "append")
+
+
+class RunLike(Protocol):
+    """What storage reads of a run."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+    @property
+    def fields(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(slots=True)
+class ExperimentData:
+    """An experiment's own values, as persist hands them to storage."""
+
+    name: str
+    fields: Mapping[str, Any]
+    config: Mapping[str, Any]
+    seed: int
+    meta: dict[str, Any]
+    pickle: bytes | None = None
+
+
+@dataclass(slots=True)
+class StoredRuns:
+    """Runs read back column by column; ``ABSENT`` marks a value a run does not have."""
+
+    ids: list[int] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    error: list[str | None] = field(default_factory=list)
+    started_at: list[datetime | None] = field(default_factory=list)
+    ended_at: list[datetime | None] = field(default_factory=list)
+    params: dict[str, list[Any]] = field(default_factory=dict)
+    fields: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StoredExperiment:
+    """An experiment as read from storage."""
+
+    id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    seed: int
+    fields: dict[str, Any]
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    runs: StoredRuns
+    pickle: bytes | None = None
+
+
+class Store(ABC):
+    """Where experiments live.
+
+    Guarantees every backend gives:
+
+    - ``save`` is all-or-nothing: when it raises, what was stored before is unchanged (no orphan
+      experiment row, no half-written run table; under "replace" the previous version intact).
+    - After ``save`` returns, ``load``, ``list`` and ``query`` (from any connection) see it.
+    - Experiment names are unique, enforced by the database, not by a check-then-write.
+    - Loading never executes stored code: a stored pickle is returned as bytes, only on request.
+    """
+
+    url: str  #: the database URL with any password hidden
+
+    @abstractmethod
+    def save(
+        self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
+    ) -> str:
+        """Store an experiment and its runs; return the stored experiment's id.
+
+        ``if_exists``: "fail" raises ExperimentExistsError when the name is stored; "replace"
+        swaps the stored version for this one; "append" adds the runs whose ids are not stored
+        yet (adding columns as needed) and updates the experiment's own fields and metadata.
+        Raises UnsupportedValueError (naming run and field) before writing anything when a value
+        cannot be stored, StorageError when the database refuses.
+        """
+
+    @abstractmethod
+    def load(self, name: str, *, with_pickle: bool = False) -> StoredExperiment:
+        """Read an experiment; ExperimentNotFoundError when there is none of that name."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool:
+        """Whether an experiment of that name is stored."""
+
+    @abstractmethod
+    def list(self) -> list[dict[str, Any]]:
+        """One dict per stored experiment: name, id, table, timestamps, n_runs, ..."""
+
+    @abstractmethod
+    def delete(self, name: str) -> bool:
+        """Remove an experiment and its runs; False when there was none of that name."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run a SQL query and return its rows as a DataFrame."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""

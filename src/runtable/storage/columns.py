@@ -1,0 +1,395 @@
+"""How run values become SQL columns: one pure inference function and per-kind projections.
+
+Each param or field is one column whose *kind* is inferred from the values of ALL runs:
+
+=========  ======================================================================
+kind       native SQL column holding
+=========  ======================================================================
+bool       booleans
+int        64-bit integers (bools are widened to it)
+float      doubles (ints and bools are widened to it)
+str        text
+datetime   naive timestamps (aware ones are projected to UTC)
+json       dicts of JSON values (queryable with the database's JSON functions)
+blob       the safe codec's bytes, for everything else
+=========  ======================================================================
+
+A value that the native column cannot hold exactly (NaN where the backend drops it, an int in a
+float column, an array in a float column, an explicit ``None``, a tuple inside a dict, ...) is
+stored twice: its closest native projection, so SQL still sees something sensible (or NULL), and
+its exact codec encoding in a companion column ``<name>__exact``. Loading prefers the companion.
+A value is *absent* (the run never set it) when both are NULL.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .. import codec
+from ..errors import CodecError, CorruptValueError, UnsupportedValueError
+
+Kind = Literal["bool", "int", "float", "str", "datetime", "json", "blob"]
+Role = Literal["param", "field"]
+KINDS: tuple[Kind, ...] = ("bool", "int", "float", "str", "datetime", "json", "blob")
+COMPANION_SUFFIX = "__exact"
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_NUMERIC_ORDER: tuple[Kind, ...] = ("bool", "int", "float")
+
+
+class _Absent:
+    """Marks a value a run does not have (distinct from a stored ``None``)."""
+
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend's native columns keep exactly."""
+
+    nan: bool = False  #: NaN in a float column comes back as NaN
+    infinity: bool = True  #: ±inf in a float column comes back
+    negative_zero: bool = False  #: -0.0 keeps its sign
+    nul_in_text: bool = False  #: text may contain U+0000
+    max_text_bytes: int | None = None  #: longer strings go to the companion only
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """A stored param or field column: its kind and whether it has a companion column."""
+
+    name: str
+    role: Role
+    kind: Kind
+    exact: bool = False
+
+    @property
+    def companion(self) -> str:
+        return self.name + COMPANION_SUFFIX
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "kind": self.kind, "exact": self.exact}
+
+    @classmethod
+    def from_meta(cls, data: dict[str, Any]) -> ColumnSpec:
+        if data.get("kind") not in KINDS or data.get("role") not in ("param", "field"):
+            raise CodecError(f"stored column description is not understood: {data!r}")
+        return cls(str(data["name"]), data["role"], data["kind"], bool(data.get("exact")))
+
+
+def value_class(value: Any) -> Kind:
+    """The native kind a single value belongs to (``blob`` when none fits)."""
+    kind = _CLASS_BY_TYPE.get(type(value))
+    if kind is not None:
+        return kind
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.generic):
+        if isinstance(value, np.bool_):
+            return "bool"
+        if isinstance(value, np.integer):
+            return "int"
+        if isinstance(value, np.floating) and value.dtype.itemsize <= 8:
+            return "float"
+        if isinstance(value, np.str_):
+            return "str"
+    return "blob"
+
+
+_CLASS_BY_TYPE: dict[type, Kind] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    datetime: "datetime",
+    dict: "json",
+}
+
+
+def infer_kind(values: Sequence[Any]) -> Kind:
+    """The kind of a column from the values of all runs (absent values and None ignored).
+
+    Numeric columns take the widest kind present (bool < int < float). Otherwise the most
+    common class wins and the minority is kept exactly in the companion column.
+    """
+    types = {type(v) for v in values}
+    if len(types) == 1:  # the common case, decided without looking at each value
+        (only,) = types
+        if only in _CLASS_BY_TYPE:
+            return _CLASS_BY_TYPE[only]
+    counts = Counter(value_class(v) for v in values if v is not None and v is not ABSENT)
+    if not counts:
+        return "blob"
+    if set(counts) <= set(_NUMERIC_ORDER):
+        return max(counts, key=_NUMERIC_ORDER.index)
+    return max(counts, key=lambda k: (counts[k], -KINDS.index(k)))
+
+
+@dataclass(slots=True)
+class EncodedColumn:
+    """A column ready for the database: native values and, when needed, companion bytes."""
+
+    native: list[Any]
+    companion: list[bytes | None] | None
+
+
+def encode_column(
+    spec_kind: Kind,
+    name: str,
+    values: Sequence[Any],
+    run_ids: Sequence[int],
+    caps: Capabilities,
+) -> EncodedColumn:
+    """Encode one column's values (``ABSENT`` for runs without it) for a column of ``spec_kind``.
+
+    Raises UnsupportedValueError naming the run and the field for a value the codec refuses.
+    """
+    if spec_kind == "blob":
+        blobs = [
+            None if v is ABSENT else _encode(v, name, rid)
+            for v, rid in zip(values, run_ids, strict=True)
+        ]
+        return EncodedColumn(blobs, None)
+    if _all_plain(spec_kind, values, caps):
+        return EncodedColumn([None if v is ABSENT else v for v in values], None)
+    project = _PROJECTIONS[spec_kind]
+    native: list[Any] = []
+    companion: list[bytes | None] = []
+    needs_companion = False
+    for value, run_id in zip(values, run_ids, strict=True):
+        if value is ABSENT:
+            native.append(None)
+            companion.append(None)
+            continue
+        projected, exact = project(value, caps) if value is not None else (None, False)
+        native.append(projected)
+        if exact:
+            companion.append(None)
+        else:
+            companion.append(_encode(value, name, run_id))
+            needs_companion = True
+    return EncodedColumn(native, companion if needs_companion else None)
+
+
+def decode_column(
+    kind: Kind,
+    native: Sequence[Any],
+    companion: Sequence[bytes | None] | None,
+    *,
+    experiment: str,
+    name: str,
+    run_ids: Sequence[int],
+) -> list[Any]:
+    """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none."""
+    if kind == "blob":
+        return [
+            ABSENT if raw is None else _decode(raw, experiment, name, rid)
+            for raw, rid in zip(native, run_ids, strict=True)
+        ]
+    convert = _FROM_NATIVE.get(kind)
+    out = [ABSENT if v is None else (convert(v) if convert else v) for v in native]
+    if companion is not None:
+        for i, raw in enumerate(companion):
+            if raw is not None:
+                out[i] = _decode(raw, experiment, name, run_ids[i])
+    return out
+
+
+def _encode(value: Any, name: str, run_id: int | None) -> bytes:
+    try:
+        return codec.encode(value)
+    except UnsupportedValueError as e:
+        raise e.located(run_id=run_id, field=name) from None
+
+
+def _decode(raw: Any, experiment: str, name: str, run_id: int | None) -> Any:
+    try:
+        return codec.decode(raw)
+    except CodecError as e:
+        raise CorruptValueError(experiment, run_id, name, str(e)) from e
+
+
+def _all_plain(kind: Kind, values: Sequence[Any], caps: Capabilities) -> bool:
+    """True when every value is exactly its native form: the fast path for typical sweeps."""
+    plain = _PLAIN_TYPE.get(kind)
+    if plain is None or not all(type(v) is plain or v is ABSENT for v in values):
+        return False
+    if kind == "float":
+        return not any(v is not ABSENT and not _float_exact(v, caps) for v in values)
+    if kind == "int":
+        return all(v is ABSENT or _INT64_MIN <= v <= _INT64_MAX for v in values)
+    if kind == "str":
+        return all(v is ABSENT or _text_exact(v, caps) for v in values)
+    return kind == "bool"
+
+
+_PLAIN_TYPE: dict[Kind, type] = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _float_exact(v: float, caps: Capabilities) -> bool:
+    if v != v:
+        return caps.nan
+    if v == 0.0:
+        return caps.negative_zero or math.copysign(1.0, v) > 0
+    if v in (math.inf, -math.inf):
+        return caps.infinity
+    return True
+
+
+def _text_exact(s: str, caps: Capabilities) -> bool:
+    if not caps.nul_in_text and "\x00" in s:
+        return False
+    try:
+        size = len(s.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+    return caps.max_text_bytes is None or size <= caps.max_text_bytes
+
+
+Projection = Callable[[Any, Capabilities], tuple[Any, bool]]
+
+
+def _to_float(v: Any, caps: Capabilities) -> tuple[Any, bool]:
+    cls = value_class(v)
+    if cls not in _NUMERIC_ORDER:
+        return None, False
+    try:
+        f = float(v)
+    except OverflowError:  # an int past the float range
+        return None, False
+    if _float_exact(f, caps):
+        return f, cls == "float"
+    # What the column cannot hold exactly: SQL sees the closest it can (0.0 for -0.0) or NULL.
+    keep = f == f and (caps.infinity or not math.isinf(f))
+    return (f if keep else None), False
+
+
+def _to_int(v: Any, caps: Capabilities) -> tuple[Any, bool]:
+    cls = value_class(v)
+    if cls not in ("bool", "int"):
+        return None, False
+    i = int(v)
+    if not _INT64_MIN <= i <= _INT64_MAX:
+        return None, False
+    return i, cls == "int"
+
+
+def _to_bool(v: Any, caps: Capabilities) -> tuple[Any, bool]:
+    return (bool(v), True) if value_class(v) == "bool" else (None, False)
+
+
+def _to_str(v: Any, caps: Capabilities) -> tuple[Any, bool]:
+    if value_class(v) != "str":
+        return None, False
+    s = str(v)
+    if _text_exact(s, caps):
+        return s, True
+    return None, False
+
+
+def _to_datetime(v: Any, caps: Capabilities) -> tuple[Any, bool]:
+    if type(v) is datetime and v.tzinfo is None:
+        return v, True
+    if isinstance(v, datetime):  # aware datetimes and pandas Timestamps: a UTC projection
+        try:
+            aware = v.tzinfo is not None
+            dt = datetime.fromtimestamp(v.timestamp(), UTC).replace(tzinfo=None) if aware else v
+            return datetime(*dt.timetuple()[:6], dt.microsecond), False
+        except (OverflowError, OSError, ValueError):
+            return None, False
+    return None, False
+
+
+def _to_json(v: Any, caps: Capabilities) -> tuple[Any, bool]:
+    if not isinstance(v, dict):
+        return None, False
+    if _json_exact(v, caps):
+        return v, True
+    projected = _jsonable(v, depth=0)
+    return (projected if isinstance(projected, dict) else None), False
+
+
+_PROJECTIONS: dict[Kind, Projection] = {
+    "float": _to_float,
+    "int": _to_int,
+    "bool": _to_bool,
+    "str": _to_str,
+    "datetime": _to_datetime,
+    "json": _to_json,
+}
+
+_FROM_NATIVE: dict[Kind, Callable[[Any], Any]] = {
+    "bool": bool,
+    "int": int,
+    "float": float,
+}
+
+_MAX_JSON_DEPTH = 64
+
+
+def _json_exact(v: Any, caps: Capabilities, depth: int = 0) -> bool:
+    """True when ``v`` survives a trip through JSON unchanged (types and all)."""
+    if depth > _MAX_JSON_DEPTH:
+        return False
+    t = type(v)
+    if v is None or t is bool:
+        return True
+    if t is int:
+        return _INT64_MIN <= v <= _INT64_MAX
+    if t is float:
+        return math.isfinite(v) and not (v == 0.0 and math.copysign(1.0, v) < 0)
+    if t is str:
+        return _text_exact(v, caps)
+    if t is list:
+        return all(_json_exact(x, caps, depth + 1) for x in v)
+    if t is dict:
+        return all(
+            type(k) is str and _text_exact(k, caps) and _json_exact(x, caps, depth + 1)
+            for k, x in v.items()
+        )
+    return False
+
+
+def _jsonable(v: Any, depth: int) -> Any:
+    """A best-effort JSON view of ``v`` for querying; None where there is none."""
+    if depth > _MAX_JSON_DEPTH:
+        return None
+    if v is None or isinstance(v, (bool, str)):
+        return v if not isinstance(v, str) else v.encode("utf-8", "replace").decode()
+    if isinstance(v, int):
+        return int(v) if _INT64_MIN <= v <= _INT64_MAX else float(v)
+    if isinstance(v, float):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_jsonable(x, depth + 1) for x in v]
+    if isinstance(v, datetime):
+        return v.isoformat()
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(v, np.generic):
+            return _jsonable(v.item(), depth)
+        if isinstance(v, np.ndarray) and v.size <= 1000:
+            return _jsonable(v.tolist(), depth)
+    iso = getattr(v, "isoformat", None)
+    return iso() if callable(iso) else None

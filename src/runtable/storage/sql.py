@@ -1,0 +1,465 @@
+"""The SQLAlchemy store: an ``experiments`` table plus one ``e_<name>`` table per experiment.
+
+Layout of ``e_<name>``: ``id_run`` (primary key), ``id_experiment``, ``status``, ``error``,
+``started_at``, ``ended_at``, one column per param, one per field, and a ``<name>__exact``
+companion column for each param or field that holds values its native column cannot keep exactly
+(see :mod:`runtable.storage.columns`). The ``experiments`` row is written last in the same
+transaction, so it marks a complete experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .. import codec
+from ..errors import (
+    CodecError,
+    CorruptValueError,
+    ExperimentExistsError,
+    ExperimentNotFoundError,
+    SchemaError,
+    StorageError,
+    UnsupportedValueError,
+)
+from ..names import RUN_COLUMNS, check_column_name, check_distinct, table_name
+from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment, StoredRuns
+from .columns import (
+    ABSENT,
+    Capabilities,
+    ColumnSpec,
+    EncodedColumn,
+    decode_column,
+    encode_column,
+    infer_kind,
+)
+from .dialects import dialect_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXPERIMENTS = "experiments"
+#: Version of the table layout written in each experiment's metadata.
+STORAGE_FORMAT = 1
+
+
+class SQLStore(Store):
+    """A Store on any database SQLAlchemy reaches and runtable has a Dialect for."""
+
+    def __init__(self, url: str | sa.URL, **engine_kwargs: Any) -> None:
+        parsed = sa.make_url(url)
+        self.dialect = dialect_for(parsed)
+        parsed = self.dialect.normalize_url(parsed)
+        self.engine = sa.create_engine(
+            parsed, **{**self.dialect.engine_kwargs(parsed), **engine_kwargs}
+        )
+        self.dialect.configure(self.engine)
+        self.url = parsed.render_as_string(hide_password=True)
+        self._experiments = _experiments_table(self)
+        self._schema_checked = False
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def save(
+        self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
+    ) -> str:
+        if if_exists not in IF_EXISTS:
+            raise ValueError(f"if_exists must be one of {IF_EXISTS}, not {if_exists!r}")
+        name = experiment.name
+        fields_blob = _encode_experiment_value(experiment.fields, "fields")
+        config_blob = _encode_experiment_value(experiment.config, "config")
+        now = _utcnow()
+        with self._connect(f"persist experiment {name!r}", write=True) as conn:
+            self._ensure_experiments_table(conn)
+            stored = self._select_row(conn, name)
+            if stored is not None and if_exists == "fail":
+                raise ExperimentExistsError(name)
+            if stored is not None and if_exists == "append":
+                self._append(conn, experiment, runs, stored, fields_blob, config_blob, now)
+                return str(stored["id"])
+            if stored is not None:  # replace: the drop commits only with the new version
+                conn.execute(sa.text(f"DROP TABLE {self._quote(stored['table_name'])}"))
+                conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
+            specs, encoded = _plan(runs, {}, self.dialect.capabilities)
+            exp_id = uuid.uuid4().hex
+            table = self._run_table(name, specs)
+            if sa.inspect(conn).has_table(table.name):
+                raise SchemaError(
+                    f"table {table.name!r} exists but no experiment {name!r} is recorded in "
+                    f"{EXPERIMENTS!r}; it was not made by runtable (or is a leftover): drop it "
+                    "or choose another experiment name"
+                )
+            table.create(conn)
+            self._insert_runs(conn, table, exp_id, runs, specs, encoded)
+            conn.execute(
+                self._experiments.insert().values(
+                    name=name,
+                    id=exp_id,
+                    table_name=table.name,
+                    created_at=now,
+                    updated_at=now,
+                    n_runs=len(runs),
+                    seed=experiment.seed,
+                    fields=fields_blob,
+                    config=config_blob,
+                    meta=_dump_meta(experiment.meta, specs),
+                    pickle=experiment.pickle,
+                )
+            )
+        return exp_id
+
+    def _append(
+        self,
+        conn: sa.Connection,
+        experiment: ExperimentData,
+        runs: Sequence[RunLike],
+        stored: Mapping[str, Any],
+        fields_blob: bytes,
+        config_blob: bytes,
+        now: datetime,
+    ) -> None:
+        name = experiment.name
+        old_specs = {s.name: s for s in _specs_from_meta(stored["meta"])}
+        old_table = self._run_table(name, list(old_specs.values()))
+        stored_ids = set(conn.execute(sa.select(old_table.c.id_run)).scalars())
+        new_runs = [r for r in runs if r.id not in stored_ids]
+        specs, encoded = _plan(new_runs, old_specs, self.dialect.capabilities)
+        for spec in specs:
+            old = old_specs.get(spec.name)
+            if old is None:
+                self._add_column(conn, old_table.name, spec.name, spec.kind)
+            if spec.exact and (old is None or not old.exact):
+                self._add_column(conn, old_table.name, spec.companion, "blob")
+        table = self._run_table(name, specs)
+        self._insert_runs(conn, table, stored["id"], new_runs, specs, encoded)
+        conn.execute(
+            self._experiments.update()
+            .where(self._experiments.c.name == name)
+            .values(
+                updated_at=now,
+                n_runs=stored["n_runs"] + len(new_runs),
+                seed=experiment.seed,
+                fields=fields_blob,
+                config=config_blob,
+                meta=_dump_meta(experiment.meta, specs),
+                pickle=experiment.pickle,
+            )
+        )
+
+    def _insert_runs(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        exp_id: str,
+        runs: Sequence[RunLike],
+        specs: Sequence[ColumnSpec],
+        encoded: Mapping[str, EncodedColumn],
+    ) -> None:
+        if not runs:
+            return
+        columns: dict[str, list[Any]] = {
+            "id_run": [r.id for r in runs],
+            "id_experiment": [exp_id] * len(runs),
+            "status": [r.status for r in runs],
+            "error": [r.error for r in runs],
+            "started_at": [r.started_at for r in runs],
+            "ended_at": [r.ended_at for r in runs],
+        }
+        for spec in specs:
+            column = encoded.get(spec.name)
+            if column is None:  # a stored column these runs do not have
+                continue
+            columns[spec.name] = column.native
+            if column.companion is not None:
+                columns[spec.companion] = column.companion
+        self._executemany_insert(conn, table, columns)
+
+    def _executemany_insert(
+        self, conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]]
+    ) -> None:
+        """Insert column-wise data with one executemany, applying SQLAlchemy's bind processing
+        per column (much faster than building one dict per row)."""
+        dialect = conn.dialect
+        names = list(columns)
+        compiled = table.insert().compile(dialect=dialect, column_keys=names)
+        for name in names:
+            processor = table.c[name].type._cached_bind_processor(dialect)
+            if processor is not None:
+                columns[name] = [None if v is None else processor(v) for v in columns[name]]
+        if compiled.positional:
+            order = compiled.positiontup or []
+            rows: list[Any] = list(zip(*(columns[n] for n in order), strict=True))
+        else:
+            rows = [
+                dict(zip(names, values, strict=True))
+                for values in zip(*columns.values(), strict=True)
+            ]
+        conn.exec_driver_sql(compiled.string, rows)
+
+    def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Any) -> None:
+        sql_type = self.dialect.column_type(kind).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(
+            f"ALTER TABLE {self._quote(table)} ADD COLUMN {self._quote(column)} {sql_type}"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def load(self, name: str, *, with_pickle: bool = False) -> StoredExperiment:
+        with self._connect(f"load experiment {name!r}") as conn:
+            row = self._select_row(conn, name) if self._has_experiments(conn) else None
+            if row is None:
+                raise ExperimentNotFoundError(name, self.url)
+            specs = _specs_from_meta(row["meta"])
+            table = self._run_table(name, specs)
+            result = conn.execute(sa.select(table).order_by(table.c.id_run))
+            rows = result.all()
+        columns = dict(zip(result.keys(), zip(*rows, strict=True), strict=True)) if rows else {}
+        runs = _decode_runs(name, specs, columns, len(rows))
+        return StoredExperiment(
+            id=row["id"],
+            name=row["name"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            seed=int(row["seed"]),
+            fields=_decode_experiment_value(row["fields"], name, "fields"),
+            config=_decode_experiment_value(row["config"], name, "config"),
+            meta=json.loads(row["meta"]),
+            runs=runs,
+            pickle=bytes(row["pickle"]) if with_pickle and row["pickle"] is not None else None,
+        )
+
+    def exists(self, name: str) -> bool:
+        with self._connect(f"look up experiment {name!r}") as conn:
+            return self._has_experiments(conn) and self._select_row(conn, name) is not None
+
+    def list(self) -> list[dict[str, Any]]:
+        e = self._experiments.c
+        columns = [e.name, e.id, e.table_name, e.created_at, e.updated_at, e.n_runs, e.seed]
+        with self._connect("list experiments") as conn:
+            if not self._has_experiments(conn):
+                return []
+            query = sa.select(*columns, e.meta).order_by(e.created_at, e.name)
+            rows = conn.execute(query).mappings().all()
+        out = []
+        for row in rows:
+            meta = json.loads(row["meta"])
+            item = {c.name: row[c.name] for c in columns}
+            item["n_fields"] = sum(1 for c in meta.get("columns", []) if c["role"] == "field")
+            item["runtable"] = meta.get("runtable")
+            out.append(item)
+        return out
+
+    def delete(self, name: str) -> bool:
+        with self._connect(f"delete experiment {name!r}", write=True) as conn:
+            if not self._has_experiments(conn):
+                return False
+            row = self._select_row(conn, name)
+            if row is None:
+                return False
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(row['table_name'])}"))
+            conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
+            return True
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        import pandas as pd
+
+        with self._connect("run a query") as conn:
+            return pd.read_sql_query(sa.text(sql), conn, params=dict(params or {}))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, what: str, *, write: bool = False) -> Iterator[sa.Connection]:
+        """A connection inside one transaction; driver errors become StorageError."""
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    self.dialect.begin_write(conn)
+                with conn.begin():
+                    yield conn
+        except sa.exc.SQLAlchemyError as e:
+            detail = getattr(e, "orig", None) or e
+            raise StorageError(f"could not {what} in {self.url}: {detail}") from e
+
+    def _has_experiments(self, conn: sa.Connection) -> bool:
+        if not sa.inspect(conn).has_table(EXPERIMENTS):
+            return False
+        self._check_schema(conn)
+        return True
+
+    def _ensure_experiments_table(self, conn: sa.Connection) -> None:
+        if not self._has_experiments(conn):
+            self._experiments.create(conn)
+
+    def _check_schema(self, conn: sa.Connection) -> None:
+        if self._schema_checked:
+            return
+        found = {c["name"] for c in sa.inspect(conn).get_columns(EXPERIMENTS)}
+        missing = {c.name for c in self._experiments.columns} - found
+        if missing:
+            raise SchemaError(
+                f"table {EXPERIMENTS!r} in {self.url} was not made by runtable (it lacks "
+                f"{', '.join(sorted(missing))}); use another database for runtable"
+            )
+        self._schema_checked = True
+
+    def _select_row(self, conn: sa.Connection, name: str) -> dict[str, Any] | None:
+        e = self._experiments
+        row = conn.execute(sa.select(e).where(e.c.name == name)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def _run_table(self, name: str, specs: Sequence[ColumnSpec]) -> sa.Table:
+        columns = [
+            sa.Column("id_run", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("id_experiment", sa.String(32), nullable=False),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("error", sa.Text),
+            sa.Column("started_at", sa.DateTime),
+            sa.Column("ended_at", sa.DateTime),
+        ]
+        columns += [sa.Column(s.name, self.dialect.column_type(s.kind)) for s in specs]
+        blob = self.dialect.column_type("blob")
+        columns += [sa.Column(s.companion, blob) for s in specs if s.exact]
+        return sa.Table(table_name(name), sa.MetaData(), *columns)
+
+    def _quote(self, identifier: str) -> str:
+        return str(self.engine.dialect.identifier_preparer.quote(identifier))
+
+
+def _experiments_table(store: SQLStore) -> sa.Table:
+    blob = store.dialect.column_type("blob")
+    return sa.Table(
+        EXPERIMENTS,
+        sa.MetaData(),
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("id", sa.String(32), nullable=False),
+        sa.Column("table_name", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("n_runs", sa.Integer, nullable=False),
+        sa.Column("seed", sa.BigInteger, nullable=False),
+        sa.Column("fields", blob, nullable=False),
+        sa.Column("config", blob, nullable=False),
+        sa.Column("meta", sa.Text, nullable=False),
+        sa.Column("pickle", blob),
+    )
+
+
+def _plan(
+    runs: Sequence[RunLike], stored: Mapping[str, ColumnSpec], caps: Capabilities
+) -> tuple[list[ColumnSpec], dict[str, EncodedColumn]]:
+    """Column specs for ``runs`` (stored columns keep their kind) and their encoded values."""
+    params = [_dict_of(r.params) for r in runs]
+    fields = [_dict_of(r.fields) for r in runs]
+    param_names = _ordered_union(params)
+    field_names = _ordered_union(fields)
+    _check_names(param_names, field_names, stored)
+    ids = [r.id for r in runs]
+    specs = [s for s in stored.values() if s.name not in param_names and s.name not in field_names]
+    encoded: dict[str, EncodedColumn] = {}
+    for role, names, dicts in (("param", param_names, params), ("field", field_names, fields)):
+        for name in names:
+            values = [d.get(name, ABSENT) for d in dicts]
+            old = stored.get(name)
+            kind = old.kind if old else infer_kind([v for v in values if v is not ABSENT])
+            column = encode_column(kind, name, values, ids, caps)
+            encoded[name] = column
+            exact = bool(old and old.exact) or column.companion is not None
+            specs.append(ColumnSpec(name, role, kind, exact))  # type: ignore[arg-type]
+    order = {s.name: i for i, s in enumerate(stored.values())}
+    specs.sort(key=lambda s: order.get(s.name, len(order)))
+    return specs, encoded
+
+
+def _check_names(
+    param_names: Sequence[str], field_names: Sequence[str], stored: Mapping[str, ColumnSpec]
+) -> None:
+    for name in param_names:
+        check_column_name(name, "param")
+    for name in field_names:
+        check_column_name(name, "field")
+    both = set(param_names) & set(field_names)
+    if both:
+        name = sorted(both)[0]
+        raise SchemaError(f"{name!r} is a param of some runs and a field of others; rename one")
+    for names, role in ((param_names, "param"), (field_names, "field")):
+        for name in names:
+            old = stored.get(name)
+            if old is not None and old.role != role:
+                raise SchemaError(
+                    f"{name!r} is stored as a {old.role} of this experiment and cannot become "
+                    f"a {role}; rename it"
+                )
+    check_distinct([*RUN_COLUMNS, *stored, *param_names, *field_names], "param or field")
+
+
+def _decode_runs(
+    experiment: str, specs: Sequence[ColumnSpec], columns: Mapping[str, Sequence[Any]], n: int
+) -> StoredRuns:
+    ids = [int(i) for i in columns.get("id_run", ())]
+    runs = StoredRuns(
+        ids=ids,
+        status=list(columns.get("status", ())),
+        error=list(columns.get("error", ())),
+        started_at=list(columns.get("started_at", ())),
+        ended_at=list(columns.get("ended_at", ())),
+    )
+    for spec in specs:
+        native = columns.get(spec.name, (None,) * n)
+        companion = columns.get(spec.companion) if spec.exact else None
+        values = decode_column(
+            spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
+        )
+        (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
+    return runs
+
+
+def _encode_experiment_value(value: Mapping[str, Any], what: str) -> bytes:
+    try:
+        return codec.encode(dict(value))
+    except UnsupportedValueError as e:
+        raise e.located(run_id=None, field=f"experiment {what}") from None
+
+
+def _decode_experiment_value(raw: Any, experiment: str, what: str) -> dict[str, Any]:
+    try:
+        value = codec.decode(raw)
+    except CodecError as e:
+        raise CorruptValueError(experiment, None, what, str(e)) from e
+    if not isinstance(value, dict):
+        raise CorruptValueError(experiment, None, what, f"expected a dict, found {type(value)}")
+    return value
+
+
+def _specs_from_meta(meta: str) -> list[ColumnSpec]:
+    return [ColumnSpec.from_meta(c) for c in json.loads(meta).get("columns", [])]
+
+
+def _dump_meta(meta: Mapping[str, Any], specs: Sequence[ColumnSpec]) -> str:
+    full = {**meta, "storage_format": STORAGE_FORMAT, "columns": [s.to_meta() for s in specs]}
+    return json.dumps(full, default=str)
+
+
+def _dict_of(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = getattr(mapping, "_data", None)  # runtable namespaces keep a plain dict
+    return data if isinstance(data, dict) else mapping
+
+
+def _ordered_union(dicts: Sequence[Mapping[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for d in dicts:
+        names.update(dict.fromkeys(d))
+    return list(names)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,390 @@
+"""The storage suite: every test runs against SQLite (memory, file) and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from identical import assert_identical
+from values import VALUES
+
+import runtable as rt
+
+
+def _persisted(session: rt.Session, name: str, runs: list[dict[str, Any]], **kw: Any) -> None:
+    """Persist an experiment whose runs have param ``i`` and the given fields."""
+    exp = session.create_experiment(name, **kw)
+    for i, fields in enumerate(runs):
+        with exp.run(i=i) as run:
+            run.fields.update(fields)
+    exp.persist()
+
+
+def _loaded_fields(session: rt.Session, name: str) -> list[dict[str, Any]]:
+    return [dict(run.fields) for run in session.load_experiment(name).runs]
+
+
+def _sql_engine(session: rt.Session) -> sa.Engine:
+    return session.store.engine  # type: ignore[attr-defined, no-any-return]
+
+
+# -- values -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(VALUES))
+def test_every_value_type_round_trips_as_a_run_field(session: rt.Session, kind: str) -> None:
+    value = VALUES[kind]()
+    _persisted(session, "values", [{"v": value}])
+    (loaded,) = _loaded_fields(session, "values")
+    expected = value
+    if isinstance(value, np.generic) and kind in ("np_float32", "np_int64", "np_bool"):
+        expected = value.item()  # documented: native-column scalars come back as Python ones
+    assert_identical(loaded["v"], expected)
+
+
+def test_every_value_type_round_trips_as_experiment_fields(session: rt.Session) -> None:
+    values = {name: make() for name, make in VALUES.items()}
+    session.create_experiment("fields", **values).persist()
+    loaded = session.load_experiment("fields")
+    assert_identical(dict(loaded.fields), values)
+
+
+def test_mixed_types_in_one_column_reload_exactly(session: rt.Session) -> None:
+    mixed = [1, 2.5, float("nan"), float("inf"), -0.0, None, True, np.arange(3), "x", 2**100]
+    _persisted(session, "mixed", [{"x": v} for v in mixed] + [{}])
+    loaded = _loaded_fields(session, "mixed")
+    for value, fields in zip(mixed, loaded, strict=False):
+        assert_identical(fields["x"], value)
+    assert "x" not in loaded[-1]  # a run that never set it does not get it
+
+
+def test_numeric_columns_stay_queryable_when_mixed(session: rt.Session) -> None:
+    _persisted(session, "mixed", [{"x": 1}, {"x": 2.5}, {"x": float("nan")}, {"x": np.zeros(2)}])
+    df = session.query("SELECT i, x FROM e_mixed ORDER BY i")
+    assert list(df["x"].iloc[:2]) == [1.0, 2.5]
+    assert df["x"].isna().iloc[2]  # NaN, or NULL where the backend cannot keep NaN
+    assert df["x"].isna().iloc[3]  # an array has no native projection
+    assert session.query("SELECT SUM(x) AS s FROM e_mixed WHERE i < 2")["s"][0] == 3.5
+
+
+def test_a_field_only_some_runs_have_comes_back_only_on_those(session: rt.Session) -> None:
+    _persisted(session, "partial", [{"a": 1}, {"b": None}, {"a": 3, "b": "x"}])
+    assert _loaded_fields(session, "partial") == [{"a": 1}, {"b": None}, {"a": 3, "b": "x"}]
+
+
+def test_scalars_are_native_sql_columns(session: rt.Session) -> None:
+    import datetime as dt
+
+    runs = [
+        {"f": 0.5, "n": 3, "ok": True, "s": "a", "when": dt.datetime(2024, 1, 1)},
+        {"f": 1.5, "n": 5, "ok": False, "s": "b", "when": dt.datetime(2024, 1, 2)},
+    ]
+    _persisted(session, "native", runs)
+    row = session.query(
+        'SELECT SUM(f) AS f, SUM(n) AS n, MAX(s) AS s, MIN("when") AS w FROM e_native '
+        "WHERE ok = :ok",
+        {"ok": True},
+    ).iloc[0]
+    assert (row["f"], row["n"], row["s"]) == (0.5, 3, "a")
+    assert str(row["w"]).startswith("2024-01-01")
+
+
+def test_dict_fields_are_json_columns_queryable_with_sql(session: rt.Session) -> None:
+    _persisted(session, "metrics", [{"m": {"precision": 0.5, "k": {"depth": 3}}}])
+    dialect = _sql_engine(session).dialect.name
+    if dialect == "sqlite":
+        sql = "SELECT json_extract(m, '$.precision') AS p, json_extract(m, '$.k.depth') AS d"
+    else:
+        sql = "SELECT (m->>'precision')::float AS p, (m->'k'->>'depth')::int AS d"
+    row = session.query(sql + " FROM e_metrics").iloc[0]
+    assert (row["p"], row["d"]) == (0.5, 3)
+
+
+def test_params_are_columns_and_reload_as_params(session: rt.Session) -> None:
+    exp = session.create_experiment("grid").add_runs(n=[1, 2], lr=[0.1, 0.01], model=["a"])
+    exp.persist()
+    df = session.query("SELECT n, lr, model FROM e_grid ORDER BY id_run")
+    assert df.to_dict("list") == {"n": [1, 1, 2, 2], "lr": [0.1, 0.01] * 2, "model": ["a"] * 4}
+    loaded = session.load_experiment("grid")
+    assert [dict(r.params) for r in loaded.runs] == [dict(r.params) for r in exp.runs]
+
+
+# -- if_exists ----------------------------------------------------------------------------------
+
+
+def test_if_exists_fail_raises_and_keeps_what_is_stored(session: rt.Session) -> None:
+    _persisted(session, "exp", [{"a": 1}])
+    with pytest.raises(rt.ExperimentExistsError, match="exp"):
+        _persisted(session, "exp", [{"a": 2}])
+    assert _loaded_fields(session, "exp") == [{"a": 1}]
+
+
+def test_if_exists_replace_swaps_the_stored_version(session: rt.Session) -> None:
+    _persisted(session, "exp", [{"a": 1}, {"a": 2}])
+    old_id = session.load_experiment("exp").id
+    exp = session.create_experiment("exp", note="new")
+    with exp.run(k=1) as run:
+        run.fields.b = "x"
+    exp.persist(if_exists="replace")
+    loaded = session.load_experiment("exp")
+    assert loaded.id != old_id
+    assert [dict(r.fields) for r in loaded.runs] == [{"b": "x"}]
+    assert dict(loaded.fields) == {"note": "new"}
+    assert len(session.ls()) == 1
+
+
+def test_if_exists_append_adds_new_runs_and_columns(session: rt.Session) -> None:
+    exp = session.create_experiment("grow").add_runs(n=[1, 2])
+    for run in exp.runs:
+        run.fields.a = run.params.n * 10
+    exp.persist()
+    exp.add_runs(n=[3, 4])
+    for run in list(exp.runs)[2:]:
+        run.fields.a = 0.5  # int column gets a float: stored exactly via the companion
+        run.fields.b = [run.params.n]  # a new column
+    exp.fields.note = "appended"
+    exp.persist(if_exists="append")
+    loaded = session.load_experiment("grow")
+    assert [dict(r.fields) for r in loaded.runs] == [
+        {"a": 10},
+        {"a": 20},
+        {"a": 0.5, "b": [3]},
+        {"a": 0.5, "b": [4]},
+    ]
+    assert loaded.fields.note == "appended"
+    assert session.ls().set_index("name").loc["grow", "n_runs"] == 4
+
+
+def test_append_to_a_missing_experiment_creates_it(session: rt.Session) -> None:
+    session.create_experiment("new").add_run(x=1).persist(if_exists="append")
+    assert len(session.load_experiment("new").runs) == 1
+
+
+def test_append_keeps_stored_runs_untouched(session: rt.Session) -> None:
+    exp = session.create_experiment("keep").add_run(x=1)
+    exp.runs.first().fields.v = 1
+    exp.persist()
+    exp.runs.first().fields.v = 2  # already stored: append does not rewrite it
+    exp.persist(if_exists="append")
+    assert _loaded_fields(session, "keep") == [{"v": 1}]
+
+
+def test_bad_if_exists_is_a_clear_error(session: rt.Session) -> None:
+    with pytest.raises(ValueError, match="if_exists"):
+        session.create_experiment("x").persist(if_exists="overwrite")  # type: ignore[arg-type]
+
+
+# -- names --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Coins", "1abc", "a-b", "a b", "a__b", "x" * 49, "drop table x;", "ü"]
+)
+def test_invalid_experiment_names_are_refused(session: rt.Session, name: str) -> None:
+    with pytest.raises(rt.InvalidNameError):
+        session.create_experiment(name)
+
+
+def test_fields_differing_only_in_case_are_refused_at_persist(session: rt.Session) -> None:
+    exp = session.create_experiment("case")
+    with exp.run(i=0) as run:
+        run.fields.loss = 1
+    with exp.run(i=1) as run:
+        run.fields.Loss = 2
+    with pytest.raises(rt.InvalidNameError, match="differ only in case"):
+        exp.persist()
+    assert session.ls().empty
+
+
+def test_a_field_may_not_shadow_a_param_or_a_reserved_column(session: rt.Session) -> None:
+    exp = session.create_experiment("shadow").add_run(n=1)
+    run = exp.runs.first()
+    with pytest.raises(rt.InvalidNameError, match="param"):
+        run.fields.n = 2
+    for reserved in ("status", "id_run", "ERROR", "run"):
+        with pytest.raises(rt.InvalidNameError, match="reserved"):
+            run.fields[reserved] = 1
+    with pytest.raises(rt.InvalidNameError, match="double underscore"):
+        run.fields.x__exact = 1
+
+
+def test_param_in_some_runs_and_field_in_others_is_refused(session: rt.Session) -> None:
+    exp = session.create_experiment("roles").add_run(x=1)
+    with exp.run(y=1) as run:
+        run.fields.x = 2
+    with pytest.raises(rt.SchemaError, match="'x'"):
+        exp.persist()
+    assert session.ls().empty
+
+
+# -- atomicity and bad values -------------------------------------------------------------------
+
+
+def test_unsupported_value_fails_before_writing_and_names_run_and_field(
+    session: rt.Session,
+) -> None:
+    exp = session.create_experiment("bad").add_runs(i=range(3))
+    for run in exp.runs:
+        run.fields.ok = 1
+    exp.runs[2].fields.model = object()
+    with pytest.raises(rt.UnsupportedValueError) as info:
+        exp.persist()
+    message = str(info.value)
+    assert "run 2" in message
+    assert "'model'" in message
+    assert "store_pickle=True" in message
+    assert session.ls().empty
+    assert not sa.inspect(_sql_engine(session)).has_table("e_bad")
+
+
+def test_replace_that_fails_keeps_the_previous_version(session: rt.Session) -> None:
+    _persisted(session, "exp", [{"a": 1}])
+    exp = session.create_experiment("exp")
+    with exp.run(i=0) as run:
+        run.fields.a = lambda: None
+    with pytest.raises(rt.UnsupportedValueError):
+        exp.persist(if_exists="replace")
+    assert _loaded_fields(session, "exp") == [{"a": 1}]
+
+
+def test_persist_failing_midway_leaves_the_database_as_it_was(session: rt.Session) -> None:
+    """The experiments row is written last; make the database refuse it after the run table
+    was created and filled, and check that nothing of the new experiment remains."""
+    _persisted(session, "before", [{"a": 1}])
+    engine = _sql_engine(session)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON experiments WHEN NEW.name = 'doomed' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.name = 'doomed' THEN RAISE EXCEPTION 'refused by test'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON experiments "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+    with pytest.raises(rt.StorageError, match="refused by test"):
+        _persisted(session, "doomed", [{"a": 1}, {"a": np.ones(3)}])
+    assert list(session.ls()["name"]) == ["before"]
+    assert not sa.inspect(engine).has_table("e_doomed")
+    assert _loaded_fields(session, "before") == [{"a": 1}]
+
+
+def test_corrupted_stored_value_names_run_and_field(session: rt.Session) -> None:
+    _persisted(session, "corrupt", [{"arr": np.ones(3)}, {"arr": np.zeros(3)}])
+    with _sql_engine(session).begin() as conn:
+        conn.execute(
+            sa.text("UPDATE e_corrupt SET arr = :junk WHERE id_run = 1"), {"junk": b"RT\x01junk"}
+        )
+    with pytest.raises(rt.CorruptValueError) as info:
+        session.load_experiment("corrupt")
+    assert "run 1" in str(info.value)
+    assert "'arr'" in str(info.value)
+
+
+# -- pickles ------------------------------------------------------------------------------------
+
+
+def test_store_pickle_keeps_vars_and_unpickle_is_opt_in(
+    session: rt.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exp = session.create_experiment("pickled").add_run(x=1)
+    exp.runs.first().vars.scratch = {"only": "in the pickle"}
+    exp.runs.first().fields.kept = 1
+    exp.persist(store_pickle=True)
+
+    import pickle
+
+    import cloudpickle
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("unpickled without being asked")
+
+    with monkeypatch.context() as m:
+        m.setattr(pickle, "loads", refuse)
+        m.setattr(cloudpickle, "loads", refuse)
+        m.setattr(pickle, "Unpickler", refuse)
+        plain = session.load_experiment("pickled")
+    assert dict(plain.runs.first().vars) == {}
+    assert plain.runs.first().fields.kept == 1
+
+    unpickled = session.load_experiment("pickled", unpickle=True)
+    assert unpickled.runs.first().vars.scratch == {"only": "in the pickle"}
+    unpickled.add_run(x=2).persist(if_exists="append")  # the session is re-attached
+    assert len(session.load_experiment("pickled").runs) == 2
+
+
+def test_unpickle_without_a_stored_pickle_is_a_clear_error(session: rt.Session) -> None:
+    session.create_experiment("plain").persist()
+    with pytest.raises(rt.RuntableError, match="store_pickle=True"):
+        session.load_experiment("plain", unpickle=True)
+
+
+# -- session ------------------------------------------------------------------------------------
+
+
+def test_ls_lists_experiments_with_their_run_counts(session: rt.Session) -> None:
+    assert session.ls().empty
+    session.create_experiment("a").add_runs(x=range(3)).persist()
+    session.create_experiment("b").persist()
+    df = session.ls()
+    assert list(df["name"]) == ["a", "b"]
+    assert list(df["n_runs"]) == [3, 0]
+    assert list(df["table_name"]) == ["e_a", "e_b"]
+
+
+def test_delete_experiment(session: rt.Session) -> None:
+    session.create_experiment("gone").add_run(x=1).persist()
+    session.delete_experiment("gone")
+    assert session.ls().empty
+    assert not sa.inspect(_sql_engine(session)).has_table("e_gone")
+    with pytest.raises(rt.ExperimentNotFoundError, match="gone"):
+        session.delete_experiment("gone")
+    session.delete_experiment("gone", missing_ok=True)
+
+
+def test_loading_a_missing_experiment_is_a_clear_error(session: rt.Session) -> None:
+    with pytest.raises(rt.ExperimentNotFoundError, match="nothing"):
+        session.load_experiment("nothing")
+
+
+def test_a_foreign_experiments_table_is_not_mistaken_for_ours(session: rt.Session) -> None:
+    with _sql_engine(session).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE experiments (id_experiment TEXT, name TEXT)")
+    with pytest.raises(rt.SchemaError, match="not made by runtable"):
+        session.ls()
+
+
+def test_a_leftover_run_table_is_not_overwritten(session: rt.Session) -> None:
+    with _sql_engine(session).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE e_taken (x INTEGER)")
+    with pytest.raises(rt.SchemaError, match="e_taken"):
+        session.create_experiment("taken").persist()
+
+
+def test_metadata_records_provenance_steps_and_columns(session: rt.Session) -> None:
+    exp = session.create_experiment("meta").add_run(n=1)
+
+    def square(n: int) -> dict[str, int]:
+        return {"sq": n * n}
+
+    exp.execute(square, config={"scale": 2}).persist()
+    meta = session.query("SELECT meta FROM experiments")["meta"][0]
+    import json
+
+    meta = json.loads(meta)
+    assert meta["runtable"] == rt.__version__
+    assert meta["config"] == {"scale": 2}
+    assert [s["name"] for s in meta["steps"]] == ["square"]
+    assert len(meta["steps"][0]["hash"]) == 16
+    assert {c["name"]: c["kind"] for c in meta["columns"]} == {"n": "int", "sq": "int"}
+    assert {"python", "packages", "codec", "host", "git_commit"} <= set(meta)
+    loaded = session.load_experiment("meta")
+    assert dict(loaded.config) == {"scale": 2}
