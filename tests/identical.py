@@ -162,11 +162,11 @@ def _same_pandas(pd: Any, np: Any, a: Any, b: Any, path: str) -> None:
             elif not isinstance(a, pd.RangeIndex):
                 _same_values(pd, np, a, b, path)
         elif isinstance(a, pd.Timestamp):
-            if a.unit != b.unit or a.value != b.value or a.fold != b.fold:
+            if a.unit != b.unit or a.asm8 != b.asm8 or a.fold != b.fold:
                 _fail(path, f"{a!r} (unit {a.unit}) != {b!r} (unit {b.unit})")
             _same_tz(a.tzinfo, b.tzinfo, path + ".tzinfo")
         elif isinstance(a, pd.Timedelta):
-            if a.unit != b.unit or a.value != b.value:
+            if a.unit != b.unit or a.asm8 != b.asm8:
                 _fail(path, f"{a!r} (unit {a.unit}) != {b!r} (unit {b.unit})")
         elif a is pd.NaT or a is pd.NA:
             if a is not b:
@@ -185,9 +185,8 @@ def _same_values(pd: Any, np: Any, a: Any, b: Any, path: str) -> None:
         _fail(path, f"dtype {a.dtype!r} != {b.dtype!r}")
     if isinstance(a.dtype, pd.DatetimeTZDtype):
         _same_tz(a.dtype.tz, b.dtype.tz, path + ".dtype.tz")
-    if isinstance(a.dtype, pd.StringDtype):
-        if a.dtype.storage != b.dtype.storage:
-            _fail(path, f"string storage {a.dtype.storage} != {b.dtype.storage}")
+    if isinstance(a.dtype, pd.StringDtype) and a.dtype.storage != b.dtype.storage:
+        _fail(path, f"string storage {a.dtype.storage} != {b.dtype.storage}")
     if isinstance(a.dtype, pd.CategoricalDtype):
         assert_identical(a.dtype.categories, b.dtype.categories, path + ".categories")
     if not np.array_equal(np.asarray(a.isna()), np.asarray(b.isna())):

@@ -29,10 +29,10 @@ element 0 for missing or len + 1 and UTF-8 (string dtypes);
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # pandas ships no type information
+import pandas as pd
 
 from runtable import codec as _c
 from runtable.errors import CodecError, UnsupportedValueError
@@ -80,7 +80,9 @@ def _sub(value: object, out: _c.Chunks, depth: int, segment: str) -> None:
         raise _c._located(exc, segment) from None
 
 
-def _expect(buf: memoryview, pos: int, depth: int, kind: type | tuple[type, ...]) -> Any:
+def _expect(
+    buf: memoryview, pos: int, depth: int, kind: type | tuple[type, ...]
+) -> tuple[Any, int]:
     value, pos = _c._dec(buf, pos, depth + 1)
     if not isinstance(value, kind):
         raise CodecError(f"corrupt data: expected {kind}, found {type(value).__name__}")
@@ -105,7 +107,10 @@ def _enc_array(obj: Any, out: _c.Chunks, depth: int, segment: str) -> None:
         out.append(b"n")
         _sub(np.asarray(values), out, depth, segment)
     elif isinstance(dtype, pd.DatetimeTZDtype):
-        out.append(b"z" + _c._tz_bytes(dtype.tz))
+        try:
+            out.append(b"z" + _c._tz_bytes(dtype.tz))
+        except UnsupportedValueError as exc:
+            raise _c._located(exc, segment + ".dtype") from None
         _sub(np.asarray(values, dtype=f"M8[{dtype.unit}]"), out, depth, segment)
     elif isinstance(dtype, pd.CategoricalDtype):
         out.append(b"k" + (b"\x01" if dtype.ordered else b"\x00"))
@@ -180,10 +185,9 @@ def _dec_array(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
 
 
 def _dec_strings(buf: memoryview, pos: int) -> tuple[Any, int]:
-    storage = {ord("p"): "python", ord("a"): "pyarrow"}.get(buf[pos])
-    na = {ord("n"): np.nan, ord("A"): pd.NA}.get(buf[pos + 1])
-    if storage is None or na is None:
+    if buf[pos] not in b"pa" or buf[pos + 1] not in b"nA":
         raise CodecError("corrupt data: bad string array header")
+    storage: Literal["python", "pyarrow"] = "python" if buf[pos] == ord("p") else "pyarrow"
     n, pos = _c._read_len(buf, pos + 2)
     items: list[str | None] = []
     for _ in range(n):
@@ -194,7 +198,11 @@ def _dec_strings(buf: memoryview, pos: int) -> tuple[Any, int]:
             pos = end
         else:
             items.append(None)
-    return pd.array(items, dtype=pd.StringDtype(storage, na_value=na)), pos
+    if buf[pos + 1] == ord("A"):
+        dtype = pd.StringDtype(storage)
+    else:
+        dtype = pd.StringDtype(storage, na_value=np.nan)
+    return pd.array(items, dtype=dtype), pos
 
 
 # ------------------------------------------------------------------ Series and DataFrame
@@ -237,7 +245,10 @@ def _enc_frame(v: Any, out: _c.Chunks, depth: int) -> None:
     _sub(v.index, out, depth, ".index")
     out.append(_c._uvarint(v.shape[1]))
     for j in range(v.shape[1]):
-        _enc_array(v.iloc[:, j], out, depth, f"[{v.columns[j]!r}].iloc")
+        try:
+            _enc_array(v.iloc[:, j], out, depth, ".iloc")
+        except UnsupportedValueError as exc:
+            raise _c._located(exc, f"[{v.columns[j]!r}]") from None
     _flags_and_attrs(v, out, depth)
 
 
@@ -279,9 +290,9 @@ def _dec_index(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     text, pos = _c._read_str(buf, pos)
     if not text:
         return pd.Index(values, dtype=values.dtype, name=name, copy=False), pos
-    if not _FREQ.fullmatch(text):
+    freq = pd.tseries.frequencies.to_offset(text) if _FREQ.fullmatch(text) else None
+    if freq is None or freq.freqstr != text:  # only the spelling encode writes
         raise CodecError(f"corrupt data: bad index frequency {text!r}")
-    freq = pd.tseries.frequencies.to_offset(text)
     if values.dtype.kind == "m":
         return pd.TimedeltaIndex(values, freq=freq, name=name), pos
     if values.dtype.kind != "M" and not isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -351,7 +362,7 @@ def _dec_timestamp(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     if tz is not None:
         ts = ts.tz_localize("UTC").tz_convert(tz)
     if ts.fold != fold:
-        ts = ts.replace(fold=fold)
+        ts = ts.replace(fold=1 if fold else 0)
     return ts, pos + 1
 
 

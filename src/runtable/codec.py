@@ -47,7 +47,7 @@ import re
 import struct
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from runtable.errors import CodecError, UnsupportedValueError
 
@@ -67,33 +67,33 @@ _Enc = Callable[[Any, Chunks, int], None]
 _Dec = Callable[[memoryview, int, int], tuple[Any, int]]
 
 _F64 = struct.Struct("<d")
+_C128 = struct.Struct("<dd")
 _TAG_F64 = struct.Struct("<cd")
 _TAG_C128 = struct.Struct("<cdd")
-_C128 = struct.Struct("<dd")
 _DATETIME = struct.Struct("<HBBBBBIB")
 _DATE = struct.Struct("<HBB")
 _TIME = struct.Struct("<BBBIB")
 _TIMEDELTA = struct.Struct("<iii")
-_TZ_KEY = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
-_DTYPE = re.compile(
+# Patterns are compiled on first use (re caches them), to keep importing runtable fast.
+_TZ_KEY = r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*"
+_DTYPE = (
     r"[<>|](?:b1|[iu][1248]|f(?:2|4|8|12|16)|c(?:8|16|24|32)"
     r"|[mM]8(?:\[(?:[1-9]\d{0,8})?(?:Y|M|W|D|h|m|s|ms|us|ns|ps|fs|as)\])?|[US][1-9]\d{0,8})"
 )
 
 
-# ----------------------------------------------------------------------------- public API
-
-
 def encode(value: object) -> bytes:
     """Encode ``value`` to bytes that :func:`decode` turns back into an identical value.
 
-    Raises :class:`UnsupportedValueError` (with ``path`` saying where inside ``value``) for
-    any type, or type inside a container, that the codec does not support; nothing is
-    produced then.
+    Raises :class:`UnsupportedValueError` (its ``path`` says where inside ``value``) for any
+    type the codec does not support, at any depth; nothing is produced then.
     """
     out: Chunks = [_HEADER]
     _enc(value, out, 0)
-    return b"".join(out)
+    try:
+        return b"".join(out)
+    except TypeError:  # a _Strided chunk: see _join_strided
+        return _join_strided(out)
 
 
 def decode(data: bytes | bytearray | memoryview) -> object:
@@ -110,23 +110,24 @@ def decode(data: bytes | bytearray | memoryview) -> object:
         raise CodecError(f"cannot decode a {type(data).__name__}: need contiguous bytes") from exc
     if len(buf) < 3 or buf[0] != 0x52 or buf[1] != 0x54:
         raise CodecError("not a runtable encoding: the data does not start with b'RT'")
-    version = buf[2]
-    if version != CODEC_VERSION:
-        if version > CODEC_VERSION:
+    if buf[2] != CODEC_VERSION:
+        if buf[2] > CODEC_VERSION:
             raise CodecError(
-                f"value was written by codec version {version}, newer than this runtable's "
+                f"value was written by codec version {buf[2]}, newer than this runtable's "
                 f"codec (version {CODEC_VERSION}): upgrade runtable to read it"
             )
-        raise CodecError(f"unknown codec version {version}")
+        raise CodecError(f"unknown codec version {buf[2]}")
     try:
         value, pos = _dec(buf, 3, 0)
     except CodecError:
         raise
     except (IndexError, struct.error) as exc:
         raise CodecError("truncated data: it ends in the middle of a value") from exc
+    except ImportError as exc:
+        raise CodecError(f"this value needs a module that is not installed: {exc}") from exc
     except RecursionError as exc:
-        raise CodecError("data nested too deeply") from exc
-    except Exception as exc:
+        raise CodecError("corrupt data: nested too deeply") from exc
+    except Exception as exc:  # whatever a constructor fed with corrupt fields raises
         raise CodecError(f"corrupt data ({type(exc).__name__}: {exc})") from exc
     if pos != len(buf):
         raise CodecError(f"corrupt data: {len(buf) - pos} bytes left after the value")
@@ -148,28 +149,20 @@ def _uvarint(n: int) -> bytes:
     return bytes(out)
 
 
-def _read_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
-    """Read an unsigned varint at ``pos``; return it and the position after it."""
-    b = buf[pos]
-    if b < 0x80:
-        return b, pos + 1
-    result = b & 0x7F
-    shift = 7
-    pos += 1
-    while True:
-        if shift > 63:
-            raise CodecError(f"corrupt data: varint too long at offset {pos}")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-
-
 def _read_len(buf: memoryview, pos: int, unit: int = 1) -> tuple[int, int]:
-    """Read a length or count whose items take at least ``unit`` bytes each; check it fits."""
-    n, pos = _read_uvarint(buf, pos)
+    """Read a length or count of items of at least ``unit`` bytes each; check that it fits."""
+    n = buf[pos]
+    pos += 1
+    if n >= 0x80:
+        n &= 0x7F
+        for shift in range(7, 70, 7):
+            b = buf[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+        else:
+            raise CodecError(f"corrupt data: varint too long at offset {pos}")
     if n * unit > len(buf) - pos:
         raise CodecError(
             f"corrupt data: length {n} at offset {pos} runs past the end of the data "
@@ -179,14 +172,14 @@ def _read_len(buf: memoryview, pos: int, unit: int = 1) -> tuple[int, int]:
 
 
 def _read_blob(buf: memoryview, pos: int) -> tuple[memoryview, int]:
-    """Read a length-prefixed byte string (as a view into ``buf``)."""
+    """Read a length-prefixed byte string (a view into ``buf``)."""
     n, pos = _read_len(buf, pos)
     return buf[pos : pos + n], pos + n
 
 
 def _read_str(buf: memoryview, pos: int) -> tuple[str, int]:
-    raw, pos = _read_blob(buf, pos)
-    return str(raw, "utf-8", "surrogatepass"), pos
+    n, pos = _read_len(buf, pos)
+    return str(buf[pos : pos + n], "utf-8", "surrogatepass"), pos + n
 
 
 def _str_bytes(s: str) -> bytes:
@@ -199,8 +192,14 @@ def _located(exc: UnsupportedValueError, segment: str) -> UnsupportedValueError:
     return UnsupportedValueError(exc.value_type, path=segment + exc.path)
 
 
-def _too_deep(value: object) -> UnsupportedValueError:
-    return UnsupportedValueError(type(value), path=f" (nested deeper than {_MAX_DEPTH} levels)")
+def _check_depth(value: object, depth: int) -> None:
+    if depth >= _MAX_DEPTH:
+        raise UnsupportedValueError(type(value), path=f" (nested deeper than {_MAX_DEPTH})")
+
+
+def _check_dec_depth(depth: int) -> None:
+    if depth >= _MAX_DEPTH:
+        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
 
 
 def _enc(v: object, out: Chunks, depth: int) -> None:
@@ -222,32 +221,9 @@ def _dec(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
 # ---------------------------------------------------------------------- Python built-ins
 
 
-def _enc_const(tag: bytes) -> _Enc:
-    def enc(v: object, out: Chunks, depth: int) -> None:
-        out.append(tag)
-
-    return enc
-
-
 def _enc_int(v: int, out: Chunks, depth: int) -> None:
     raw = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
     out.append(b"i" + _uvarint(len(raw)) + raw)
-
-
-def _enc_float(v: float, out: Chunks, depth: int) -> None:
-    out.append(_TAG_F64.pack(b"f", v))
-
-
-def _enc_complex(v: complex, out: Chunks, depth: int) -> None:
-    out.append(_TAG_C128.pack(b"c", v.real, v.imag))
-
-
-def _enc_blob(tag: bytes) -> _Enc:
-    def enc(v: bytes, out: Chunks, depth: int) -> None:
-        out.append(tag + _uvarint(len(v)))
-        out.append(bytes(v) if type(v) is bytearray else v)
-
-    return enc
 
 
 def _enc_str(v: str, out: Chunks, depth: int) -> None:
@@ -255,29 +231,32 @@ def _enc_str(v: str, out: Chunks, depth: int) -> None:
     if len(raw) < 0x80:
         out.append(b"s" + bytes((len(raw),)) + raw)
     else:
-        out.append(b"s" + _uvarint(len(raw)))
-        out.append(raw)
+        out += (b"s" + _uvarint(len(raw)), raw)
 
 
-def _enc_seq(tag: bytes) -> _Enc:
+def _enc_blob(tag: bytes) -> _Enc:
+    def enc(v: bytes, out: Chunks, depth: int) -> None:
+        out += (tag + _uvarint(len(v)), v)  # a bytearray is joined before it can change
+
+    return enc
+
+
+def _enc_seq(tag: bytes, segment: str) -> _Enc:
     def enc(v: list[Any], out: Chunks, depth: int) -> None:
-        if depth >= _MAX_DEPTH:
-            raise _too_deep(v)
+        _check_depth(v, depth)
         out.append(tag + _uvarint(len(v)))
         i = 0
         try:
             for i, x in enumerate(v):  # noqa: B007  (i names the failing element)
                 _enc(x, out, depth + 1)
         except UnsupportedValueError as exc:
-            segment = f"[{i}]" if tag in (b"l", b"t") else f"{{element {i}}}"
-            raise _located(exc, segment) from None
+            raise _located(exc, segment.format(i)) from None
 
     return enc
 
 
 def _enc_dict(v: dict[Any, Any], out: Chunks, depth: int) -> None:
-    if depth >= _MAX_DEPTH:
-        raise _too_deep(v)
+    _check_depth(v, depth)
     out.append(b"d" + _uvarint(len(v)))
     for k, x in v.items():
         try:
@@ -290,29 +269,9 @@ def _enc_dict(v: dict[Any, Any], out: Chunks, depth: int) -> None:
             raise _located(exc, f"[{k!r}]") from None
 
 
-def _dec_const(value: object) -> _Dec:
-    def dec(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
-        return value, pos
-
-    return dec
-
-
 def _dec_int(buf: memoryview, pos: int, depth: int) -> tuple[int, int]:
     raw, pos = _read_blob(buf, pos)
     return int.from_bytes(raw, "little", signed=True), pos
-
-
-def _dec_float(buf: memoryview, pos: int, depth: int) -> tuple[float, int]:
-    return _F64.unpack_from(buf, pos)[0], pos + 8
-
-
-def _dec_complex(buf: memoryview, pos: int, depth: int) -> tuple[complex, int]:
-    re_, im = _C128.unpack_from(buf, pos)
-    return complex(re_, im), pos + 16
-
-
-def _dec_str(buf: memoryview, pos: int, depth: int) -> tuple[str, int]:
-    return _read_str(buf, pos)
 
 
 def _dec_blob(kind: type[bytes] | type[bytearray]) -> _Dec:
@@ -323,28 +282,21 @@ def _dec_blob(kind: type[bytes] | type[bytearray]) -> _Dec:
     return dec
 
 
-def _dec_items(buf: memoryview, pos: int, depth: int) -> tuple[list[Any], int]:
-    if depth >= _MAX_DEPTH:
-        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
-    n, pos = _read_len(buf, pos)
-    items = []
-    for _ in range(n):
-        x, pos = _dec(buf, pos, depth + 1)
-        items.append(x)
-    return items, pos
-
-
 def _dec_seq(kind: Callable[[list[Any]], object]) -> _Dec:
     def dec(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
-        items, pos = _dec_items(buf, pos, depth)
+        _check_dec_depth(depth)
+        n, pos = _read_len(buf, pos)
+        items = []
+        for _ in range(n):
+            x, pos = _dec(buf, pos, depth + 1)
+            items.append(x)
         return kind(items), pos
 
     return dec
 
 
 def _dec_dict(buf: memoryview, pos: int, depth: int) -> tuple[dict[Any, Any], int]:
-    if depth >= _MAX_DEPTH:
-        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
+    _check_dec_depth(depth)
     n, pos = _read_len(buf, pos, 2)
     d = {}
     for _ in range(n):
@@ -356,24 +308,17 @@ def _dec_dict(buf: memoryview, pos: int, depth: int) -> tuple[dict[Any, Any], in
 # ---------------------------------------------------------------- decimal, uuid, datetime
 
 
-def _enc_decimal(v: Any, out: Chunks, depth: int) -> None:
-    out.append(b"D" + _str_bytes(str(v)))
-
-
 def _dec_decimal(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     import decimal
 
     text, pos = _read_str(buf, pos)
-    if not text.isascii() or not text or len(text) != len(text.strip()) or "_" in text:
+    if not text.isascii() or not text or text != text.strip() or "_" in text:
         raise CodecError(f"corrupt data: bad Decimal {text[:40]!r}")
     return decimal.Decimal(text), pos
 
 
-_SAFE_UUID = {None: 0, 0: 1, -1: 2}
-
-
 def _enc_uuid(v: Any, out: Chunks, depth: int) -> None:
-    out.append(b"U" + v.bytes + bytes((_SAFE_UUID[v.is_safe.value],)))
+    out.append(b"U" + v.bytes + bytes(({None: 0, 0: 1, -1: 2}[v.is_safe.value],)))
 
 
 def _dec_uuid(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
@@ -390,30 +335,28 @@ def _tz_bytes(tz: _dt.tzinfo | None) -> bytes:
         return b"\x00"
     if type(tz) is _dt.timezone:
         off = tz.utcoffset(None)
-        return b"\x01" + _TIMEDELTA.pack(off.days, off.seconds, off.microseconds) + _str_bytes(
-            tz.tzname(None)
-        )
+        packed = _TIMEDELTA.pack(off.days, off.seconds, off.microseconds)
+        return b"\x01" + packed + _str_bytes(tz.tzname(None))
     zoneinfo = sys.modules.get("zoneinfo")
-    if zoneinfo is not None and type(tz) is zoneinfo.ZoneInfo:
-        key = tz.key
-        if key is not None and len(key) < 256 and ".." not in key and _TZ_KEY.fullmatch(key):
-            return b"\x02" + _str_bytes(key)
+    key: str = getattr(tz, "key", None) or ""  # None for ZoneInfo.from_file
+    zone = zoneinfo is not None and type(tz) is zoneinfo.ZoneInfo
+    if zone and len(key) < 256 and re.fullmatch(_TZ_KEY, key):
+        return b"\x02" + _str_bytes(key)
     raise UnsupportedValueError(type(tz), path=".tzinfo")
 
 
 def _read_tz(buf: memoryview, pos: int) -> tuple[_dt.tzinfo | None, int]:
     kind = buf[pos]
-    pos += 1
     if kind == 0:
-        return None, pos
+        return None, pos + 1
     if kind == 1:
-        days, seconds, micros = _TIMEDELTA.unpack_from(buf, pos)
-        name, pos = _read_str(buf, pos + _TIMEDELTA.size)
-        tz = _dt.timezone(_dt.timedelta(days, seconds, micros))
-        return (tz if tz.tzname(None) == name else _dt.timezone(tz.utcoffset(None), name)), pos
+        offset = _dt.timedelta(*_TIMEDELTA.unpack_from(buf, pos + 1))
+        name, pos = _read_str(buf, pos + 1 + _TIMEDELTA.size)
+        tz = _dt.timezone(offset)
+        return (tz if tz.tzname(None) == name else _dt.timezone(offset, name)), pos
     if kind == 2:
-        key, pos = _read_str(buf, pos)
-        if len(key) >= 256 or ".." in key or not _TZ_KEY.fullmatch(key):
+        key, pos = _read_str(buf, pos + 1)
+        if len(key) >= 256 or not re.fullmatch(_TZ_KEY, key):  # no "." at all, so no ".."
             raise CodecError(f"corrupt data: invalid time zone key {key[:40]!r}")
         import zoneinfo
 
@@ -435,14 +378,6 @@ def _dec_datetime(buf: memoryview, pos: int, depth: int) -> tuple[_dt.datetime, 
     return _dt.datetime(y, mo, d, h, mi, s, us, tz, fold=fold), pos
 
 
-def _enc_date(v: _dt.date, out: Chunks, depth: int) -> None:
-    out.append(b"a" + _DATE.pack(v.year, v.month, v.day))
-
-
-def _dec_date(buf: memoryview, pos: int, depth: int) -> tuple[_dt.date, int]:
-    return _dt.date(*_DATE.unpack_from(buf, pos)), pos + _DATE.size
-
-
 def _enc_time(v: _dt.time, out: Chunks, depth: int) -> None:
     fields = (v.hour, v.minute, v.second, v.microsecond, v.fold)
     out.append(b"h" + _TIME.pack(*fields) + _tz_bytes(v.tzinfo))
@@ -452,14 +387,6 @@ def _dec_time(buf: memoryview, pos: int, depth: int) -> tuple[_dt.time, int]:
     h, mi, s, us, fold = _TIME.unpack_from(buf, pos)
     tz, pos = _read_tz(buf, pos + _TIME.size)
     return _dt.time(h, mi, s, us, tz, fold=fold), pos
-
-
-def _enc_timedelta(v: _dt.timedelta, out: Chunks, depth: int) -> None:
-    out.append(b"r" + _TIMEDELTA.pack(v.days, v.seconds, v.microseconds))
-
-
-def _dec_timedelta(buf: memoryview, pos: int, depth: int) -> tuple[_dt.timedelta, int]:
-    return _dt.timedelta(*_TIMEDELTA.unpack_from(buf, pos)), pos + _TIMEDELTA.size
 
 
 # --------------------------------------------------------------------------------- numpy
@@ -474,15 +401,16 @@ def _dtype_bytes(dt: numpy.dtype[Any]) -> bytes:
 
 
 def _read_dtype(buf: memoryview, pos: int) -> tuple[numpy.dtype[Any], int]:
-    """Read a dtype field; accept only plain kinds b i u f c m M U S in canonical form."""
+    """Read a dtype field; accept only kinds b i u f c m M U S, in numpy's own spelling."""
     n = buf[pos]
     raw = bytes(buf[pos + 1 : pos + 1 + n])
-    pos += 1 + n
+    if len(raw) != n:
+        raise CodecError("truncated data: dtype")
     dt = _dtype_cache.get(raw)
     if dt is not None:
-        return dt, pos
+        return dt, pos + 1 + n
     text = raw.decode("ascii", "replace")
-    if len(raw) != n or not _DTYPE.fullmatch(text):
+    if not re.fullmatch(_DTYPE, text):
         raise CodecError(f"corrupt data: unsupported dtype {text[:40]!r}")
     import numpy as np
 
@@ -494,7 +422,7 @@ def _read_dtype(buf: memoryview, pos: int) -> tuple[numpy.dtype[Any], int]:
         raise CodecError(f"corrupt data: non-canonical dtype {text!r}")
     if len(_dtype_cache) < 1024:
         _dtype_cache[raw] = dt
-    return dt, pos
+    return dt, pos + 1 + n
 
 
 def _enc_npscalar(v: Any, out: Chunks, depth: int) -> None:
@@ -510,14 +438,6 @@ def _dec_npscalar(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     return np.frombuffer(buf, dt, 1, pos)[0], pos + dt.itemsize
 
 
-def _enc_npstr(v: Any, out: Chunks, depth: int) -> None:
-    out.append(b"x" + _str_bytes(str(v)))
-
-
-def _enc_npbytes(v: Any, out: Chunks, depth: int) -> None:
-    out.append(b"X" + _uvarint(len(v)) + bytes(v))
-
-
 def _dec_npstr(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     import numpy as np
 
@@ -529,32 +449,33 @@ def _dec_npbytes(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     import numpy as np
 
     raw, pos = _read_blob(buf, pos)
-    return np.bytes_(bytes(raw)), pos
+    return np.bytes_(raw), pos
 
 
-def _shape_bytes(order: bytes, shape: tuple[int, ...]) -> bytes:
-    return order + _uvarint(len(shape)) + b"".join(_uvarint(d) for d in shape)
+def _shape_bytes(order: str, shape: tuple[int, ...]) -> bytes:
+    return order.encode() + _uvarint(len(shape)) + b"".join(_uvarint(d) for d in shape)
 
 
-def _read_shape(buf: memoryview, pos: int) -> tuple[str, list[int], int, int]:
+def _read_shape(buf: memoryview, pos: int) -> tuple[Literal["C", "F"], list[int], int, int]:
     """Read order, ndim and dims; return order, shape, element count and position."""
-    order = chr(buf[pos])
-    if order not in "CF":
+    if buf[pos] not in b"CF":
         raise CodecError(f"corrupt data: bad array order at offset {pos}")
-    ndim, pos = _read_uvarint(buf, pos + 1)
+    order: Literal["C", "F"] = "C" if buf[pos] == 0x43 else "F"
+    ndim, pos = _read_len(buf, pos + 1)
     if ndim > 64:
         raise CodecError(f"corrupt data: array with {ndim} dimensions")
     shape = []
-    count = 1
     for _ in range(ndim):
-        d, pos = _read_uvarint(buf, pos)
+        d, pos = _read_len(buf, pos, 0)
         shape.append(d)
+    count = 1
+    for d in shape:
         count *= d
     return order, shape, count, pos
 
 
 def _enc_ndarray(a: Any, out: Chunks, depth: int) -> None:
-    """Raw bytes for plain dtypes (no per-element work, no copy if contiguous)."""
+    """Raw bytes for plain dtypes: no per-element work, and no copy if contiguous."""
     dt = a.dtype
     if dt.kind == "O":
         _enc_objarray(a, out, depth)
@@ -563,15 +484,40 @@ def _enc_ndarray(a: Any, out: Chunks, depth: int) -> None:
         raise UnsupportedValueError(type(dt), path=".dtype")
     import numpy as np
 
-    if a.flags.c_contiguous:
-        order, flat = b"C", a
-    elif a.flags.f_contiguous:
-        order, flat = b"F", a.T
-    else:
-        order, flat = b"C", np.ascontiguousarray(a)
+    order, flat = ("F", a.T) if a.flags.f_contiguous and not a.flags.c_contiguous else ("C", a)
     out.append(b"A" + _dtype_bytes(dt) + _shape_bytes(order, a.shape))
-    if a.size:
+    if not a.size:
+        return
+    if flat.flags.c_contiguous:
         out.append(memoryview(flat.reshape(-1).view(np.uint8)))
+    else:
+        out.append(_Strided(a))
+
+
+class _Strided:
+    """A chunk for an array that is neither C- nor F-contiguous (not a bytes-like object)."""
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+
+def _join_strided(out: Chunks) -> bytes:
+    """Join chunks, copying strided arrays block by block: still one copy of the payload."""
+    import io
+
+    import numpy as np
+
+    stream = io.BytesIO()  # getvalue() hands over its buffer without copying it
+    for chunk in out:
+        if type(chunk) is not _Strided:
+            stream.write(chunk)
+            continue
+        a = chunk.array
+        rows = max(1, (1 << 20) // max(1, a[0].nbytes))
+        for i in range(0, len(a), rows):
+            block: Any = np.ascontiguousarray(a[i : i + rows])
+            stream.write(memoryview(block.reshape(-1).view(np.uint8)))
+    return stream.getvalue()
 
 
 def _dec_ndarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
@@ -583,19 +529,18 @@ def _dec_ndarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     if nbytes > len(buf) - pos:
         raise CodecError(f"corrupt data: array of {nbytes} bytes runs past the end of the data")
     if count == 0:
-        return np.empty(shape, dt, order=order), pos  # type: ignore[call-overload]
-    flat = np.frombuffer(buf, dt, count, pos)
-    return flat.reshape(shape, order=order).copy(order="K"), pos + nbytes  # type: ignore[call-overload]
+        return np.empty(shape, dt, order=order), pos
+    flat = np.frombuffer(buf, dt, count, pos)  # a view; the copy below is the only one
+    return flat.reshape(shape, order=order).copy(order="K"), pos + nbytes
 
 
 def _enc_objarray(a: Any, out: Chunks, depth: int) -> None:
     """Object arrays: element by element, in C or F order."""
-    if depth >= _MAX_DEPTH:
-        raise _too_deep(a)
+    _check_depth(a, depth)
     import numpy as np
 
-    order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
-    out.append(b"O" + _shape_bytes(order.encode(), a.shape))
+    order: Literal["C", "F"] = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+    out.append(b"O" + _shape_bytes(order, a.shape))
     i = 0
     try:
         for i, x in enumerate(a.reshape(-1, order=order)):  # noqa: B007
@@ -606,8 +551,7 @@ def _enc_objarray(a: Any, out: Chunks, depth: int) -> None:
 
 
 def _dec_objarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
-    if depth >= _MAX_DEPTH:
-        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
+    _check_dec_depth(depth)
     import numpy as np
 
     order, shape, count, pos = _read_shape(buf, pos)
@@ -616,17 +560,17 @@ def _dec_objarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     flat = np.empty(count, dtype=object)
     for i in range(count):
         flat[i], pos = _dec(buf, pos, depth + 1)
-    return flat.reshape(shape, order=order), pos  # type: ignore[call-overload]
+    return flat.reshape(shape, order=order), pos
 
 
 def _register_numpy() -> None:
     import numpy as np
 
     _ENCODERS[np.ndarray] = _enc_ndarray
-    _ENCODERS[np.str_] = _enc_npstr
-    _ENCODERS[np.bytes_] = _enc_npbytes
-    # Only the canonical scalar type of each dtype: aliases such as np.longlong, whose
-    # dtype.str is shared with np.int64, would come back as the other type.
+    _ENCODERS[np.str_] = lambda v, out, d: out.append(b"x" + _str_bytes(str.__str__(v)))
+    _ENCODERS[np.bytes_] = lambda v, out, d: out.append(b"X" + _uvarint(len(v)) + bytes(v))
+    # Only the canonical scalar type of each dtype: an alias such as np.longlong, whose
+    # dtype.str is np.int64's, would come back as np.int64.
     for code in np.typecodes["AllInteger"] + np.typecodes["AllFloat"] + "?Mm":
         dt = np.dtype(code)
         if np.dtype(dt.str).type is dt.type:
@@ -639,7 +583,7 @@ def _register_numpy() -> None:
 def _register_decimal() -> None:
     import decimal
 
-    _ENCODERS[decimal.Decimal] = _enc_decimal
+    _ENCODERS[decimal.Decimal] = lambda v, out, d: out.append(b"D" + _str_bytes(str(v)))
 
 
 def _register_uuid() -> None:
@@ -655,35 +599,36 @@ def _register_pandas() -> None:
 
 
 def _dec_pandas(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
-    if depth >= _MAX_DEPTH:
-        raise CodecError(f"corrupt data: nested deeper than {_MAX_DEPTH} levels")
+    _check_dec_depth(depth)
     from runtable import _codec_pandas
 
     return _codec_pandas.decode_pandas(buf, pos, depth)
 
 
 _ENCODERS: dict[type, _Enc] = {
-    type(None): _enc_const(b"N"),
-    bool: lambda v, out, depth: out.append(b"T" if v else b"F"),
+    type(None): lambda v, out, d: out.append(b"N"),
+    bool: lambda v, out, d: out.append(b"T" if v else b"F"),
     int: _enc_int,
-    float: _enc_float,
-    complex: _enc_complex,
+    float: lambda v, out, d: out.append(_TAG_F64.pack(b"f", v)),
+    complex: lambda v, out, d: out.append(_TAG_C128.pack(b"c", v.real, v.imag)),
     str: _enc_str,
     bytes: _enc_blob(b"b"),
     bytearray: _enc_blob(b"B"),
-    list: _enc_seq(b"l"),
-    tuple: _enc_seq(b"t"),
-    set: _enc_seq(b"e"),
-    frozenset: _enc_seq(b"E"),
+    list: _enc_seq(b"l", "[{}]"),
+    tuple: _enc_seq(b"t", "[{}]"),
+    set: _enc_seq(b"e", "{{element {}}}"),
+    frozenset: _enc_seq(b"E", "{{element {}}}"),
     dict: _enc_dict,
     _dt.datetime: _enc_datetime,
-    _dt.date: _enc_date,
+    _dt.date: lambda v, out, d: out.append(b"a" + _DATE.pack(v.year, v.month, v.day)),
     _dt.time: _enc_time,
-    _dt.timedelta: _enc_timedelta,
+    _dt.timedelta: lambda v, out, d: out.append(
+        b"r" + _TIMEDELTA.pack(v.days, v.seconds, v.microseconds)
+    ),
 }
 
-# Types of optional modules are registered the first time a value of an unknown type is seen
-# after the module was imported: a value cannot be of a type whose module is not loaded.
+# The types of optional modules are registered the first time a value of an unknown type is
+# seen after the module was imported: a value cannot be of a type whose module is not loaded.
 _LATE: tuple[tuple[str, Callable[[], None]], ...] = (
     ("decimal", _register_decimal),
     ("uuid", _register_uuid),
@@ -706,13 +651,13 @@ def _late_encoder(t: type) -> _Enc:
 
 _DECODERS: list[_Dec | None] = [None] * 256
 for _tag, _decoder in {
-    b"N": _dec_const(None),
-    b"T": _dec_const(True),
-    b"F": _dec_const(False),
+    b"N": lambda buf, pos, d: (None, pos),
+    b"T": lambda buf, pos, d: (True, pos),
+    b"F": lambda buf, pos, d: (False, pos),
     b"i": _dec_int,
-    b"f": _dec_float,
-    b"c": _dec_complex,
-    b"s": _dec_str,
+    b"f": lambda buf, pos, d: (_F64.unpack_from(buf, pos)[0], pos + 8),
+    b"c": lambda buf, pos, d: (complex(*_C128.unpack_from(buf, pos)), pos + 16),
+    b"s": lambda buf, pos, d: _read_str(buf, pos),
     b"b": _dec_blob(bytes),
     b"B": _dec_blob(bytearray),
     b"l": _dec_seq(list),
@@ -723,9 +668,12 @@ for _tag, _decoder in {
     b"D": _dec_decimal,
     b"U": _dec_uuid,
     b"W": _dec_datetime,
-    b"a": _dec_date,
+    b"a": lambda buf, pos, d: (_dt.date(*_DATE.unpack_from(buf, pos)), pos + _DATE.size),
     b"h": _dec_time,
-    b"r": _dec_timedelta,
+    b"r": lambda buf, pos, d: (
+        _dt.timedelta(*_TIMEDELTA.unpack_from(buf, pos)),
+        pos + _TIMEDELTA.size,
+    ),
     b"n": _dec_npscalar,
     b"x": _dec_npstr,
     b"X": _dec_npbytes,

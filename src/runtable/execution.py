@@ -12,12 +12,16 @@ failed, keeps the traceback in ``run.error`` and goes on.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Literal
+from uuid import UUID
 
 from .run import Run, Status
 from .seeding import seed_globals
@@ -44,6 +48,7 @@ class _Outcome:
     fields: dict[str, Any]
     deleted: tuple[str, ...]
     vars: dict[str, Any]
+    in_place: bool = False  #: executed on the parent's own Run: nothing to copy back
 
 
 def execute_runs(
@@ -77,42 +82,71 @@ def _execute_here(runs: Sequence[Run], steps: Sequence[Step], on_error: OnError)
         yield run
 
 
+#: Runs of the executions under way in this process, so that a worker in this process (a
+#: thread) can tell that it holds the parent's own Run rather than a copy.
+_HOME_RUNS: dict[tuple[str, int], Run] = {}
+
+
 def _execute_joblib(
     runs: Sequence[Run], steps: Sequence[Step], n_jobs: int | None, backend: Any, on_error: OnError
 ) -> Iterator[Run]:
     import joblib
 
+    token = uuid.uuid4().hex
     by_id = {run.id: run for run in runs}
+    _HOME_RUNS.update({(token, run.id): run for run in runs})
     parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
-    tasks = (joblib.delayed(_execute_remote)(run, steps, on_error) for run in runs)
+    tasks = (joblib.delayed(_execute_remote)(run, steps, on_error, token) for run in runs)
     try:
         for outcome in parallel(tasks):
             run = by_id[outcome.id]
-            _apply(run, outcome)
+            if not outcome.in_place:
+                _apply(run, outcome)
             yield run
     except Exception as exc:
         failed = by_id.get(getattr(exc, "runtable_run_id", None))  # type: ignore[arg-type]
         if failed is not None:
             failed.status = "failed"
             failed.error = _format(exc)
+            failed.ended_at = failed.ended_at or datetime.now(UTC).replace(tzinfo=None)
         raise
+    finally:
+        for run in runs:
+            _HOME_RUNS.pop((token, run.id), None)
 
 
-def _execute_remote(run: Run, steps: Sequence[Step], on_error: OnError) -> _Outcome:
-    """Worker side: run the steps on a copy of the run and report what changed."""
+def _execute_remote(run: Run, steps: Sequence[Step], on_error: OnError, token: str) -> _Outcome:
+    """Worker side: run the steps and report what changed.
+
+    In a thread of the parent process the Run is the parent's own and changes in place. In
+    another process it is a copy: fields set or deleted, and fields whose mutable values were
+    changed in place (found by fingerprint), travel back; unchanged fields do not.
+    """
+    if _HOME_RUNS.get((token, run.id)) is run:
+        _run_steps(run, steps, on_error)
+        return _outcome(run, (), in_place=True)
+    before = {k: _fingerprint(v) for k, v in run.fields._data.items() if not _immutable(v)}
     run.fields._track_changes()
     _run_steps(run, steps, on_error)
-    changed = run.fields._changed or set()
     data = run.fields._data
+    changed = set(run.fields._changed or ())
+    changed.update(k for k, f in before.items() if k in data and _fingerprint(data[k]) != f)
+    return _outcome(run, changed)
+
+
+def _outcome(run: Run, changed: Iterable[str], *, in_place: bool = False) -> _Outcome:
+    data = run.fields._data
+    changed = set(changed)
     return _Outcome(
         id=run.id,
         status=run.status,
         error=run.error,
         started_at=run.started_at,  # type: ignore[arg-type]  # set by _run_steps
         ended_at=run.ended_at,  # type: ignore[arg-type]
-        fields={k: data[k] for k in changed if k in data},
-        deleted=tuple(k for k in changed if k not in data),
+        fields={k: v for k, v in data.items() if k in changed},  # in the run's field order
+        deleted=tuple(sorted(k for k in changed if k not in data)),
         vars=run.vars._data,
+        in_place=in_place,
     )
 
 
@@ -121,7 +155,7 @@ def _apply(run: Run, outcome: _Outcome) -> None:
     data.update(outcome.fields)
     for name in outcome.deleted:
         data.pop(name, None)
-    run.vars._data.update(outcome.vars)
+    object.__setattr__(run.vars, "_data", outcome.vars)
     run.status = outcome.status
     run.error = outcome.error
     run.started_at = outcome.started_at
@@ -131,8 +165,9 @@ def _apply(run: Run, outcome: _Outcome) -> None:
 def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError) -> None:
     run.started_at = datetime.now(UTC).replace(tzinfo=None)
     run.error = None
+    run._rng = None  # every execution starts the run's stream afresh, on every backend
     seed_globals(run._experiment_seed, run.params)
-    current = None
+    current: Step | None = None
     try:
         for current in steps:
             current.apply(run)
@@ -162,6 +197,27 @@ def _annotate(exc: BaseException, run: Run, step_name: str) -> None:
 
 def _format(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)).rstrip()
+
+
+_IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, frozenset, Decimal, UUID)
+
+
+def _immutable(value: Any) -> bool:
+    if isinstance(value, (*_IMMUTABLE, date, time, timedelta)):
+        return True
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, np.generic)
+
+
+def _fingerprint(value: Any) -> bytes | None:
+    """A digest of a mutable value's exact encoding; None when it cannot be encoded (such a
+    value is then always sent back)."""
+    from .codec import encode
+
+    try:
+        return hashlib.blake2b(encode(value), digest_size=16).digest()
+    except Exception:
+        return None
 
 
 def _effective_n_jobs(n_jobs: int | None, backend: Any) -> int:

@@ -54,7 +54,7 @@ class Experiment:
         self.id: str | None = None  #: the stored experiment's id, once persisted or loaded
         self._session = session
         self._next_id = 0
-        self._digests: dict[int, int] = {}  # params digest -> run id, for grid de-duplication
+        self._digests: dict[int, int] | None = {}  # params digest -> run id (None: not built)
         self._executed: dict[str, str] = {}  # step name -> source hash, for the metadata
 
     # -- building ----------------------------------------------------------------------------
@@ -64,7 +64,7 @@ class Experiment:
     @overload
     def step(self, *, name: str | None = None) -> Callable[[Callable[..., Any]], Step]: ...
     def step(
-        self, func: Callable[..., Any] | None = None, /, *, name: str | None = None
+        self, func: Callable[..., Any] | None = None, *, name: str | None = None
     ) -> Step | Callable[[Callable[..., Any]], Step]:
         """Register a step on this experiment (``@exp.step`` or ``@exp.step(name=...)``).
 
@@ -100,14 +100,22 @@ class Experiment:
         for name in params:
             check_column_name(name, "param")
         check_distinct(params, "param")
+        digests = self._run_digests()
         digest = params_digest(params)
-        if unique and digest in self._digests:
-            return self.runs[self._digests[digest]]
+        if unique and digest in digests:
+            return self.runs[digests[digest]]
         run = Run(self._next_id, params, config=self.config, experiment_seed=self.seed)
         self._next_id += 1
         self.runs._add(run)
-        self._digests.setdefault(digest, run.id)
+        digests.setdefault(digest, run.id)
         return run
+
+    def _run_digests(self) -> dict[int, int]:
+        if self._digests is None:  # loaded runs: built on the first add, not on every load
+            self._digests = {}
+            for run in self.runs:
+                self._digests.setdefault(params_digest(run.params), run.id)
+        return self._digests
 
     @contextmanager
     def run(self, **params: Any) -> Iterator[Run]:
@@ -240,7 +248,7 @@ class Experiment:
                 ended_at=runs.ended_at[i],
             )
             exp.runs._add(run)
-            exp._digests.setdefault(params_digest(run.params), run_id)
+        exp._digests = None
         exp._next_id = max(runs.ids, default=-1) + 1
         return exp
 

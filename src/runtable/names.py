@@ -58,7 +58,7 @@ def table_name(experiment: str) -> str:
 def check_column_name(name: object, kind: str = "field") -> str:
     """Return ``name`` if it can be a param or field column, else raise InvalidNameError."""
     if name in _valid_columns:
-        return name  # type: ignore[return-value]  # only str names are ever cached
+        return name  # only str names are ever cached
     if not isinstance(name, str):
         raise InvalidNameError(kind, name, "names are strings")
     if not _COLUMN_RE.match(name):

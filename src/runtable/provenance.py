@@ -18,7 +18,7 @@ def environment() -> dict[str, Any]:
     from . import __version__
     from .codec import CODEC_VERSION
 
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
             packages[name] = metadata.version(name)

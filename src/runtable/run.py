@@ -126,7 +126,7 @@ class Fields(Namespace):
     results can travel back from worker processes without re-sending unchanged values.
     """
 
-    __slots__ = ("_changed", "_params")
+    __slots__ = ("_changed", "_lower", "_params")
     _kind = "field"
 
     def __init__(
@@ -134,30 +134,49 @@ class Fields(Namespace):
     ) -> None:
         object.__setattr__(self, "_params", params if params is not None else {})
         object.__setattr__(self, "_changed", None)
+        object.__setattr__(self, "_lower", None)
         object.__setattr__(self, "_data", dict(data) if data else {})
 
     def __setitem__(self, key: str, value: Any) -> None:
         data = self._data
         if key not in data:
-            check_column_name(key, "field")
-            if key in self._params:
-                raise InvalidNameError(
-                    "field", key, "is a param of this run; params are read-only, pick another name"
-                )
+            self._check_new(key)
         data[key] = value
         if self._changed is not None:
             self._changed.add(key)
 
     def __delitem__(self, key: str) -> None:
         del self._data[key]
+        if self._lower is not None:
+            self._lower.pop(key.lower(), None)
         if self._changed is not None:
             self._changed.add(key)
+
+    def _check_new(self, key: str) -> None:
+        """A new field name: valid, not a param, not differing only in case from another."""
+        check_column_name(key, "field")
+        if key in self._params:
+            raise InvalidNameError(
+                "field", key, "is a param of this run; params are read-only, pick another name"
+            )
+        lower = self._lower
+        if lower is None:  # built on the first new name, kept up to date afterwards
+            lower = {name.lower(): name for name in (*self._params, *self._data)}
+            object.__setattr__(self, "_lower", lower)
+        other = lower.setdefault(key.lower(), key)
+        if other != key:
+            raise InvalidNameError(
+                "field",
+                key,
+                f"clashes with {other!r}: SQL treats names that differ only in case as one",
+            )
 
     def _track_changes(self) -> None:
         object.__setattr__(self, "_changed", set())
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (Fields, self._data, {"_params": self._params, "_changed": None}))
+        extra = {"_params": self._params, "_changed": None, "_lower": None}
+        return (_rebuild, (Fields, self._data, extra))
 
 
 def _rebuild(cls: type[Namespace], data: dict[str, Any], extra: dict[str, Any]) -> Namespace:

@@ -18,12 +18,23 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def params_digest(params: Mapping[str, Any]) -> int:
-    """A 128-bit integer that identifies a params mapping, independent of key order."""
-    from .codec import encode
+_REPR_SAFE = frozenset({int, float, str, bool, type(None)})
 
+
+def params_digest(params: Mapping[str, Any]) -> int:
+    """A 128-bit integer that identifies a params mapping, independent of key order.
+
+    Plain scalars (the usual grid values) are hashed through their ``repr``, which is stable
+    across processes and Python versions; anything else through the codec's exact encoding.
+    """
     items = tuple(sorted((str(k), _plain(v)) for k, v in params.items()))
-    return int.from_bytes(hashlib.sha256(encode(items)).digest()[:16], "little")
+    if all(type(v) in _REPR_SAFE for _, v in items):
+        canonical = b"r" + repr(items).encode("utf-8", "surrogatepass")
+    else:
+        from .codec import encode
+
+        canonical = b"c" + encode(items)
+    return int.from_bytes(hashlib.sha256(canonical).digest()[:16], "little")
 
 
 def run_seed_sequence(experiment_seed: int, params: Mapping[str, Any]) -> np.random.SeedSequence:

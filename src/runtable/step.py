@@ -11,6 +11,7 @@ import functools
 import hashlib
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
@@ -46,8 +47,8 @@ class Step:
         if not callable(func):
             raise TypeError(f"a step must be callable, not {type(func).__name__}")
         functools.update_wrapper(self, func)
-        self.func = func
-        self.name = name or getattr(func, "__name__", type(func).__name__)
+        self.func: Callable[..., Any] = func
+        self.name: str = name or str(getattr(func, "__name__", type(func).__name__))
         self._parameters = _injected_parameters(func)
         self._source_hash: str | None = None
 
@@ -115,7 +116,7 @@ class Step:
         module = getattr(self, "__module__", None)
         qualname = getattr(self, "__qualname__", None)
         if module and qualname and module != "__main__" and _lookup(module, qualname) is self:
-            return qualname
+            return str(qualname)
         return (Step, (self.func, self.name))
 
 
@@ -166,6 +167,11 @@ def _injected_parameters(func: Callable[..., Any]) -> tuple[_Parameter, ...]:
     return tuple(params)
 
 
+def _plain(value: Any) -> Any:
+    np = sys.modules.get("numpy")
+    return value.item() if np is not None and isinstance(value, np.generic) else value
+
+
 def _hash_source(func: Callable[..., Any]) -> str:
     target = inspect.unwrap(func)
     try:
@@ -179,6 +185,7 @@ def _hash_source(func: Callable[..., Any]) -> str:
 def _same_value(a: Any, b: Any) -> bool:
     if a is b:
         return True
+    a, b = _plain(a), _plain(b)
     if type(a) is not type(b):
         return False
     try:

@@ -231,15 +231,28 @@ def _decode(raw: Any, experiment: str, name: str, run_id: int | None) -> Any:
 def _all_plain(kind: Kind, values: Sequence[Any], caps: Capabilities) -> bool:
     """True when every value is exactly its native form: the fast path for typical sweeps."""
     plain = _PLAIN_TYPE.get(kind)
-    if plain is None or not all(type(v) is plain or v is ABSENT for v in values):
+    types = set(map(type, values))
+    if plain is None or not types <= {plain, _Absent}:
         return False
+    present = values if _Absent not in types else [v for v in values if v is not ABSENT]
     if kind == "float":
-        return not any(v is not ABSENT and not _float_exact(v, caps) for v in values)
+        return _floats_exact(present, caps)
     if kind == "int":
-        return all(v is ABSENT or _INT64_MIN <= v <= _INT64_MAX for v in values)
+        return not present or (min(present) >= _INT64_MIN and max(present) <= _INT64_MAX)
     if kind == "str":
-        return all(v is ABSENT or _text_exact(v, caps) for v in values)
+        return all(_text_exact(v, caps) for v in present)
     return kind == "bool"
+
+
+def _floats_exact(values: Sequence[float], caps: Capabilities) -> bool:
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    if not caps.nan and np.isnan(array).any():
+        return False
+    if not caps.infinity and np.isinf(array).any():
+        return False
+    return caps.negative_zero or not (np.signbit(array) & (array == 0)).any()
 
 
 _PLAIN_TYPE: dict[Kind, type] = {"bool": bool, "int": int, "float": float, "str": str}
@@ -308,7 +321,7 @@ def _to_str(v: Any, caps: Capabilities) -> tuple[Any, bool]:
 
 def _to_datetime(v: Any, caps: Capabilities) -> tuple[Any, bool]:
     if type(v) is datetime and v.tzinfo is None:
-        return v, True
+        return v, not v.fold  # SQL timestamps have no fold: keep fold=1 in the companion
     if isinstance(v, datetime):  # aware datetimes and pandas Timestamps: a UTC projection
         try:
             aware = v.tzinfo is not None
@@ -354,7 +367,7 @@ def _json_exact(v: Any, caps: Capabilities, depth: int = 0) -> bool:
     if v is None or t is bool:
         return True
     if t is int:
-        return _INT64_MIN <= v <= _INT64_MAX
+        return bool(_INT64_MIN <= v <= _INT64_MAX)
     if t is float:
         return math.isfinite(v) and not (v == 0.0 and math.copysign(1.0, v) < 0)
     if t is str:

@@ -53,12 +53,24 @@ class SQLStore(Store):
     """A Store on any database SQLAlchemy reaches and runtable has a Dialect for."""
 
     def __init__(self, url: str | sa.URL, **engine_kwargs: Any) -> None:
-        parsed = sa.make_url(url)
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError as e:
+            raise StorageError(
+                f"{url!r} is not a database URL; use a SQLAlchemy URL such as "
+                "'sqlite:///runtable.db' or 'postgresql://user@host/db'"
+            ) from e
         self.dialect = dialect_for(parsed)
         parsed = self.dialect.normalize_url(parsed)
-        self.engine = sa.create_engine(
-            parsed, **{**self.dialect.engine_kwargs(parsed), **engine_kwargs}
-        )
+        try:
+            self.engine = sa.create_engine(
+                parsed, **{**self.dialect.engine_kwargs(parsed), **engine_kwargs}
+            )
+        except ModuleNotFoundError as e:
+            raise StorageError(
+                f"the database driver for {parsed.drivername!r} is not installed ({e.name}); "
+                f"for PostgreSQL: pip install 'runtable[postgresql]'"
+            ) from e
         self.dialect.configure(self.engine)
         self.url = parsed.render_as_string(hide_password=True)
         self._experiments = _experiments_table(self)
@@ -270,7 +282,12 @@ class SQLStore(Store):
         import pandas as pd
 
         with self._connect("run a query") as conn:
-            return pd.read_sql_query(sa.text(sql), conn, params=dict(params or {}))
+            result = conn.execute(sa.text(sql), dict(params or {}))
+            if not result.returns_rows:
+                return pd.DataFrame()
+            columns = list(result.keys())
+            rows = result.all()
+        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -318,7 +335,7 @@ class SQLStore(Store):
         return dict(row) if row is not None else None
 
     def _run_table(self, name: str, specs: Sequence[ColumnSpec]) -> sa.Table:
-        columns = [
+        columns: list[sa.Column[Any]] = [
             sa.Column("id_run", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("id_experiment", sa.String(32), nullable=False),
             sa.Column("status", sa.String(16), nullable=False),
@@ -358,8 +375,8 @@ def _plan(
     runs: Sequence[RunLike], stored: Mapping[str, ColumnSpec], caps: Capabilities
 ) -> tuple[list[ColumnSpec], dict[str, EncodedColumn]]:
     """Column specs for ``runs`` (stored columns keep their kind) and their encoded values."""
-    params = [_dict_of(r.params) for r in runs]
-    fields = [_dict_of(r.fields) for r in runs]
+    params = [getattr(r.params, "_data", r.params) for r in runs]  # namespaces keep a dict
+    fields = [getattr(r.fields, "_data", r.fields) for r in runs]
     param_names = _ordered_union(params)
     field_names = _ordered_union(fields)
     _check_names(param_names, field_names, stored)
@@ -449,15 +466,10 @@ def _dump_meta(meta: Mapping[str, Any], specs: Sequence[ColumnSpec]) -> str:
     return json.dumps(full, default=str)
 
 
-def _dict_of(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
-    data = getattr(mapping, "_data", None)  # runtable namespaces keep a plain dict
-    return data if isinstance(data, dict) else mapping
-
-
 def _ordered_union(dicts: Sequence[Mapping[str, Any]]) -> list[str]:
     names: dict[str, None] = {}
-    for d in dicts:
-        names.update(dict.fromkeys(d))
+    for keys in dict.fromkeys(map(tuple, dicts)):  # runs mostly share one key order
+        names.update(dict.fromkeys(keys))
     return list(names)
 
 

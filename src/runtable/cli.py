@@ -1,0 +1,300 @@
+"""The ``runtable`` command: ``ls``, ``show NAME``, ``sql "SELECT ..."`` and ``version``.
+
+pandas and SQLAlchemy are imported only by the commands that need them, so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+import runtable
+from runtable.errors import RuntableError, StorageError
+from runtable.names import table_name
+
+if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+FORMATS = ("table", "csv", "json")
+CELL_WIDTH = 40  # widest cell of a table, in characters
+MAX_ITEMS = 50  # longer lists, dicts, ... are shown by their length only
+LS_ORDER = ("name", "n_runs", "n_fields", "created_at", "updated_at", "seed", "id", "table_name")
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing (unknown column, bad --where): exit status 2."""
+
+
+def summarise(value: Any, width: int | None = CELL_WIDTH) -> Any:
+    """A short stand-in for a cell: arrays, frames and bytes by their shape or size.
+
+    ``width=None`` (csv, json) keeps numbers, dates, text and small containers whole; else the
+    result is a number or a one-line string of at most ``width`` characters."""
+    if value is None or isinstance(value, bool | int | float | date | time | timedelta):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"bytes({memoryview(value).nbytes})"
+    kind = type(value).__name__
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple):  # numpy and pandas objects
+        if shape == () and hasattr(value, "item"):  # a numpy scalar
+            return summarise(value.item(), width)
+        if kind == "DataFrame" and len(shape) == 2:
+            return f"DataFrame({shape[0]}x{shape[1]})"
+        dtype = getattr(value, "dtype", None)
+        return f"{kind}(shape={shape}{f', dtype={dtype}' if dtype is not None else ''})"
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        if len(value) > MAX_ITEMS:
+            return f"{kind}(len={len(value)})"
+        if width is None:
+            return value
+    text = value if isinstance(value, str) else repr(value)
+    if width is None:
+        return text
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def cells(df: pd.DataFrame, width: int | None) -> pd.DataFrame:
+    """A copy of ``df`` with every non-numeric cell summarised."""
+    out = df.copy()
+    out.columns = pd.RangeIndex(df.shape[1])  # by position: SQL results may repeat a column name
+    for i in out.columns:
+        kind = out[i].dtype.kind
+        if kind == "M" and width is not None:  # datetimes: to the second in tables
+            out[i] = out[i].dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif kind not in "biufcmM":
+            out[i] = out[i].astype(object).map(lambda v: summarise(v, width))
+    out.columns = df.columns
+    return out
+
+
+def render_table(df: pd.DataFrame, width: int) -> str:
+    """``df`` as text at most ``width`` wide, leaving out right-hand columns that do not fit."""
+    if df.shape[0] == 0:
+        return f"(no rows; columns: {', '.join(map(str, df.columns))})"
+    df = cells(df, CELL_WIDTH)
+
+    def draw(frame: pd.DataFrame) -> str:
+        return str(frame.to_string(index=False, max_colwidth=CELL_WIDTH))
+
+    def widest(text: str) -> int:
+        return max(len(line) for line in text.splitlines())
+
+    keep, used = 0, -2  # estimate from the widths of single columns, then check the real thing
+    for i in range(df.shape[1]):
+        used += widest(draw(df.iloc[:, [i]])) + 2
+        if used > width and keep:
+            break
+        keep += 1
+    text = draw(df.iloc[:, :keep])
+    while keep > 1 and widest(text) > width:
+        keep -= 1
+        text = draw(df.iloc[:, :keep])
+    dropped = [str(c) for c in df.columns[keep:]]
+    if dropped:
+        note = f"... {len(dropped)} more columns: {', '.join(dropped)}"
+        text += "\n" + (note if len(note) <= width else note[: max(width - 3, 20)] + "...")
+    return text
+
+
+def emit(df: pd.DataFrame, fmt: str) -> None:
+    """Print ``df`` to stdout as a table fitted to the terminal, CSV or JSON records."""
+    if fmt == "table":
+        print(render_table(df, shutil.get_terminal_size().columns))
+    elif fmt == "csv":
+        cells(df, None).to_csv(sys.stdout, index=False, lineterminator="\n")
+    elif not df.columns.is_unique:
+        raise UsageError("JSON records need distinct column names: rename columns with AS")
+    else:
+        data = cells(df, None).to_json(
+            orient="records", date_format="iso", date_unit="us", default_handler=str
+        )
+        sys.stdout.write(f"{data}\n")
+
+
+def check_database(url: str | None) -> None:
+    """Refuse a SQLite file that does not exist (connecting would create an empty one)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url or runtable.session.default_url())
+    except ArgumentError as e:  # Session lets this through unwrapped
+        raise RuntableError(f"invalid database URL: {e}") from e
+    path = parsed.database or ""
+    local = path and path != ":memory:" and not path.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and local and not os.path.exists(path):
+        raise RuntableError(f"no database file {os.path.abspath(path)!r}; check --url")
+
+
+def cmd_ls(session: runtable.Session, args: argparse.Namespace) -> None:
+    """Print the stored experiments."""
+    df = session.ls()
+    first = [c for c in LS_ORDER if c in df.columns]
+    emit(df[first + [c for c in df.columns if c not in first]], args.format)
+
+
+def cmd_show(session: runtable.Session, args: argparse.Namespace) -> None:
+    """Print one experiment's fields and its runs, filtered, sorted and cut as asked."""
+    exp = session.load_experiment(args.name)
+    df = exp.runs.df(meta=args.meta)
+    known = [str(c) for c in df.columns]
+
+    def check(column: str, option: str) -> str:
+        if column not in known:
+            raise UsageError(f"{option}: unknown column {column!r}; known: {', '.join(known)}")
+        return column
+
+    if args.where:
+        sql = f"SELECT id_run FROM {table_name(exp.name)} WHERE {args.where}"
+        try:
+            ids = session.query(sql)["id_run"]
+        except StorageError as e:
+            raise UsageError(f"--where: {e}") from e
+        df = df[df["id_run"].isin(ids)]
+    if args.sort:
+        column = check(args.sort.removeprefix("-"), "--sort")
+        try:
+            df = df.sort_values(column, ascending=not args.sort.startswith("-"), kind="stable")
+        except (TypeError, ValueError) as e:
+            raise UsageError(f"--sort: cannot sort by {column!r}: {e}") from e
+    if args.limit is not None:
+        df = df.head(args.limit)
+    if args.columns:
+        chosen = [check(c.strip(), "--columns") for c in args.columns.split(",") if c.strip()]
+        df = df[list(dict.fromkeys(["id_run", *chosen]))]
+    if args.format != "table":
+        emit(df, args.format)
+        return
+    if "error" in df.columns:
+        df = df.assign(error=df["error"].map(headline))
+    print(f"experiment {exp.name}: {len(exp.runs)} runs, seed {exp.seed}, id {exp.id}")
+    for key, value in exp.fields.items():
+        print(f"{key} = {summarise(value, 70)}")
+    print()
+    emit(df, args.format)
+
+
+def headline(error: Any) -> Any:
+    """The line of a traceback that names the exception (the first after the last frame)."""
+    if not isinstance(error, str) or not error.strip():
+        return error
+    lines = error.strip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
+    return lines[frames[-1] + 1] if frames and frames[-1] + 1 < len(lines) else lines[-1]
+
+
+def cmd_sql(session: runtable.Session, args: argparse.Namespace) -> None:
+    """Print the result of any SQL query."""
+    emit(session.query(args.query), args.format)
+
+
+def cmd_version(args: argparse.Namespace) -> None:
+    """Print the versions of runtable, Python and SQLAlchemy (without importing them)."""
+    from importlib.metadata import version
+
+    print(f"runtable {runtable.__version__}")
+    print(f"Python {sys.version.split()[0]} ({sys.implementation.name})")
+    for package in ("SQLAlchemy", "pandas", "numpy"):
+        print(f"{package} {version(package)}")
+
+
+def limit(text: str) -> int:
+    """A row count for --limit (zero or more)."""
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, not {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser; --url and --verbose work before and after the command."""
+    SUPPRESS = argparse.SUPPRESS
+    url_help = "database URL (default: $RUNTABLE_URL, else sqlite:///runtable.db in the cwd)"
+    parser = argparse.ArgumentParser(
+        prog="runtable", description="List, show and query runtable experiments."
+    )
+    parser.add_argument("--url", default=None, help=url_help)
+    v_help = "log INFO messages to stderr"
+    parser.add_argument("-v", "--verbose", action="store_true", help=v_help)
+    common = argparse.ArgumentParser(add_help=False)  # after the command: keep earlier values
+    common.add_argument("--url", default=SUPPRESS, help=url_help)
+    common.add_argument("-v", "--verbose", action="store_true", default=SUPPRESS, help=v_help)
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--format", choices=FORMATS, default="table", help="default: table")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, func: Callable[..., None], text: str, *, out: bool = True) -> Any:
+        parents = [common, output] if out else [common]
+        p = sub.add_parser(name, parents=parents, help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    add("ls", cmd_ls, "list the stored experiments")
+    show = add("show", cmd_show, "show the runs of one experiment")
+    show.add_argument("name", help="experiment name")
+    show.add_argument("--columns", metavar="A,B,C", help="only these columns (id_run first)")
+    show.add_argument("--where", metavar="SQL", help="keep runs matching this SQL condition")
+    show.add_argument("--sort", metavar="COL", help="sort by COL; -COL sorts descending")
+    show.add_argument("--limit", metavar="N", type=limit, help="at most N runs")
+    show.add_argument("--meta", action="store_true", help="add status, error and timestamps")
+    sql = add("sql", cmd_sql, "run a SQL query and print the result")
+    sql.add_argument("query", help='for example "SELECT * FROM experiments"')
+    add("version", cmd_version, "print the versions of runtable, Python and SQLAlchemy", out=False)
+    return parser
+
+
+def _join_sort(argv: list[str]) -> list[str]:
+    """Turn ``--sort -col`` into ``--sort=-col`` (argparse takes ``-col`` for an option)."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--sort" and arg.startswith("-") and len(arg) > 1:
+            out[-1] = f"--sort={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(_join_sort(list(sys.argv[1:] if argv is None else argv)))
+    except SystemExit as e:  # usage errors (2) and --help (0)
+        return e.code if isinstance(e.code, int) else 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if args.verbose:
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        )
+    try:
+        if args.command == "version":
+            args.func(args)
+        else:
+            check_database(args.url)
+            with runtable.connect(args.url) as session:
+                logging.getLogger(__name__).info("database: %s", session.url)
+                args.func(session, args)
+    except UsageError as e:
+        print(f"runtable {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except RuntableError as e:
+        print(f"runtable: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

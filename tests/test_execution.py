@@ -1,0 +1,461 @@
+"""Executing steps: in-process, threading, loky and an inherited joblib.parallel_config; errors
+(raise and record), reproducible seeding, progress bars, loaded experiments and what worker
+processes send back.
+
+Loky tests start real worker processes: they are few, with small grids. Steps they use are
+either importable (tests/steps_module.py) or defined inside the test (sent by value).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+import steps_module as sm  # tests/ is on sys.path, so workers can import it too
+
+import runtable as rt
+
+LOKY: dict[str, Any] = {"n_jobs": 2, "backend": "loky"}
+THREADING: dict[str, Any] = {"n_jobs": 2, "backend": "threading"}
+IN_PROCESS: dict[str, Any] = {}
+BACKENDS = pytest.mark.parametrize(
+    "how", [IN_PROCESS, THREADING, LOKY], ids=["in_process", "threading", "loky"]
+)
+
+Key = tuple[tuple[str, Any], ...]
+
+
+@pytest.fixture
+def session() -> Iterator[rt.Session]:
+    with rt.connect("sqlite://") as session:
+        yield session
+
+
+def key(run: rt.Run) -> Key:
+    """A run's params as a hashable key, independent of insertion order."""
+    return tuple(sorted(run.params.items()))
+
+
+def by_params(exp: rt.Experiment, *names: str) -> dict[Key, tuple[Any, ...]]:
+    """Chosen fields of every run, keyed by the run's params."""
+    return {key(run): tuple(run.fields[name] for name in names) for run in exp.runs}
+
+
+def notes(exc: BaseException) -> str:
+    return "\n".join(getattr(exc, "__notes__", []))
+
+
+def record_thread(run: rt.Run) -> None:
+    run.vars.thread = threading.get_ident()
+    run.fields.pid = os.getpid()
+
+
+# -- where runs execute --------------------------------------------------------------------------
+
+
+def test_execute_runs_in_this_process_and_thread_by_default(session: rt.Session) -> None:
+    exp = session.create_experiment("where").add_runs(n=[1, 2, 3])
+    assert exp.execute(record_thread) is exp
+    assert all(run.status == "done" for run in exp.runs)
+    assert {run.fields.pid for run in exp.runs} == {os.getpid()}
+    assert {run.vars.thread for run in exp.runs} == {threading.get_ident()}
+
+
+@pytest.mark.parametrize("inherit", [False, True], ids=["arguments", "parallel_config"])
+def test_one_effective_job_runs_in_process(session: rt.Session, inherit: bool) -> None:
+    exp = session.create_experiment("where").add_runs(n=[1, 2, 3])
+    if inherit:
+        with joblib.parallel_config(backend="loky", n_jobs=1):
+            exp.execute(record_thread)
+    else:
+        exp.execute(record_thread, n_jobs=1, backend="loky")
+    assert {run.fields.pid for run in exp.runs} == {os.getpid()}
+    assert {run.vars.thread for run in exp.runs} == {threading.get_ident()}
+
+
+def test_threading_backend_gives_the_in_process_results(session: rt.Session) -> None:
+    here = session.create_experiment("here").add_runs(n=[10, 100], trial=range(3))
+    here.execute([sm.toss, sm.estimate], config={"p": 0.3})
+    threads = session.create_experiment("threads").add_runs(n=[10, 100], trial=range(3))
+    threads.execute([sm.toss, sm.estimate, record_thread], config={"p": 0.3}, **THREADING)
+    assert all(run.status == "done" for run in threads.runs)
+    assert {run.fields.pid for run in threads.runs} == {os.getpid()}
+    assert threading.get_ident() not in {run.vars.thread for run in threads.runs}
+    expected = by_params(here, "err")
+    assert by_params(threads, "err") == expected
+    for run in threads.runs:
+        np.testing.assert_array_equal(run.fields.tosses, here.runs[run.id].fields.tosses)
+
+
+def test_an_enclosing_parallel_config_is_inherited(session: rt.Session) -> None:
+    exp = session.create_experiment("inherit").add_runs(n=range(6))
+    with joblib.parallel_config(backend="threading", n_jobs=2):
+        exp.execute(record_thread, n_jobs=None, backend=None)
+    assert all(run.status == "done" for run in exp.runs)
+    assert threading.get_ident() not in {run.vars.thread for run in exp.runs}
+    assert {run.fields.pid for run in exp.runs} == {os.getpid()}
+
+
+def test_loky_runs_importable_steps_in_worker_processes(session: rt.Session) -> None:
+    here = session.create_experiment("here").add_runs(n=[10, 100, 1000], trial=range(2))
+    here.execute([sm.toss, sm.estimate], config={"p": 0.5})
+
+    exp = session.create_experiment("coins").add_runs(n=[10, 100, 1000], trial=range(2))
+    exp.step(sm.toss)
+    exp.step(sm.where)
+    assert exp.execute(config={"p": 0.5}, **LOKY) is exp
+    # the example of the issue: n_jobs=2 with backend=None is joblib's default backend (loky)
+    exp.execute([sm.estimate, sm.plain_square], n_jobs=2, backend=None, on_error="raise")
+
+    assert all(run.status == "done" for run in exp.runs)
+    assert os.getpid() not in {run.fields.pid for run in exp.runs}
+    assert by_params(exp, "err", "square") == {
+        k: (err, dict(k)["n"] ** 2) for k, (err,) in by_params(here, "err").items()
+    }
+    for run in exp.runs:
+        np.testing.assert_array_equal(run.fields.tosses, here.runs[run.id].fields.tosses)
+        assert run.started_at is not None
+        assert run.ended_at is not None
+        assert run.started_at <= run.ended_at
+
+
+def test_loky_runs_steps_defined_in_the_test(session: rt.Session) -> None:
+    offset = 1000  # captured by the closure: the step travels by value
+
+    def shifted(run: rt.Run, n: int, scale: float) -> dict[str, Any]:
+        run.vars.pid = os.getpid()
+        return {"shifted": n * scale + offset}
+
+    @rt.step(name="doubled")
+    def double(shifted: float) -> dict[str, float]:
+        return {"double": 2 * shifted}
+
+    exp = session.create_experiment("local").add_runs(n=[1, 2, 3, 4])
+    exp.execute([shifted, double], config={"scale": 0.5}, **LOKY)
+    assert [run.status for run in exp.runs] == ["done"] * 4
+    assert [run.fields.shifted for run in exp.runs] == [1000.5, 1001.0, 1001.5, 1002.0]
+    assert [run.fields.double for run in exp.runs] == [2001.0, 2002.0, 2003.0, 2004.0]
+    assert os.getpid() not in {run.vars.pid for run in exp.runs}
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+FAILURES = pytest.mark.parametrize(
+    ("step", "error", "bad_n"),
+    [(sm.fail_on_three, sm.CoinError, 3), (sm.divide, ZeroDivisionError, 2)],
+    ids=["custom_error", "zero_division"],
+)
+
+
+def check_raised(exc: BaseException, exp: rt.Experiment, step: rt.Step, bad_n: int) -> rt.Run:
+    """The exception's notes and the failing run's state; returns the failing run."""
+    (failed,) = [run for run in exp.runs if run.params.n == bad_n]
+    text = notes(exc)
+    assert f"run {failed.id}" in text
+    assert f"'n': {bad_n}" in text
+    assert step.name in text
+    assert failed.status == "failed"
+    assert type(exc).__name__ in (failed.error or "")
+    assert step.name in (failed.error or "")
+    assert "Traceback" in (failed.error or "")
+    return failed
+
+
+@FAILURES
+def test_on_error_raise_in_process_stops_at_the_first_failure(
+    session: rt.Session, step: rt.Step, error: type[Exception], bad_n: int
+) -> None:
+    exp = session.create_experiment("errors").add_runs(n=[1, 4, bad_n, 5, 6])
+    with pytest.raises(error) as info:
+        exp.execute(step, on_error="raise")
+    assert type(info.value) is error
+    check_raised(info.value, exp, step, bad_n)
+    statuses = [run.status for run in exp.runs]
+    assert statuses == ["done", "done", "failed", "pending", "pending"]
+    assert all(run.error is None for run in exp.runs if run.status != "failed")
+    assert all(len(run.fields) == 1 for run in exp.runs if run.status == "done")
+
+
+@FAILURES
+@pytest.mark.parametrize("how", [THREADING, LOKY], ids=["threading", "loky"])
+def test_on_error_raise_in_parallel_keeps_the_exception_type(
+    session: rt.Session, step: rt.Step, error: type[Exception], bad_n: int, how: dict[str, Any]
+) -> None:
+    exp = session.create_experiment("errors").add_runs(n=[1, 4, 5, bad_n])
+    with pytest.raises(error) as info:
+        exp.execute(step, on_error="raise", **how)
+    assert type(info.value) is error
+    failed = check_raised(info.value, exp, step, bad_n)
+    for run in exp.runs:
+        if run is failed:
+            continue
+        assert run.status in ("done", "pending")
+        if run.status == "done":  # finished before the failure: results kept
+            assert run.error is None
+            assert len(run.fields) == 1
+
+
+@BACKENDS
+def test_on_error_record_executes_every_run(session: rt.Session, how: dict[str, Any]) -> None:
+    exp = session.create_experiment("record").add_runs(n=[1, 2, 3, 4])
+    assert exp.execute([sm.fail_on_three, sm.divide], on_error="record", **how) is exp
+    runs = {run.params.n: run for run in exp.runs}
+    assert [runs[n].status for n in (1, 2, 3, 4)] == ["done", "failed", "failed", "done"]
+    assert runs[1].fields.to_dict() == {"square": 1, "ratio": -1.0}
+    assert runs[4].fields.to_dict() == {"square": 16, "ratio": 0.5}
+    assert runs[1].error is None
+    assert runs[4].error is None
+    assert "ZeroDivisionError" in (runs[2].error or "")
+    assert "divide" in (runs[2].error or "")
+    assert runs[2].fields.to_dict() == {"square": 4}  # what the first step did is kept
+    assert "CoinError" in (runs[3].error or "")
+    assert "fail_on_three" in (runs[3].error or "")
+    assert runs[3].fields.to_dict() == {}
+    for run in exp.runs:
+        assert run.started_at is not None
+        assert run.ended_at is not None
+
+
+def test_a_failed_run_succeeds_on_a_later_execution(session: rt.Session) -> None:
+    exp = session.create_experiment("retry").add_runs(n=[1, 3])
+    exp.execute(sm.fail_on_three, on_error="record")
+    assert exp.runs[1].status == "failed"
+    exp.execute(lambda n: {"square": n * n})
+    assert [run.status for run in exp.runs] == ["done", "done"]
+    assert [run.error for run in exp.runs] == [None, None]
+
+
+def test_on_error_must_be_raise_or_record(session: rt.Session) -> None:
+    exp = session.create_experiment("bad").add_run(n=1)
+    with pytest.raises(ValueError, match="on_error"):
+        exp.execute(sm.plain_square, on_error="ignore")  # type: ignore[arg-type]
+
+
+# -- reproducibility -----------------------------------------------------------------------------
+
+
+def drawn(exp: rt.Experiment, *names: str) -> dict[Key, tuple[Any, ...]]:
+    return by_params(exp, *(names or ("rng_draw", "random_draw", "np_random_draw")))
+
+
+def test_same_grid_gives_the_same_numbers_in_any_order_and_backend(session: rt.Session) -> None:
+    ordered = session.create_experiment("ordered").add_runs(n=[1, 2, 3], trial=[0, 1])
+    ordered.execute(sm.draw)
+    reversed_ = session.create_experiment("reversed_order")
+    reversed_.add_run(n=9, trial=9).add_runs(trial=[1, 0], n=[3, 2, 1])
+    reversed_.execute(sm.draw)
+    threads = session.create_experiment("threads").add_runs(trial=[1, 0], n=[2, 3, 1])
+    threads.execute(sm.draw, **THREADING)
+    workers = session.create_experiment("workers").add_runs(n=[3, 1, 2], trial=[1, 0])
+    workers.execute(sm.draw, **LOKY)
+
+    expected = drawn(ordered)
+    assert {k: v for k, v in drawn(reversed_).items() if k in expected} == expected
+    assert drawn(workers) == expected  # run.rng and the global random states
+    # threads share the global random states: only run.rng is per run there
+    assert drawn(threads, "rng_draw") == drawn(ordered, "rng_draw")
+
+
+def test_different_params_give_different_streams(session: rt.Session) -> None:
+    exp = session.create_experiment("streams").add_runs(n=[1, 2, 3], trial=[0, 1])
+    exp.add_run(n=1, trial=0, extra="x")
+    exp.execute(sm.draw)
+    for name in ("rng_draw", "random_draw", "np_random_draw"):
+        values = [repr(run.fields[name]) for run in exp.runs]
+        assert len(set(values)) == len(values), name
+
+
+def test_a_different_experiment_seed_changes_the_numbers(session: rt.Session) -> None:
+    def make(name: str, seed: int | None) -> rt.Experiment:
+        exp = session.create_experiment(name).add_runs(n=[1, 2, 3])
+        if seed is not None:
+            exp.seed = seed
+        return exp.execute(sm.draw)
+
+    default = make("default_seed", None)
+    zero = make("zero", 0)
+    one = make("one", 1)
+    one_again = make("one_again", 1)
+    assert drawn(zero) == drawn(default)
+    assert drawn(one_again) == drawn(one)
+    base, other = drawn(default), drawn(one)
+    for k in base:
+        for a, b in zip(base[k], other[k], strict=True):
+            assert a != b
+
+
+def test_numpy_scalar_params_seed_like_python_numbers(session: rt.Session) -> None:
+    python = session.create_experiment("python").add_run(n=10, p=0.5, flag=True)
+    python.add_run(n=11, p=0.25, flag=False)
+    numpy = session.create_experiment("numpy")
+    numpy.add_run(n=np.int64(10), p=np.float64(0.5), flag=np.bool_(True))
+    numpy.add_run(n=np.int32(11), p=np.float64(0.25), flag=np.bool_(False))
+    python.execute(sm.draw)
+    numpy.execute(sm.draw)
+    assert [run.fields.to_dict() for run in numpy.runs] == [
+        run.fields.to_dict() for run in python.runs
+    ]
+
+
+def test_rng_is_the_same_after_persist_and_load(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'seeds.db'}"
+    with rt.connect(url) as session:
+        exp = session.create_experiment("seeds").add_runs(n=[1, 2], mode=["a", "b"])
+        exp.seed = 7
+        exp.execute(sm.draw).persist()
+        expected = drawn(exp)
+    with rt.connect(url) as session:
+        loaded = session.load_experiment("seeds")
+        assert loaded.seed == 7
+        loaded.execute(sm.draw)
+        assert drawn(loaded) == expected
+
+
+def test_executing_twice_gives_the_same_numbers_in_process_and_with_loky(
+    session: rt.Session,
+) -> None:
+    here = session.create_experiment("here").add_runs(n=[1, 2])
+    here.execute(sm.draw).execute(sm.draw)
+    workers = session.create_experiment("workers").add_runs(n=[1, 2])
+    workers.execute(sm.draw, **LOKY).execute(sm.draw, **LOKY)
+    assert drawn(here, "rng_draw") == drawn(workers, "rng_draw")
+
+
+def test_changing_the_seed_between_executions_takes_effect(session: rt.Session) -> None:
+    exp = session.create_experiment("reseeded").add_runs(n=[1, 2])
+    exp.execute(sm.draw)
+    exp.seed = 1
+    exp.execute(sm.draw)
+    fresh = session.create_experiment("fresh").add_runs(n=[1, 2])
+    fresh.seed = 1
+    fresh.execute(sm.draw)
+    assert drawn(exp) == drawn(fresh)
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+def test_progress_false_prints_nothing(
+    session: rt.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session.create_experiment("quiet").add_runs(n=range(25)).execute(
+        sm.plain_square, progress=False
+    )
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out == ""
+
+
+def test_progress_true_prints_a_bar_to_stderr(
+    session: rt.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session.create_experiment("loud").add_runs(n=range(3)).execute(sm.plain_square, progress=True)
+    captured = capsys.readouterr()
+    assert "3/3" in captured.err
+    assert "100%" in captured.err
+    assert captured.out == ""
+
+
+def test_progress_default_prints_nothing_for_a_handful_of_runs(
+    session: rt.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session.create_experiment("default").add_runs(n=range(5)).execute(sm.plain_square)
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out == ""
+
+
+# -- loaded experiments --------------------------------------------------------------------------
+
+
+def test_execute_a_loaded_experiment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'coins.db'}"
+    with rt.connect(url) as session:
+        exp = session.create_experiment("coins", purpose="tests")
+        exp.add_runs(n=[10, 100, 1000], trial=range(2))
+        exp.step(sm.toss)
+        exp.execute(config={"p": 0.5}).persist()
+        exp.execute(sm.estimate)  # the evaluation the loaded experiment must reproduce
+        expected = by_params(exp, "err")
+
+    with rt.connect(url) as session:
+        loaded = session.load_experiment("coins")
+        assert len(loaded.runs) == 6
+        assert loaded.config.to_dict() == {"p": 0.5}
+        assert loaded.fields.purpose == "tests"
+        assert all(run.status == "done" for run in loaded.runs)
+        with pytest.raises(rt.RuntableError, match="no registered steps"):
+            loaded.execute()
+        assert loaded.execute([sm.estimate]) is loaded
+        assert by_params(loaded, "err") == expected
+        for run in loaded.runs:
+            assert run.status == "done"
+            np.testing.assert_array_equal(run.fields.tosses, exp.runs[run.id].fields.tosses)
+        # and it stores again
+        loaded.persist(if_exists="replace")
+        again = session.load_experiment("coins")
+        assert by_params(again, "err") == expected
+
+
+# -- what workers send back ----------------------------------------------------------------------
+
+
+def test_loky_sends_back_changed_fields_deletions_and_vars(session: rt.Session) -> None:
+    big = np.ones(500_000)  # 4 MB per run: read by the step, never changed
+    exp = session.create_experiment("big").add_runs(n=[1, 2, 3])
+    for run in exp.runs:
+        run.fields.big = big
+        run.fields.scratch = "temporary"
+        run.fields.kept = run.params.n
+    exp.execute(sm.summarize_big, **LOKY)
+    for run in exp.runs:
+        assert run.status == "done"
+        assert set(run.fields) == {"big", "kept", "total"}
+        assert run.fields.total == 500_000 + run.params.n
+        assert run.fields.kept == run.params.n
+        assert run.fields.big is big  # unchanged: not sent back
+        assert run.vars.note == "summed 500000"
+    assert big.sum() == 500_000
+
+
+def mutate_and_forget(run: rt.Run) -> None:
+    """Change fields in place and delete a var."""
+    run.fields.history.append(run.params.n)
+    run.fields.counts[0] += run.params.n
+    run.fields.table["seen"] = True
+    del run.vars.cache
+    run.vars.fresh = run.params.n
+
+
+def prepared(session: rt.Session, name: str) -> rt.Experiment:
+    exp = session.create_experiment(name).add_runs(n=[1, 2])
+    for run in exp.runs:
+        run.fields.history = [0]
+        run.fields.counts = np.zeros(2)
+        run.fields.table = {"seen": False}
+        run.vars.cache = "stale"
+    return exp
+
+
+def test_loky_keeps_fields_changed_in_place_like_in_process(session: rt.Session) -> None:
+    here = prepared(session, "here").execute(mutate_and_forget)
+    workers = prepared(session, "workers").execute(mutate_and_forget, **LOKY)
+    for a, b in zip(here.runs, workers.runs, strict=True):
+        assert a.fields.history == [0, a.params.n]
+        assert b.fields.history == a.fields.history
+        np.testing.assert_array_equal(b.fields.counts, a.fields.counts)
+        assert b.fields.table == a.fields.table == {"seen": True}
+
+
+def test_loky_deletes_vars_deleted_in_a_worker_like_in_process(session: rt.Session) -> None:
+    here = prepared(session, "here").execute(mutate_and_forget)
+    workers = prepared(session, "workers").execute(mutate_and_forget, **LOKY)
+    for a, b in zip(here.runs, workers.runs, strict=True):
+        assert a.vars.to_dict() == {"fresh": a.params.n}
+        assert b.vars.to_dict() == a.vars.to_dict()
