@@ -188,6 +188,11 @@ def _dec_strings(buf: memoryview, pos: int) -> tuple[Any, int]:
     if buf[pos] not in b"pa" or buf[pos + 1] not in b"nA":
         raise CodecError("corrupt data: bad string array header")
     storage: Literal["python", "pyarrow"] = "python" if buf[pos] == ord("p") else "pyarrow"
+    dtype: Any  # Any: pandas-stubs' pd.array overloads do not take a StringDtype variable
+    if buf[pos + 1] == ord("A"):
+        dtype = pd.StringDtype(storage)  # pd.NA; also how pandas 2 spells it
+    else:
+        dtype = pd.StringDtype(storage, na_value=np.nan)
     n, pos = _c._read_len(buf, pos + 2)
     items: list[str | None] = []
     for _ in range(n):
@@ -198,10 +203,6 @@ def _dec_strings(buf: memoryview, pos: int) -> tuple[Any, int]:
             pos = end
         else:
             items.append(None)
-    if buf[pos + 1] == ord("A"):
-        dtype = pd.StringDtype(storage)
-    else:
-        dtype = pd.StringDtype(storage, na_value=np.nan)
     return pd.array(items, dtype=dtype), pos
 
 

@@ -64,6 +64,8 @@ def summarise(value: Any, width: int | None = CELL_WIDTH) -> Any:
 def cells(df: pd.DataFrame, width: int | None) -> pd.DataFrame:
     """A copy of ``df`` with every non-numeric cell summarised."""
     out = df.copy()
+    import pandas as pd
+
     out.columns = pd.RangeIndex(df.shape[1])  # by position: SQL results may repeat a column name
     for i in out.columns:
         kind = out[i].dtype.kind
