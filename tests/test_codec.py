@@ -123,9 +123,9 @@ def _filled(dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     n = math.prod(shape)
     d = np.dtype(dtype)
     if d.kind in "US":
-        base = np.array(["ab", "", "xyz", "é" if d.kind == "U" else "q"][: max(n, 1)] * n, d)[:n]
+        base = np.array((["ab", "", "xyz", "é" if d.kind == "U" else "q"] * n)[:n], d)
     elif d.kind in "mM":
-        base = np.arange(n).astype("i8").view(d) if d.str[-1] != "8" else np.arange(n).view(d)
+        base = np.arange(n, dtype="i8").view(d)
     else:
         base = np.arange(n).astype(d)
     return base.reshape(shape)
@@ -157,7 +157,9 @@ def _numpy_values() -> dict[str, Any]:
         "array_object_2d_fortran": np.asfortranarray(
             np.array([[1, "a", None], [b"b", 2.0, (3,)]], dtype=object)
         ),
-        "array_object_nested_arrays": _object_array([np.arange(3), np.array(["x"])]),
+        "array_object_nested_arrays": _object_array(
+            [np.arange(3), np.array(["x"]), np.array(5), _object_0d(1.5)]
+        ),
         "array_object_0d": _object_0d([1, 2]),
         "array_object_empty": np.empty((2, 0), dtype=object),
         "scalar_float32": np.float32(1.5),
