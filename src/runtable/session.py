@@ -13,6 +13,7 @@ from .names import check_experiment_name
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .models import ModelStore
     from .storage.base import IfExists, Store
 
 #: Environment variable with the database URL used when ``connect()`` is given none.
@@ -39,6 +40,7 @@ class Session:
         self._url = url or default_url()
         self._engine_kwargs = engine_kwargs
         self._store: Store | None = None
+        self._models: ModelStore | None = None
 
     @property
     def store(self) -> Store:
@@ -48,6 +50,15 @@ class Session:
 
             self._store = open_store(self._url, **self._engine_kwargs)
         return self._store
+
+    @property
+    def models(self) -> ModelStore:
+        """The model store of this database (see :mod:`runtable.models`)."""
+        if self._models is None:
+            from .models import ModelStore
+
+            self._models = ModelStore(self.store)
+        return self._models
 
     @property
     def url(self) -> str:
