@@ -388,3 +388,11 @@ def test_metadata_records_provenance_steps_and_columns(session: rt.Session) -> N
     assert {"python", "packages", "codec", "host", "git_commit"} <= set(meta)
     loaded = session.load_experiment("meta")
     assert dict(loaded.config) == {"scale": 2}
+
+
+def test_append_refuses_a_run_whose_id_is_stored_with_other_params(session: rt.Session) -> None:
+    session.create_experiment("ids").add_run(x=1).persist()
+    other = session.create_experiment("ids").add_run(x=2)  # run id 0 as well
+    with pytest.raises(rt.ConflictError, match="run 0"):
+        other.persist(if_exists="append")
+    assert [r.params.x for r in session.load_experiment("ids").runs] == [1]

@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from .errors import (
     CodecError,
+    ConflictError,
     CorruptValueError,
     ExperimentExistsError,
     ExperimentNotFoundError,
@@ -40,6 +41,7 @@ __all__ = [
     # errors
     "RuntableError",
     "CodecError",
+    "ConflictError",
     "CorruptValueError",
     "ExperimentExistsError",
     "ExperimentNotFoundError",

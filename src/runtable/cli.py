@@ -1,4 +1,5 @@
-"""The ``runtable`` command: ``ls``, ``show NAME``, ``sql "SELECT ..."`` and ``version``.
+"""The ``runtable`` command: ``ls``, ``show NAME``, ``export NAME FILE``, ``report NAME``,
+``rm NAME``, ``models ls``, ``sql "SELECT ..."`` and ``version``.
 
 pandas and SQLAlchemy are imported only by the commands that need them, so the CLI starts fast.
 """
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 FORMATS = ("table", "csv", "json")
+EXPORT_FORMATS = ("csv", "json", "parquet")
 CELL_WIDTH = 40  # widest cell of a table, in characters
 MAX_ITEMS = 50  # longer lists, dicts, ... are shown by their length only
 LS_ORDER = ("name", "n_runs", "n_fields", "created_at", "updated_at", "seed", "id", "table_name")
@@ -198,6 +200,153 @@ def cmd_sql(session: runtable.Session, args: argparse.Namespace) -> None:
     emit(session.query(args.query), args.format)
 
 
+def full_value(value: Any) -> Any:
+    """A JSON-friendly value for ``export --full``: arrays and pandas objects as lists."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return summarise(value, None)
+    kind = type(value).__name__
+    if kind == "DataFrame":
+        return value.to_dict(orient="records")
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and hasattr(value, "tolist"):  # arrays, Series, Index, scalars
+        return value.tolist()
+    return value
+
+
+def export_format(args: argparse.Namespace) -> str:
+    """The format of ``export``: --format, else the file's extension (csv for stdout)."""
+    if args.format:
+        fmt = str(args.format)
+    elif args.file == "-":
+        fmt = "csv"
+    else:
+        fmt = os.path.splitext(args.file)[1].lower().lstrip(".")
+        fmt = {"pq": "parquet"}.get(fmt, fmt)
+        if fmt not in EXPORT_FORMATS:
+            raise UsageError(
+                f"cannot tell the format of {args.file!r} from its extension: "
+                f"pass --format {'|'.join(EXPORT_FORMATS)}"
+            )
+    if fmt == "parquet" and args.file == "-":
+        raise UsageError("parquet cannot be written to stdout: give a file name")
+    return fmt
+
+
+def parquet_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each object column pyarrow cannot hold as one type turned into text."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+    out = df.copy()
+    for column in out.columns:
+        if out[column].dtype != object:
+            continue
+        try:
+            pa.array(out[column], from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            out[column] = out[column].map(lambda v: None if v is None else str(v))
+    return out
+
+
+def cmd_export(session: runtable.Session, args: argparse.Namespace) -> None:
+    """Write the runs of an experiment to a csv, json or parquet file (or stdout)."""
+    fmt = export_format(args)
+    if fmt == "parquet":
+        try:
+            import pyarrow  # type: ignore[import-untyped, unused-ignore]  # noqa: F401
+        except ImportError as e:
+            raise RuntableError(
+                "parquet export needs pyarrow, which is not installed: pip install pyarrow "
+                "(or export to csv or json)"
+            ) from e
+    df = session.load_experiment(args.name).runs.df(meta=args.meta)
+    if args.full and fmt != "csv":
+        out = df.copy()
+        for column in out.columns:
+            if out[column].dtype == object:
+                out[column] = out[column].map(full_value)
+    else:
+        out = cells(df, None)
+    target = sys.stdout if args.file == "-" else args.file
+    try:
+        if fmt == "csv":
+            out.to_csv(target, index=False, lineterminator="\n")
+        elif fmt == "json":
+            text = out.to_json(
+                orient="records", date_format="iso", date_unit="us", default_handler=str
+            )
+            if args.file == "-":
+                sys.stdout.write(f"{text}\n")
+            else:
+                with open(args.file, "w", encoding="utf-8") as f:
+                    f.write(f"{text}\n")
+        else:
+            parquet_ready(out).to_parquet(args.file, index=False)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            raise
+        raise RuntableError(f"cannot write {args.file!r}: {e.strerror or e}") from e
+    if args.file != "-":
+        print(os.path.abspath(args.file))
+
+
+def cmd_rm(session: runtable.Session, args: argparse.Namespace) -> None:
+    """Delete a stored experiment, after asking on a terminal unless --yes."""
+    from runtable.errors import ExperimentNotFoundError
+    from runtable.names import check_experiment_name
+
+    name = check_experiment_name(args.name)
+    stored = session.ls()
+    row = stored[stored["name"] == name]
+    if row.empty:
+        raise ExperimentNotFoundError(name, session.url)
+    n_runs = int(row["n_runs"].iloc[0])
+    what = f"experiment {name} ({n_runs} run{'' if n_runs == 1 else 's'})"
+    if not args.yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise RuntableError(
+                f"not deleting {what}: stdin is not a terminal to confirm on; "
+                "pass --yes to delete without asking"
+            )
+        sys.stderr.write(f"Delete {what}? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise RuntableError(f"not deleted: {what} is kept")
+    session.delete_experiment(name)
+    print(f"deleted {what}")
+
+
+MODELS_ORDER = ("digest", "name", "experiment", "id_run", "created_at", "kind", "size", "config")
+
+
+def cmd_models_ls(session: runtable.Session, args: argparse.Namespace) -> None:
+    """Print the stored models."""
+    ls = getattr(session.models, "ls", None)
+    if ls is None:
+        raise RuntableError(
+            "the model store is not available in this version of runtable "
+            f"({runtable.__version__}): session.models has no ls()"
+        )
+    try:
+        df = ls()
+    except NotImplementedError as e:
+        raise RuntableError(f"the model store cannot list models yet: {e}") from e
+    first = [c for c in MODELS_ORDER if c in df.columns]
+    emit(df[first + [c for c in df.columns if c not in first]], args.format)
+
+
+def cmd_report(session: runtable.Session, args: argparse.Namespace) -> None:
+    """Write the HTML report of an experiment and print its path."""
+    from runtable.report import write_report
+
+    exp = session.load_experiment(args.name)
+    path = args.output or f"{exp.name}.html"
+    try:
+        written = write_report(exp, path)
+    except OSError as e:
+        raise RuntableError(f"cannot write {path!r}: {e.strerror or e}") from e
+    print(written.resolve())
+
+
 def cmd_version(args: argparse.Namespace) -> None:
     """Print the versions of runtable, Python and SQLAlchemy (without importing them)."""
     from importlib.metadata import version
@@ -221,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     SUPPRESS = argparse.SUPPRESS
     url_help = "database URL (default: $RUNTABLE_URL, else sqlite:///runtable.db in the cwd)"
     parser = argparse.ArgumentParser(
-        prog="runtable", description="List, show and query runtable experiments."
+        prog="runtable", description="List, show, export, report and query runtable experiments."
     )
     parser.add_argument("--url", default=None, help=url_help)
     v_help = "log INFO messages to stderr"
@@ -249,6 +398,32 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--meta", action="store_true", help="add status, error and timestamps")
     sql = add("sql", cmd_sql, "run a SQL query and print the result")
     sql.add_argument("query", help='for example "SELECT * FROM experiments"')
+    export = add("export", cmd_export, "write the runs of one experiment to a file", out=False)
+    export.add_argument("name", help="experiment name")
+    export.add_argument("file", help="output file; - writes csv or json to stdout")
+    export.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        help="default: from the file's extension (csv for stdout); parquet needs pyarrow",
+    )
+    export.add_argument(
+        "--full",
+        action="store_true",
+        help="json, parquet: arrays and frames as lists, not summaries (csv keeps summaries)",
+    )
+    export.add_argument("--meta", action="store_true", help="add status, error and timestamps")
+    report = add("report", cmd_report, "write an HTML report of one experiment", out=False)
+    report.add_argument("name", help="experiment name")
+    report.add_argument("-o", "--output", metavar="FILE", help="default: NAME.html")
+    rm = add("rm", cmd_rm, "delete one experiment and its runs", out=False)
+    rm.add_argument("name", help="experiment name")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    models_text = "the model store"
+    models = sub.add_parser("models", parents=[common], help=models_text, description=models_text)
+    models_sub = models.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
+    text = "list the stored models"
+    models_ls = models_sub.add_parser("ls", parents=[common, output], help=text, description=text)
+    models_ls.set_defaults(func=cmd_models_ls)
     add("version", cmd_version, "print the versions of runtable, Python and SQLAlchemy", out=False)
     return parser
 

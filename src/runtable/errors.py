@@ -117,6 +117,10 @@ class StepError(RuntableError, TypeError):
         super().__init__(f"step {step!r}, parameter {parameter!r}: {reason}")
 
 
+class ConflictError(RuntableError):
+    """Two writers disagree about an experiment (e.g. different runs under one run id)."""
+
+
 class StorageError(RuntableError):
     """The database refused an operation; the driver's error is the ``__cause__``."""
 

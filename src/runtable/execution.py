@@ -45,6 +45,7 @@ class _Outcome:
     error: str | None
     started_at: datetime
     ended_at: datetime
+    done_with: str | None
     fields: dict[str, Any]
     deleted: tuple[str, ...]
     vars: dict[str, Any]
@@ -59,26 +60,29 @@ def execute_runs(
     backend: Any = None,
     on_error: OnError = "raise",
     progress: bool | None = None,
+    done_with: str | None = None,
 ) -> Iterator[Run]:
     """Execute ``steps`` in order on each run, yielding each run once it has finished.
 
-    Runs are updated in place (status, error, timestamps, fields, vars). Yield order is
-    completion order. With ``on_error="raise"`` the first failure is raised after its run is
-    marked failed; runs finished before it keep their results.
+    Runs are updated in place (status, error, timestamps, fields, vars; ``done_with`` is set on
+    success). Yield order is completion order. With ``on_error="raise"`` the first failure is
+    raised after its run is marked failed; runs finished before it keep their results.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
     finished = (
-        _execute_here(runs, steps, on_error)
+        _execute_here(runs, steps, on_error, done_with)
         if _effective_n_jobs(n_jobs, backend) == 1
-        else _execute_joblib(runs, steps, n_jobs, backend, on_error)
+        else _execute_joblib(runs, steps, n_jobs, backend, on_error, done_with)
     )
     yield from _with_progress(finished, len(runs), progress)
 
 
-def _execute_here(runs: Sequence[Run], steps: Sequence[Step], on_error: OnError) -> Iterator[Run]:
+def _execute_here(
+    runs: Sequence[Run], steps: Sequence[Step], on_error: OnError, done_with: str | None
+) -> Iterator[Run]:
     for run in runs:
-        _run_steps(run, steps, on_error)
+        _run_steps(run, steps, on_error, done_with)
         yield run
 
 
@@ -88,7 +92,12 @@ _HOME_RUNS: dict[tuple[str, int], Run] = {}
 
 
 def _execute_joblib(
-    runs: Sequence[Run], steps: Sequence[Step], n_jobs: int | None, backend: Any, on_error: OnError
+    runs: Sequence[Run],
+    steps: Sequence[Step],
+    n_jobs: int | None,
+    backend: Any,
+    on_error: OnError,
+    done_with: str | None,
 ) -> Iterator[Run]:
     import joblib
 
@@ -96,7 +105,9 @@ def _execute_joblib(
     by_id = {run.id: run for run in runs}
     _HOME_RUNS.update({(token, run.id): run for run in runs})
     parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
-    tasks = (joblib.delayed(_execute_remote)(run, steps, on_error, token) for run in runs)
+    tasks = (
+        joblib.delayed(_execute_remote)(run, steps, on_error, done_with, token) for run in runs
+    )
     try:
         for outcome in parallel(tasks):
             run = by_id[outcome.id]
@@ -108,14 +119,16 @@ def _execute_joblib(
         if failed is not None:
             failed.status = "failed"
             failed.error = _format(exc)
-            failed.ended_at = failed.ended_at or datetime.now(UTC).replace(tzinfo=None)
+            failed.ended_at = failed.ended_at or _utcnow()
         raise
     finally:
         for run in runs:
             _HOME_RUNS.pop((token, run.id), None)
 
 
-def _execute_remote(run: Run, steps: Sequence[Step], on_error: OnError, token: str) -> _Outcome:
+def _execute_remote(
+    run: Run, steps: Sequence[Step], on_error: OnError, done_with: str | None, token: str
+) -> _Outcome:
     """Worker side: run the steps and report what changed.
 
     In a thread of the parent process the Run is the parent's own and changes in place. In
@@ -123,11 +136,11 @@ def _execute_remote(run: Run, steps: Sequence[Step], on_error: OnError, token: s
     changed in place (found by fingerprint), travel back; unchanged fields do not.
     """
     if _HOME_RUNS.get((token, run.id)) is run:
-        _run_steps(run, steps, on_error)
+        _run_steps(run, steps, on_error, done_with)
         return _outcome(run, (), in_place=True)
     before = {k: _fingerprint(v) for k, v in run.fields._data.items() if not _immutable(v)}
     run.fields._track_changes()
-    _run_steps(run, steps, on_error)
+    _run_steps(run, steps, on_error, done_with)
     data = run.fields._data
     changed = set(run.fields._changed or ())
     changed.update(k for k, f in before.items() if k in data and _fingerprint(data[k]) != f)
@@ -143,6 +156,7 @@ def _outcome(run: Run, changed: Iterable[str], *, in_place: bool = False) -> _Ou
         error=run.error,
         started_at=run.started_at,  # type: ignore[arg-type]  # set by _run_steps
         ended_at=run.ended_at,  # type: ignore[arg-type]
+        done_with=run.done_with,
         fields={k: v for k, v in data.items() if k in changed},  # in the run's field order
         deleted=tuple(sorted(k for k in changed if k not in data)),
         vars=run.vars._data,
@@ -158,13 +172,17 @@ def _apply(run: Run, outcome: _Outcome) -> None:
     object.__setattr__(run.vars, "_data", outcome.vars)
     run.status = outcome.status
     run.error = outcome.error
+    run.done_with = outcome.done_with
     run.started_at = outcome.started_at
     run.ended_at = outcome.ended_at
 
 
-def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError) -> None:
-    run.started_at = datetime.now(UTC).replace(tzinfo=None)
+def _run_steps(
+    run: Run, steps: Sequence[Step], on_error: OnError, done_with: str | None = None
+) -> None:
+    run.started_at = _utcnow()
     run.error = None
+    run.done_with = None
     run._rng = None  # every execution starts the run's stream afresh, on every backend
     seed_globals(run._experiment_seed, run.params)
     current: Step | None = None
@@ -172,16 +190,22 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError) -> None:
         for current in steps:
             current.apply(run)
     except Exception as exc:
-        run.ended_at = datetime.now(UTC).replace(tzinfo=None)
+        run._flush_series()
+        run.ended_at = _utcnow()
         run.status = "failed"
-        name = current.name if current is not None else "?"
-        _annotate(exc, run, name)
+        _annotate(exc, run, current.name if current is not None else "?")
         run.error = _format(exc)
         if on_error == "raise":
             raise
         return
-    run.ended_at = datetime.now(UTC).replace(tzinfo=None)
+    run._flush_series()
+    run.ended_at = _utcnow()
     run.status = "done"
+    run.done_with = done_with
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _annotate(exc: BaseException, run: Run, step_name: str) -> None:

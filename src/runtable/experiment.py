@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self, overload
 
-from .errors import RuntableError
+from .errors import ConflictError, RuntableError, StorageError, UnsupportedValueError
 from .execution import OnError, _annotate, _format, execute_runs
 from .names import check_column_name, check_distinct, check_experiment_name
 from .run import Config, Namespace, Run, Runs
 from .seeding import params_digest
 from .step import Step, as_step
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,6 +142,7 @@ class Experiment:
             _annotate(exc, run, "<with exp.run()>")
             run.error = _format(exc)
             raise
+        run._flush_series()
         run.ended_at = _utcnow()
         run.status = "done"
 
@@ -150,8 +157,11 @@ class Experiment:
         backend: Any = None,
         on_error: OnError = "raise",
         progress: bool | None = None,
+        persist: bool = False,
+        if_exists: IfExists = "fail",
+        force: bool = False,
     ) -> Self:
-        """Run steps, in order, on every run.
+        """Run steps, in order, on every run that needs them.
 
         ``steps``: one step or a list; None means the registered steps. ``config``: constants
         every step can read (merged into the experiment's config and persisted with it).
@@ -159,24 +169,47 @@ class Experiment:
         (1 job, in this process, by default). ``on_error``: "raise" stops at the first failure and
         raises it with its own type; "record" marks failed runs and goes on. ``progress``: True,
         False, or None for a bar only on long executions in a terminal.
+
+        A run already done with the same steps (names and source hashes), config and seed is
+        skipped, so executing a loaded experiment again finishes what is missing or failed;
+        ``force=True`` runs everything. ``persist=True`` writes finished runs to the database
+        as they complete, in batches (every second or 500 runs), so a crash loses at most the
+        runs not yet written; an experiment not stored yet is first persisted with
+        ``if_exists``.
         """
         chosen = self._steps(steps)
         if config:
             self.config = Config({**self.config, **config})
-        for run in self.runs:
+        key = done_key(chosen, self.config, self.seed)
+        todo = [r for r in self.runs if force or r.status != "done" or r.done_with != key]
+        for run in todo:
             run.config = self.config
             run._experiment_seed = self.seed
         for s in chosen:
             self._executed[s.name] = s.source_hash
-        for _ in execute_runs(
-            list(self.runs),
-            chosen,
-            n_jobs=n_jobs,
-            backend=backend,
-            on_error=on_error,
-            progress=progress,
-        ):
-            pass
+        sink = _RunSink(self, if_exists) if persist else None
+        failure: BaseException | None = None
+        try:
+            for run in execute_runs(
+                todo,
+                chosen,
+                n_jobs=n_jobs,
+                backend=backend,
+                on_error=on_error,
+                progress=progress,
+                done_with=key,
+            ):
+                if sink is not None:
+                    sink.add(run)
+        except BaseException as exc:
+            failure = exc
+            failed = getattr(exc, "runtable_run_id", None)
+            if sink is not None and isinstance(failed, int) and failed in self.runs:
+                sink.add(self.runs[failed])
+            raise
+        finally:
+            if sink is not None:
+                sink.close(failure)
         return self
 
     def _steps(self, steps: Any) -> list[Step]:
@@ -246,6 +279,7 @@ class Experiment:
                 error=runs.error[i],
                 started_at=runs.started_at[i],
                 ended_at=runs.ended_at[i],
+                done_with=runs.done_with[i],
             )
             exp.runs._add(run)
         exp._digests = None
@@ -269,6 +303,64 @@ class Experiment:
         state = self.__dict__.copy()
         state["_session"] = None  # connections do not pickle; load_experiment re-attaches
         return state
+
+
+def done_key(steps: Sequence[Step], config: Mapping[str, Any], seed: int) -> str:
+    """What a run's successful execution is recognised by: the steps' names and source
+    hashes, a digest of the config and the seed (stored in the run's ``done_with``)."""
+    try:
+        from .codec import encode
+
+        config_bytes = encode(tuple(sorted(config.items())))
+    except (UnsupportedValueError, TypeError):  # unstorable or unsortable: never equal twice
+        config_bytes = repr(sorted(config.items(), key=repr)).encode()
+    return json.dumps(
+        {
+            "steps": [f"{s.name}:{s.source_hash}" for s in steps],
+            "config": hashlib.sha256(config_bytes).hexdigest()[:16],
+            "seed": seed,
+        },
+        separators=(",", ":"),
+    )
+
+
+class _RunSink:
+    """Writes finished runs of an execution to the database in batches."""
+
+    BATCH_RUNS = 500
+    BATCH_SECONDS = 1.0
+
+    def __init__(self, experiment: Experiment, if_exists: IfExists) -> None:
+        self.experiment = experiment
+        self.session = experiment._require_session()
+        if experiment.id is None:  # the whole grid is stored first, runs still pending
+            experiment.persist(if_exists=if_exists)
+        self.pending: list[Run] = []
+        self.last = time.monotonic()
+
+    def add(self, run: Run) -> None:
+        self.pending.append(run)
+        now = time.monotonic()
+        if len(self.pending) >= self.BATCH_RUNS or now - self.last >= self.BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.session._save_runs(self.experiment, self.pending)
+            self.pending = []
+        self.last = time.monotonic()
+
+    def close(self, failure: BaseException | None) -> None:
+        """Write what is left; when the execution failed, a write error is logged, not raised
+        (the execution's own exception is the one to see)."""
+        if isinstance(failure, (StorageError, ConflictError)):
+            return  # the store itself failed: the same write would fail again
+        try:
+            self.flush()
+        except Exception:
+            if failure is None:
+                raise
+            logger.exception("runtable: could not store the runs finished before the failure")
 
 
 def _values(name: str, value: Any) -> list[Any]:

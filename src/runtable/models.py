@@ -1,12 +1,437 @@
-"""The model store: content-addressed model blobs beside the runs (being written)."""
+"""The model store: trained models kept beside the runs, content-addressed, found with SQL.
+
+``put`` stores a model's bytes once under their sha1 digest and adds one row to ``model_config``
+(``created_at``, ``digest``, ``experiment``, ``id_run``, ``name``, ``kind``, ``size``, ``config``
+as a queryable JSON column). The bytes live in ``model_blobs`` (``digest`` primary key, ``data``)
+on SQLite and PostgreSQL, written in the same transaction as the row; on CrateDB in the BLOB table
+``models`` (blob first, then the row, then ``REFRESH TABLE``: CrateDB has no transactions).
+
+Trust: loading a pickled model runs code. ``get`` unpickles only bytes whose sha1 equals the digest
+asked for, which protects against corruption, not against anyone who can write to the database:
+for a database you do not trust use ``get(digest, unpickle=False)``.
+
+Memory: a model must fit in memory twice (its serialized bytes are made or fetched once).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import importlib
+import io
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+
+from .errors import CodecError, RuntableError, SchemaError, StorageError, describe
+from .names import check_experiment_name
+from .run import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .storage.base import Store
+    from .storage.dialects import Dialect
+
+Kind = Literal["pickle", "bytes"]
+MODEL_CONFIG = "model_config"
+MODEL_BLOBS = "model_blobs"
+#: The CrateDB BLOB table that holds the bytes there.
+BLOB_TABLE = "models"
+MAX_NAME = 200
+LS_COLUMNS = ["digest", "name", "experiment", "id_run", "created", "config"]
+
+
+class ModelNotFoundError(RuntableError, LookupError):
+    """No model with that digest is stored."""
+
+    def __init__(self, digest: str, url: str) -> None:
+        self.digest = digest
+        super().__init__(
+            f"no model with digest {digest!r} is stored in {url}; "
+            "session.models.ls() lists the stored models"
+        )
+
+
+class CorruptModelError(CodecError):
+    """A stored model whose bytes are missing or do not match its digest (never unpickled)."""
+
+    def __init__(self, digest: str, reason: str) -> None:
+        self.digest = digest
+        self.reason = reason
+        super().__init__(f"model {digest}: {reason}")
 
 
 class ModelStore:
-    """Placeholder until the model store lands; every method raises NotImplementedError."""
+    """Models of one database: ``put``, ``get``, ``ls`` and ``delete``."""
 
-    def __init__(self, store: Any) -> None:
-        self._store = store
+    def __init__(self, store: Store) -> None:
+        from .storage.sql import SQLStore
+
+        if not isinstance(store, SQLStore):
+            raise TypeError(f"the model store needs a SQL store, not {describe(store)}")
+        self._engine = store.engine
+        self._dialect = store.dialect
+        self._url = store.url
+        self._schema = _Schema(store.dialect)
+        self._checked = False  # model_config exists and has runtable's columns
+        self._created = False  # put has made sure every table exists
+        self._last: datetime | None = None
+
+    def put(
+        self,
+        model: Any,
+        *,
+        name: str,
+        run: Run | int | None = None,
+        experiment: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Store ``model`` and return its sha1 hex digest.
+
+        bytes-like objects, paths and binary files are stored as they are (kind ``"bytes"``);
+        anything else is serialized with cloudpickle (kind ``"pickle"``). ``config`` is a dict of
+        JSON values, queryable in ``model_config.config``.
+        """
+        row: dict[str, Any] = {
+            "name": _check_name(name),
+            "id_run": _run_id(run),
+            "experiment": None if experiment is None else check_experiment_name(experiment),
+            "config": _check_config(config),
+        }
+        data, kind = _serialize(model)
+        digest = hashlib.sha1(memoryview(data), usedforsecurity=False).hexdigest()
+        row.update(digest=digest, kind=kind, size=len(data), created_at=self._now())
+        self._ensure_tables()
+        s = self._schema
+        if s.blobs is None:  # CrateDB: blob first, then its row
+            with self._blob_container(f"store model {digest}") as blobs:
+                if not blobs.exists(digest):
+                    blobs.put(io.BytesIO(data), digest=digest)
+            with self._connect(f"store model {name!r}", write=True) as conn:
+                conn.execute(s.config.insert(), row)
+                conn.exec_driver_sql(s.refresh)
+            return digest
+        with self._connect(f"store model {name!r}", write=True) as conn:
+            # FOR SHARE: a concurrent delete of this blob waits for this transaction.
+            query = sa.select(s.blobs.c.digest).where(s.blobs.c.digest == digest)
+            if conn.execute(query.with_for_update(read=True)).first() is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(s.blobs.insert(), {"digest": digest, "data": data})
+                except sa.exc.IntegrityError:
+                    pass  # the same bytes were stored concurrently: that is the blob we want
+            conn.execute(s.config.insert(), row)
+        return digest
+
+    def get(self, digest: str, *, unpickle: bool = True) -> Any:
+        """The model stored under ``digest``: the object for a pickle, else ``bytes``.
+
+        The bytes are checked against the digest first (CorruptModelError if they differ, and
+        they are not unpickled). ``unpickle=False`` returns the checked bytes of any kind.
+        """
+        digest = _check_digest(digest)
+        s = self._schema
+        with self._connect(f"load model {digest}") as conn:
+            c = s.config.c
+            query = sa.select(c.kind).where(c.digest == digest).distinct()
+            kinds = set(conn.execute(query).scalars()) if self._has(conn) else set()
+            if not kinds:
+                raise ModelNotFoundError(digest, self._url)
+            data = None
+            if s.blobs is not None:
+                query = sa.select(s.blobs.c.data).where(s.blobs.c.digest == digest)
+                data = conn.execute(query).scalar()
+        if s.blobs is None:
+            data = self._crate_fetch(digest)
+        if data is None:
+            raise CorruptModelError(
+                digest,
+                f"its bytes are missing from {s.blob_where}; delete its rows with "
+                "session.models.delete(digest) and put the model again",
+            )
+        data = data if isinstance(data, bytes) else bytes(data)
+        found = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        if found != digest:
+            raise CorruptModelError(
+                digest, f"the stored bytes have sha1 {found} (corrupted); they were not unpickled"
+            )
+        if not unpickle or kinds != {"pickle"}:  # a digest ever stored as bytes stays bytes
+            return data
+        import cloudpickle
+
+        try:
+            return cloudpickle.loads(data)
+        except Exception as e:
+            e.add_note(f"while unpickling model {digest}; get(digest, unpickle=False) gives bytes")
+            raise
+
+    def ls(self, name: str | None = None) -> pd.DataFrame:
+        """One row per stored model (newest first), optionally only those named ``name``."""
+        import pandas as pd
+
+        if name is not None:
+            _check_name(name)
+        rows: list[Any] = []
+        with self._connect("list models") as conn:
+            if self._has(conn):
+                rows = list(conn.execute(self._schema.select_ls(name)).all())
+        df = pd.DataFrame.from_records(rows, columns=LS_COLUMNS)
+        df["id_run"] = df["id_run"].astype("Int64")
+        df["created"] = pd.to_datetime(df["created"])
+        return df
+
+    def delete(self, digest: str, *, missing_ok: bool = False) -> None:
+        """Delete every ``model_config`` row of ``digest`` and its stored bytes."""
+        digest = _check_digest(digest)
+        s = self._schema
+        found = False
+        with self._connect(f"delete model {digest}", write=True) as conn:
+            if self._has(conn):
+                if s.blobs is not None:  # the blob first: a concurrent put of it waits
+                    blob = conn.execute(s.blobs.delete().where(s.blobs.c.digest == digest))
+                    found = blob.rowcount > 0
+                rows = conn.execute(s.config.delete().where(s.config.c.digest == digest))
+                found = rows.rowcount > 0 or found
+                if s.blobs is None:
+                    conn.exec_driver_sql(s.refresh)
+        if s.blobs is None and found:
+            with self._blob_container(f"delete model {digest}") as blobs:
+                blobs.delete(digest)
+        if not found and not missing_ok:
+            raise ModelNotFoundError(digest, self._url)
+
+    def __repr__(self) -> str:
+        return f"<ModelStore {self._url}>"
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, what: str, *, write: bool = False) -> Iterator[sa.Connection]:
+        """A connection inside one transaction; driver errors become StorageError."""
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    self._dialect.begin_write(conn)
+                with conn.begin():
+                    yield conn
+        except sa.exc.SQLAlchemyError as e:
+            detail = getattr(e, "orig", None) or e
+            raise StorageError(f"could not {what} in {self._url}: {detail}") from e
+
+    @contextmanager
+    def _blob_container(self, what: str) -> Iterator[Any]:
+        """CrateDB's blob container ``models``; client errors become StorageError."""
+        errors = importlib.import_module("crate.client.exceptions")
+        try:
+            raw = self._engine.raw_connection()
+        except sa.exc.SQLAlchemyError as e:
+            raise StorageError(f"could not {what} in {self._url}: {e}") from e
+        try:
+            yield raw.driver_connection.get_blob_container(BLOB_TABLE)  # type: ignore[union-attr]
+        except (errors.Error, errors.BlobException) as e:
+            raise StorageError(f"could not {what} in {self._url}: {e}") from e
+        finally:
+            raw.close()
+
+    def _crate_fetch(self, digest: str) -> bytes | None:
+        missing = importlib.import_module("crate.client.exceptions").DigestNotFoundException
+        with self._blob_container(f"load model {digest}") as blobs:
+            buffer = io.BytesIO()  # grows in place; getvalue() hands its bytes over
+            try:
+                for chunk in blobs.get(digest):
+                    buffer.write(chunk)
+            except missing:
+                return None
+            return buffer.getvalue()
+
+    def _has(self, conn: sa.Connection) -> bool:
+        """Whether ``model_config`` exists (its columns, and the blobs', checked once)."""
+        if self._checked:
+            return True
+        inspector = sa.inspect(conn)
+        if not inspector.has_table(MODEL_CONFIG):
+            return False
+        for table in (self._schema.config, self._schema.blobs):
+            if table is None or not inspector.has_table(table.name):
+                continue
+            found = {c["name"] for c in inspector.get_columns(table.name)}
+            missing = {c.name for c in table.columns} - found
+            if missing:
+                raise SchemaError(
+                    f"table {table.name!r} in {self._url} was not made by runtable (it lacks "
+                    f"{', '.join(sorted(missing))}); rename or drop it to store models here"
+                )
+        self._checked = True
+        return True
+
+    def _ensure_tables(self) -> None:
+        """Create the missing model tables (a second try covers a concurrent creator)."""
+        for attempt in (1, 2):
+            if self._created:
+                return
+            try:
+                with self._connect("create the model tables", write=True) as conn:
+                    self._has(conn)  # SchemaError for a table of that name not made by runtable
+                    self._schema.create(conn)
+                self._created = True
+            except StorageError:
+                if attempt == 2:
+                    raise
+
+    def _now(self) -> datetime:
+        """UTC now (naive), strictly after the previous put of this store: newest sorts first."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if self._last is not None and now <= self._last:
+            now = self._last + timedelta(microseconds=1)
+        self._last = now
+        return now
+
+
+class _Schema:
+    """The model tables of one backend and the statements that are not plain Core."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.crate = dialect.name == "crate"
+        metadata = sa.MetaData()
+        self.config = sa.Table(
+            MODEL_CONFIG,
+            metadata,
+            sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Column("digest", sa.String(40), nullable=False),
+            sa.Column("experiment", sa.String(64)),
+            sa.Column("id_run", sa.BigInteger),
+            sa.Column("name", sa.String(MAX_NAME), nullable=False),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("size", sa.BigInteger, nullable=False),
+            sa.Column("config", dialect.column_type("json")),
+        )
+        self.blobs: sa.Table | None = None
+        if not self.crate:
+            sa.Index("ix_model_config_digest", self.config.c.digest)
+            sa.Index("ix_model_config_name", self.config.c.name)
+            self.blobs = sa.Table(
+                MODEL_BLOBS,
+                metadata,
+                sa.Column("digest", sa.String(40), primary_key=True),
+                sa.Column("data", dialect.column_type("blob"), nullable=False),
+            )
+        self.refresh = f"REFRESH TABLE {MODEL_CONFIG}"
+        self.blob_where = f"the CrateDB BLOB table {BLOB_TABLE!r}" if self.crate else MODEL_BLOBS
+
+    def create(self, conn: sa.Connection) -> None:
+        if not self.crate:
+            self.config.metadata.create_all(conn, checkfirst=True)
+            return
+        conn.exec_driver_sql(self.crate_ddl(conn.dialect))
+        query = sa.text(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'blob' AND table_name = :name"
+        )
+        if not conn.execute(query, {"name": BLOB_TABLE}).scalar():
+            conn.exec_driver_sql(f"CREATE BLOB TABLE {BLOB_TABLE}")
+
+    def crate_ddl(self, dialect: sa.Dialect) -> str:
+        """CREATE TABLE for CrateDB, with ``config OBJECT(DYNAMIC)`` spelled out."""
+        columns = []
+        for c in self.config.columns:
+            sql_type = "OBJECT(DYNAMIC)" if c.name == "config" else c.type.compile(dialect=dialect)
+            columns.append(f"{c.name} {sql_type}{'' if c.nullable else ' NOT NULL'}")
+        return f"CREATE TABLE IF NOT EXISTS {MODEL_CONFIG} ({', '.join(columns)})"
+
+    def select_ls(self, name: str | None) -> sa.Select[Any]:
+        c = self.config.c
+        query = sa.select(c.digest, c.name, c.experiment, c.id_run, c.created_at, c.config)
+        if name is not None:
+            query = query.where(c.name == name)
+        return query.order_by(c.created_at.desc())
+
+
+def _serialize(model: Any) -> tuple[bytes, Kind]:
+    """The bytes to store and their kind, copying the payload at most once."""
+    if isinstance(model, bytes):
+        return model, "bytes"
+    if isinstance(model, bytearray | memoryview):
+        return bytes(model), "bytes"
+    if isinstance(model, os.PathLike):
+        with open(model, "rb") as f:
+            return f.read(), "bytes"
+    if isinstance(model, io.TextIOBase):
+        raise TypeError("the model file is open in text mode; open it in binary mode ('rb')")
+    if isinstance(model, io.IOBase):
+        data = model.read()
+        if not isinstance(data, bytes):
+            raise TypeError(f"reading the model file gave {describe(data)}, not bytes")
+        return data, "bytes"
+    if isinstance(model, str):
+        raise TypeError(
+            "a str model is ambiguous: pass pathlib.Path(...) to store a file, or "
+            "text.encode() to store text"
+        )
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(model), "pickle"
+    except Exception as e:
+        raise TypeError(
+            f"cannot pickle the model ({describe(model)}) with cloudpickle: {e}; serialize it "
+            "yourself and pass the bytes or a file path"
+        ) from e
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty str, not {name!r}")
+    if len(name) > MAX_NAME or "\x00" in name:
+        raise ValueError(f"name must have at most {MAX_NAME} characters and no NUL: {name!r}")
+    return name
+
+
+def _run_id(run: object) -> int | None:
+    if run is None or isinstance(run, Run):
+        return None if run is None else run.id
+    if isinstance(run, int) and not isinstance(run, bool):
+        return run
+    raise TypeError(f"run must be a runtable Run or a run id (int), not {describe(run)}")
+
+
+def _check_digest(digest: object) -> str:
+    if isinstance(digest, str) and re.fullmatch(r"[0-9a-fA-F]{40}", digest):
+        return digest.lower()
+    raise ValueError(f"{digest!r} is not a model digest: use the 40-hex-digit str put() returns")
+
+
+def _check_config(config: object) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict of JSON values, not {describe(config)}")
+    return _jsonable(config, "config")  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` as plain JSON (dicts and lists), or an error naming the offending key."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value}, which JSON cannot hold; use None or a string")
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has the key {key!r}; JSON object keys must be str")
+            out[key] = _jsonable(item, f"{where}[{key!r}]")
+        return out
+    raise TypeError(
+        f"{where} is a {describe(value)}, which is not JSON: use None, bool, int, float, str, "
+        "lists and dicts (numpy: .item() or .tolist())"
+    )

@@ -18,7 +18,15 @@ MAX_EXPERIMENT_NAME = 48
 MAX_COLUMN_NAME = 56
 
 #: Columns every run table has; no param or field may take these names.
-RUN_COLUMNS = ("id_run", "id_experiment", "status", "error", "started_at", "ended_at")
+RUN_COLUMNS = (
+    "id_run",
+    "id_experiment",
+    "status",
+    "error",
+    "started_at",
+    "ended_at",
+    "done_with",
+)
 RESERVED_COLUMNS = frozenset(RUN_COLUMNS)
 
 #: Step parameter that receives the Run itself; not allowed as a param or field name either.

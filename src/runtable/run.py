@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import InvalidNameError
 from .names import check_column_name
 from .seeding import run_seed_sequence
+from .series import FIELD as SERIES_FIELD
+from .series import SeriesLog
 
 if TYPE_CHECKING:
     import numpy as np
@@ -199,7 +201,9 @@ class Run:
     __slots__ = (
         "_experiment_seed",
         "_rng",
+        "_series",
         "config",
+        "done_with",
         "ended_at",
         "error",
         "fields",
@@ -222,6 +226,7 @@ class Run:
         error: str | None = None,
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
+        done_with: str | None = None,
     ) -> None:
         self.id = id
         self.params = params if isinstance(params, Params) else Params(params)
@@ -232,8 +237,12 @@ class Run:
         self.error = error
         self.started_at = started_at
         self.ended_at = ended_at
+        #: what the run's last successful execution was: steps (names and source hashes),
+        #: config and seed; a later execute() with the same skips the run
+        self.done_with = done_with
         self._experiment_seed = experiment_seed
         self._rng: np.random.Generator | None = None
+        self._series: SeriesLog | None = None
 
     @property
     def rng(self) -> np.random.Generator:
@@ -243,6 +252,28 @@ class Run:
 
             self._rng = np.random.default_rng(self.seed_sequence)
         return self._rng
+
+    def log(self, step: int | None = None, **metrics: Any) -> None:
+        """Append a row to this run's metric series: ``run.log(loss=0.3, acc=0.8)``.
+
+        The row gets ``step`` (default: the previous step plus one) and a UTC timestamp. The
+        series is stored as one DataFrame field, ``series`` (see :mod:`runtable.series`).
+        """
+        if self._series is None:
+            existing = self.fields._data.get(SERIES_FIELD)
+            self._series = SeriesLog(existing)
+        self._series.append(step, metrics)
+
+    @property
+    def series(self) -> pd.DataFrame | None:
+        """The logged metric series as a DataFrame, or None when nothing was logged."""
+        self._flush_series()
+        value = self.fields._data.get(SERIES_FIELD)
+        return value if self._series is not None or value is not None else None
+
+    def _flush_series(self) -> None:
+        if self._series is not None:
+            self._series.flush_into(self.fields)
 
     @property
     def seed_sequence(self) -> np.random.SeedSequence:
@@ -259,6 +290,8 @@ class Run:
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__ if name != "_rng"}
         state["_rng"] = None  # a fresh Generator is derived again from the seed on use
+        self._flush_series()
+        state["_series"] = None  # the series travels as its field
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .models import ModelStore
-    from .storage.base import IfExists, Store
+    from .run import Run
+    from .storage.base import ExperimentData, IfExists, Store
 
 #: Environment variable with the database URL used when ``connect()`` is given none.
 URL_ENV = "RUNTABLE_URL"
@@ -124,22 +125,17 @@ class Session:
         return self.store.query(sql, params)
 
     def _persist(self, experiment: Experiment, *, if_exists: IfExists, store_pickle: bool) -> None:
-        from .storage.base import ExperimentData
-
         pickle = None
         if store_pickle:
             import cloudpickle
 
             pickle = cloudpickle.dumps(experiment)
-        data = ExperimentData(
-            name=experiment.name,
-            fields=experiment.fields,
-            config=experiment.config,
-            seed=experiment.seed,
-            meta=experiment._metadata(),
-            pickle=pickle,
-        )
-        experiment.id = self.store.save(data, list(experiment.runs), if_exists=if_exists)
+        runs = list(experiment.runs)
+        data = _experiment_data(experiment, pickle)
+        experiment.id = self.store.save(data, runs, if_exists=if_exists)
+
+    def _save_runs(self, experiment: Experiment, runs: list[Run]) -> None:
+        self.store.save_runs(_experiment_data(experiment, None), runs)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -154,6 +150,21 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.url}>"
+
+
+def _experiment_data(experiment: Experiment, pickle: bytes | None) -> ExperimentData:
+    from .storage.base import ExperimentData
+
+    for run in experiment.runs:
+        run._flush_series()
+    return ExperimentData(
+        name=experiment.name,
+        fields=experiment.fields,
+        config=experiment.config,
+        seed=experiment.seed,
+        meta=experiment._metadata(),
+        pickle=pickle,
+    )
 
 
 def connect(url: str | None = None, **engine_kwargs: Any) -> Session:

@@ -34,6 +34,8 @@ class RunLike(Protocol):
     @property
     def ended_at(self) -> datetime | None: ...
     @property
+    def done_with(self) -> str | None: ...
+    @property
     def params(self) -> Mapping[str, Any]: ...
     @property
     def fields(self) -> Mapping[str, Any]: ...
@@ -60,6 +62,7 @@ class StoredRuns:
     error: list[str | None] = field(default_factory=list)
     started_at: list[datetime | None] = field(default_factory=list)
     ended_at: list[datetime | None] = field(default_factory=list)
+    done_with: list[str | None] = field(default_factory=list)
     params: dict[str, list[Any]] = field(default_factory=dict)
     fields: dict[str, list[Any]] = field(default_factory=dict)
 
@@ -105,6 +108,16 @@ class Store(ABC):
         yet (adding columns as needed) and updates the experiment's own fields and metadata.
         Raises UnsupportedValueError (naming run and field) before writing anything when a value
         cannot be stored, StorageError when the database refuses.
+        """
+
+    @abstractmethod
+    def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
+        """Write runs into a stored experiment as they finish (incremental persistence).
+
+        Stored runs with the same ids are replaced; each must be the same grid point (same
+        params), else ConflictError. New runs are inserted and columns added as needed. The
+        experiment's row (run count, fields, config, metadata) is updated with them. As atomic
+        as ``save``. ExperimentNotFoundError when the experiment is not stored.
         """
 
     @abstractmethod

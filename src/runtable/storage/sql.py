@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from .. import codec
 from ..errors import (
     CodecError,
+    ConflictError,
     CorruptValueError,
     ExperimentExistsError,
     ExperimentNotFoundError,
@@ -29,6 +30,7 @@ from ..errors import (
     UnsupportedValueError,
 )
 from ..names import RUN_COLUMNS, check_column_name, check_distinct, table_name
+from ..seeding import params_digest
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment, StoredRuns
 from .columns import (
     ABSENT,
@@ -136,26 +138,103 @@ class SQLStore(Store):
         config_blob: bytes,
         now: datetime,
     ) -> None:
+        specs = self._write_runs(conn, experiment, runs, stored, replace=False)
+        self._update_row(conn, experiment, specs, fields_blob, config_blob, now)
+
+    def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
+        """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
+        must have the same params), and update the experiment's row. One transaction."""
+        name = experiment.name
+        fields_blob = _encode_experiment_value(experiment.fields, "fields")
+        config_blob = _encode_experiment_value(experiment.config, "config")
+        with self._connect(f"save runs of experiment {name!r}", write=True) as conn:
+            stored = self._select_row(conn, name) if self._has_experiments(conn) else None
+            if stored is None:
+                raise ExperimentNotFoundError(name, self.url)
+            specs = self._write_runs(conn, experiment, runs, stored, replace=True)
+            self._update_row(conn, experiment, specs, fields_blob, config_blob, _utcnow())
+
+    def _write_runs(
+        self,
+        conn: sa.Connection,
+        experiment: ExperimentData,
+        runs: Sequence[RunLike],
+        stored: Mapping[str, Any],
+        *,
+        replace: bool,
+    ) -> list[ColumnSpec]:
+        """Insert runs into a stored experiment's table, adding the columns they need.
+
+        ``replace=False`` skips runs whose ids are stored; ``replace=True`` overwrites them,
+        after checking that each is the same grid point (same params).
+        """
         name = experiment.name
         old_specs = {s.name: s for s in _specs_from_meta(stored["meta"])}
         old_table = self._run_table(name, list(old_specs.values()))
-        stored_ids = set(conn.execute(sa.select(old_table.c.id_run)).scalars())
-        new_runs = [r for r in runs if r.id not in stored_ids]
-        specs, encoded = _plan(new_runs, old_specs, self.dialect.capabilities)
+        ids = [r.id for r in runs]
+        present = self._stored_params(conn, old_table, list(old_specs.values()), ids, name)
+        _check_same_grid_points(name, runs, present)
+        if not replace:
+            runs = [r for r in runs if r.id not in present]
+        specs, encoded = _plan(runs, old_specs, self.dialect.capabilities)
         for spec in specs:
             old = old_specs.get(spec.name)
             if old is None:
                 self._add_column(conn, old_table.name, spec.name, spec.kind)
             if spec.exact and (old is None or not old.exact):
                 self._add_column(conn, old_table.name, spec.companion, "blob")
-        table = self._run_table(name, specs)
-        self._insert_runs(conn, table, stored["id"], new_runs, specs, encoded)
+        if replace and present:
+            for chunk in _chunks(sorted(present), 500):
+                conn.execute(old_table.delete().where(old_table.c.id_run.in_(chunk)))
+        self._insert_runs(conn, self._run_table(name, specs), stored["id"], runs, specs, encoded)
+        return specs
+
+    def _stored_params(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        specs: Sequence[ColumnSpec],
+        ids: Sequence[int],
+        name: str,
+    ) -> dict[int, dict[str, Any]]:
+        """The params of the stored runs among ``ids``, by id."""
+        params = [s for s in specs if s.role == "param"]
+        columns = [table.c.id_run]
+        for s in params:
+            columns.append(table.c[s.name])
+            if s.exact:
+                columns.append(table.c[s.companion])
+        found: dict[int, dict[str, Any]] = {}
+        for chunk in _chunks(ids, 500):
+            result = conn.execute(sa.select(*columns).where(table.c.id_run.in_(chunk)))
+            rows = result.all()
+            if not rows:
+                continue
+            data = dict(zip(result.keys(), zip(*rows, strict=True), strict=True))
+            decoded = _decode_runs(name, params, data, len(rows))
+            for i, run_id in enumerate(decoded.ids):
+                found[run_id] = {
+                    k: col[i] for k, col in decoded.params.items() if col[i] is not ABSENT
+                }
+        return found
+
+    def _update_row(
+        self,
+        conn: sa.Connection,
+        experiment: ExperimentData,
+        specs: Sequence[ColumnSpec],
+        fields_blob: bytes,
+        config_blob: bytes,
+        now: datetime,
+    ) -> None:
+        table = self._run_table(experiment.name, [])
+        n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
         conn.execute(
             self._experiments.update()
-            .where(self._experiments.c.name == name)
+            .where(self._experiments.c.name == experiment.name)
             .values(
                 updated_at=now,
-                n_runs=stored["n_runs"] + len(new_runs),
+                n_runs=n_runs,
                 seed=experiment.seed,
                 fields=fields_blob,
                 config=config_blob,
@@ -182,6 +261,7 @@ class SQLStore(Store):
             "error": [r.error for r in runs],
             "started_at": [r.started_at for r in runs],
             "ended_at": [r.ended_at for r in runs],
+            "done_with": [r.done_with for r in runs],
         }
         for spec in specs:
             column = encoded.get(spec.name)
@@ -342,6 +422,7 @@ class SQLStore(Store):
             sa.Column("error", sa.Text),
             sa.Column("started_at", sa.DateTime),
             sa.Column("ended_at", sa.DateTime),
+            sa.Column("done_with", sa.Text),
         ]
         columns += [sa.Column(s.name, self.dialect.column_type(s.kind)) for s in specs]
         blob = self.dialect.column_type("blob")
@@ -429,6 +510,7 @@ def _decode_runs(
         error=list(columns.get("error", ())),
         started_at=list(columns.get("started_at", ())),
         ended_at=list(columns.get("ended_at", ())),
+        done_with=list(columns.get("done_with", ())),
     )
     for spec in specs:
         native = columns.get(spec.name, (None,) * n)
@@ -475,3 +557,23 @@ def _ordered_union(dicts: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _check_same_grid_points(
+    experiment: str, runs: Sequence[RunLike], stored: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """Refuse to overwrite a stored run with a run of the same id but other params (two
+    processes that added different runs to one experiment)."""
+    for run in runs:
+        old = stored.get(run.id)
+        if old is not None and params_digest(old) != params_digest(run.params):
+            raise ConflictError(
+                f"experiment {experiment!r}: run {run.id} is stored with params {dict(old)} "
+                f"but this run has {dict(run.params)}; another process added different runs. "
+                "Load the experiment again and add your runs to it"
+            )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

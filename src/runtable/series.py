@@ -1,0 +1,91 @@
+"""Metric series: ``run.log(loss=0.3, acc=0.8)`` rows kept column-wise, stored as one field.
+
+A run's series is a pandas DataFrame in the field ``series`` with the columns ``step`` (int64),
+``timestamp`` (datetime64[ns], UTC) and one float64 column per metric (NaN where a row did not
+log it). Appending costs a few list appends; the DataFrame is built when the run's fields are
+read for storage or through ``run.series``, so 10,000 logged values cost about one array.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FIELD = "series"
+
+
+class SeriesLog:
+    """The rows logged by one run, column by column."""
+
+    __slots__ = ("_dirty", "steps", "times", "values")
+
+    def __init__(self, existing: pd.DataFrame | None = None) -> None:
+        self.steps: list[int] = []
+        self.times: list[int] = []
+        self.values: dict[str, list[float]] = {}
+        self._dirty = False
+        if existing is not None:
+            self._extend(existing)
+
+    def _extend(self, frame: pd.DataFrame) -> None:
+        missing = {"step", "timestamp"} - set(frame.columns)
+        if missing:
+            raise ValueError(
+                f"field {FIELD!r} holds a DataFrame without {sorted(missing)}; run.log() needs "
+                f"that field for its series: rename the field"
+            )
+        self.steps = [int(s) for s in frame["step"]]
+        self.times = [int(t) for t in frame["timestamp"].astype("int64")]
+        for name in frame.columns:
+            if name not in ("step", "timestamp"):
+                self.values[str(name)] = [float(v) for v in frame[name]]
+
+    def append(self, step: int | None, values: Mapping[str, Any]) -> None:
+        """Add one row; ``step`` defaults to the previous step plus one (0 first)."""
+        if not values:
+            raise ValueError("run.log() needs at least one metric, as in run.log(loss=0.5)")
+        if step is None:
+            step = self.steps[-1] + 1 if self.steps else 0
+        n = len(self.steps)
+        for name, value in values.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"run.log({name}=...) takes numbers; got {type(value).__name__}: store "
+                    "other values as fields"
+                ) from None
+            column = self.values.get(name)
+            if column is None:
+                column = self.values[name] = [math.nan] * n
+            column.append(number)
+        self.steps.append(int(step))
+        self.times.append(time.time_ns())
+        for column in self.values.values():
+            if len(column) == n:  # a metric this row did not log
+                column.append(math.nan)
+        self._dirty = True
+
+    def frame(self) -> pd.DataFrame:
+        """The series as a DataFrame (step, timestamp, one column per metric)."""
+        import numpy as np
+        import pandas as pd
+
+        columns: dict[str, Any] = {
+            "step": np.array(self.steps, dtype=np.int64),
+            "timestamp": pd.to_datetime(np.array(self.times, dtype="datetime64[ns]"), utc=True),
+        }
+        for name, column in self.values.items():
+            columns[name] = np.array(column, dtype=np.float64)
+        return pd.DataFrame(columns)
+
+    def flush_into(self, fields: Any) -> None:
+        """Write the series into ``fields`` when rows were added since the last flush."""
+        if self._dirty:
+            fields[FIELD] = self.frame()
+            self._dirty = False

@@ -1,0 +1,255 @@
+"""Incremental persistence and resume: execute(persist=True), skipping runs already done."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import runtable as rt
+
+calls: list[int] = []
+
+
+@rt.step
+def square(run: rt.Run) -> None:
+    calls.append(run.id)
+    run.fields.sq = run.params.x**2
+
+
+@pytest.fixture(autouse=True)
+def _no_calls() -> None:
+    calls.clear()
+
+
+def _statuses(session: rt.Session, name: str) -> dict[str, int]:
+    df = session.query(f"SELECT status, COUNT(*) AS n FROM e_{name} GROUP BY status")
+    return dict(zip(df["status"], df["n"], strict=True))
+
+
+def test_execute_with_persist_stores_the_grid_then_each_finished_run(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    exp = session.create_experiment("inc").add_runs(x=range(10))
+    exp.execute(square, persist=True)
+    assert exp.id is not None
+    loaded = rt.connect(shared_url).load_experiment("inc")
+    assert [r.fields.sq for r in loaded.runs] == [x * x for x in range(10)]
+    assert {r.status for r in loaded.runs} == {"done"}
+    assert _statuses(session, "inc") == {"done": 10}
+
+
+def test_a_loaded_experiment_skips_runs_done_with_the_same_steps(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    session.create_experiment("skip").add_runs(x=range(5)).execute(square, persist=True)
+    calls.clear()
+    loaded = rt.connect(shared_url).load_experiment("skip")
+    loaded.execute(square, persist=True)
+    assert calls == []
+    loaded.execute(square, persist=True, force=True)
+    assert calls == [0, 1, 2, 3, 4]
+
+
+def test_only_failed_runs_execute_again(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    exp = session.create_experiment("flaky").add_runs(x=range(6))
+    broken = {2, 4}
+
+    @rt.step(name="square")
+    def sometimes(run: rt.Run) -> None:
+        if run.params.x in broken:
+            raise RuntimeError("flaky")
+        run.fields.sq = run.params.x**2
+
+    exp.execute(sometimes, persist=True, on_error="record")
+    assert _statuses(session, "flaky") == {"done": 4, "failed": 2}
+
+    broken.clear()
+    seen: list[int] = []
+
+    @rt.step(name="square")
+    def sometimes_again(run: rt.Run) -> None:  # same name, other code: a different step
+        seen.append(run.params.x)
+        run.fields.sq = run.params.x**2
+
+    loaded = rt.connect(shared_url).load_experiment("flaky")
+    loaded.execute(sometimes_again, persist=True)
+    assert sorted(seen) == [0, 1, 2, 3, 4, 5]  # changed code: everything again
+
+    seen.clear()
+    again = rt.connect(shared_url).load_experiment("flaky")
+    again.execute(sometimes_again, persist=True)
+    assert seen == []
+    assert _statuses(session, "flaky") == {"done": 6}
+
+
+def test_a_new_config_or_seed_executes_again(session: rt.Session) -> None:
+    exp = session.create_experiment("cfg").add_runs(x=range(3))
+    exp.execute(square, config={"k": 1})
+    exp.execute(square, config={"k": 1})
+    assert calls == [0, 1, 2]
+    exp.execute(square, config={"k": 2})
+    assert calls == [0, 1, 2] * 2
+    exp.seed = 7
+    exp.execute(square)
+    assert calls == [0, 1, 2] * 3
+
+
+def test_extending_the_grid_of_a_stored_experiment_runs_only_new_points(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    session.create_experiment("grow").add_runs(x=[1, 2]).execute(square, persist=True)
+    calls.clear()
+    loaded = rt.connect(shared_url).load_experiment("grow")
+    loaded.add_runs(x=[1, 2, 3, 4]).execute(square, persist=True)
+    assert calls == [2, 3]  # the ids of the two new runs
+    stored = rt.connect(shared_url).load_experiment("grow")
+    assert [(r.params.x, r.fields.sq) for r in stored.runs] == [(1, 1), (2, 4), (3, 9), (4, 16)]
+
+
+def test_persisting_runs_adds_columns_and_companions_as_they_appear(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    exp = session.create_experiment("types").add_runs(x=range(4))
+
+    def vary(run: rt.Run) -> None:
+        run.fields.v = [1, 2.5, "text", None][run.params.x]
+        if run.params.x == 3:
+            run.fields.late = {"only": "here"}
+
+    exp.execute(vary, persist=True)
+    loaded = rt.connect(shared_url).load_experiment("types")
+    assert [r.fields.v for r in loaded.runs] == [1, 2.5, "text", None]
+    assert [dict(r.fields).get("late") for r in loaded.runs] == [None, None, None, {"only": "here"}]
+
+
+def test_persist_true_with_append_and_a_process_backend(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    session.create_experiment("app").add_runs(x=[0, 1]).persist()
+    exp = session.create_experiment("app").add_runs(x=[0, 1, 2, 3])
+    exp.execute(square, persist=True, if_exists="append", n_jobs=2, backend="loky")
+    loaded = rt.connect(shared_url).load_experiment("app")
+    assert [r.fields.sq for r in loaded.runs] == [0, 1, 4, 9]
+
+
+def test_different_runs_under_one_id_are_a_conflict_not_an_overwrite(shared_url: str) -> None:
+    first = rt.connect(shared_url)
+    first.create_experiment("two").add_run(x=1).execute(square, persist=True)
+    other = rt.connect(shared_url).create_experiment("two").add_run(x=99)  # also run id 0
+    with pytest.raises(rt.ConflictError, match="run 0"):
+        other.execute(square, persist=True, if_exists="append")
+    assert [r.params.x for r in first.load_experiment("two").runs] == [1]
+
+
+def test_keyboard_interrupt_keeps_the_runs_finished_before_it(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    exp = session.create_experiment("ctrl_c").add_runs(x=range(20))
+
+    def interrupted(run: rt.Run) -> None:
+        if run.params.x == 12:
+            raise KeyboardInterrupt
+        run.fields.sq = run.params.x**2
+
+    with pytest.raises(KeyboardInterrupt):
+        exp.execute(interrupted, persist=True)
+    assert _statuses(session, "ctrl_c") == {"done": 12, "pending": 8}
+    loaded = rt.connect(shared_url).load_experiment("ctrl_c")
+    loaded.execute(square, persist=True)
+    assert _statuses(session, "ctrl_c") == {"done": 20}
+
+
+def test_a_failure_with_raise_stores_the_failed_run_too(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    exp = session.create_experiment("boom").add_runs(x=range(5))
+
+    def fail_at_three(x: int) -> dict[str, int]:
+        if x == 3:
+            raise ValueError("three")
+        return {"sq": x * x}
+
+    with pytest.raises(ValueError, match="three"):
+        exp.execute(fail_at_three, persist=True)
+    df = session.query("SELECT x, status, error FROM e_boom ORDER BY x")
+    assert list(df["status"]) == ["done", "done", "done", "failed", "pending"]
+    assert "ValueError: three" in df["error"][3]
+
+
+SWEEP = textwrap.dedent(
+    """
+    import sys, time
+    import runtable as rt
+
+    url, marker = sys.argv[1], sys.argv[2]
+
+    @rt.step
+    def simulate(run):
+        if run.id == 120:
+            open(marker, "w").close()   # the parent kills us from here on
+        if run.id >= 120:
+            time.sleep(0.01)
+        run.fields.value = float(run.rng.normal())
+        run.fields.path = run.rng.random(50)
+
+    session = rt.connect(url)
+    try:
+        exp = session.load_experiment("sweep")
+    except rt.ExperimentNotFoundError:
+        exp = session.create_experiment("sweep").add_runs(a=range(20), b=range(20))
+    exp.execute(simulate, persist=True)
+    print("finished")
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_sweep_then_resume_gives_the_uninterrupted_result(tmp_path: Path) -> None:
+    script = tmp_path / "sweep.py"
+    script.write_text(SWEEP)
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    marker = tmp_path / "marker"
+    child = subprocess.Popen([sys.executable, str(script), url, str(marker)])
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert child.poll() is None, "the sweep ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(1.5)  # past at least one batch write
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    session = rt.connect(url)
+    after_kill = _statuses(session, "sweep")
+    assert after_kill.get("done", 0) >= 120
+    assert sum(after_kill.values()) == 400  # the whole grid is stored, nothing half-written
+    assert after_kill.get("done", 0) < 400, "the kill came after the sweep finished"
+
+    resumed = subprocess.run(
+        [sys.executable, str(script), url, str(tmp_path / "unused")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _statuses(session, "sweep") == {"done": 400}
+
+    reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+    done = subprocess.run(
+        [sys.executable, str(script), reference_url, str(tmp_path / "unused2")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert_same_results(url, reference_url)
+
+
+def assert_same_results(url: str, reference_url: str) -> None:
+    def frame(u: str) -> pd.DataFrame:
+        df = rt.connect(u).load_experiment("sweep").runs.df()
+        return df.assign(path=df["path"].map(lambda a: a.tobytes()))
+
+    pd.testing.assert_frame_equal(frame(url), frame(reference_url))
