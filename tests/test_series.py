@@ -1,0 +1,83 @@
+"""Metric series: run.log() rows stored as one DataFrame field."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import runtable as rt
+
+
+def test_log_builds_one_dataframe_field_and_it_round_trips(session: rt.Session) -> None:
+    exp = session.create_experiment("train").add_runs(lr=[0.1, 0.01])
+
+    @rt.step
+    def train(run: rt.Run, lr: float) -> None:
+        loss = 1.0
+        for _ in range(100):
+            loss *= 1 - lr
+            run.log(loss=loss)
+        run.log(acc=0.9)
+
+    exp.execute(train).persist()
+    series = exp.runs.first().series
+    assert series is not None
+    assert list(series.columns) == ["step", "timestamp", "loss", "acc"]
+    assert series["step"].tolist() == list(range(101))
+    assert str(series["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert math.isnan(series["loss"].iloc[100])
+    assert series["acc"].iloc[:100].isna().all()
+
+    loaded = session.load_experiment("train")
+    for before, after in zip(exp.runs, loaded.runs, strict=True):
+        pd.testing.assert_frame_equal(after.fields.series, before.fields.series)
+
+
+def test_log_with_explicit_steps_and_a_hand_tracked_run(session: rt.Session) -> None:
+    exp = session.create_experiment("hand")
+    with exp.run(model="a") as run:
+        run.log(step=10, loss=0.5)
+        run.log(step=20, loss=0.25)
+    assert run.fields.series["step"].tolist() == [10, 20]
+    exp.persist()
+    assert session.load_experiment("hand").runs.first().fields.series["loss"].tolist() == [
+        0.5,
+        0.25,
+    ]
+
+
+def test_logging_continues_a_stored_series(session: rt.Session) -> None:
+    exp = session.create_experiment("more").add_run(x=1)
+    exp.execute(lambda run: run.log(loss=1.0)).persist()
+    loaded = session.load_experiment("more")
+    run = loaded.runs.first()
+    run.log(loss=0.5)
+    assert run.series is not None
+    assert run.series["loss"].tolist() == [1.0, 0.5]
+    assert run.series["step"].tolist() == [0, 1]
+
+
+def test_series_travels_back_from_worker_processes() -> None:
+    exp = rt.connect("sqlite://").create_experiment("workers").add_runs(n=[3, 4])
+
+    @rt.step
+    def count(run: rt.Run, n: int) -> None:
+        for i in range(n):
+            run.log(i=i)
+
+    exp.execute(count, n_jobs=2, backend="loky")
+    assert [len(r.fields.series) for r in exp.runs] == [3, 4]
+
+
+def test_log_refuses_non_numbers_and_empty_rows() -> None:
+    run = rt.connect("sqlite://").create_experiment("bad").add_run(x=1).runs.first()
+    with pytest.raises(TypeError, match="numbers"):
+        run.log(name="text")
+    with pytest.raises(ValueError, match="at least one metric"):
+        run.log()
+    run.log(v=np.float32(2.5), w=3)
+    assert run.series is not None
+    assert run.series[["v", "w"]].iloc[0].tolist() == [2.5, 3.0]
