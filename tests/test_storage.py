@@ -396,3 +396,21 @@ def test_append_refuses_a_run_whose_id_is_stored_with_other_params(session: rt.S
     with pytest.raises(rt.ConflictError, match="run 0"):
         other.persist(if_exists="append")
     assert [r.params.x for r in session.load_experiment("ids").runs] == [1]
+
+
+def test_loading_a_slice_reads_only_the_chosen_runs_and_fields(session: rt.Session) -> None:
+    exp = session.create_experiment("big").add_runs(n=[10, 100, 1000], trial=range(2))
+    for run in exp.runs:
+        run.fields.err = 1 / run.params.n
+        run.fields.samples = np.zeros(run.params.n)
+    exp.persist()
+    part = session.load_experiment("big", where="n > 10 AND trial = 0", columns=["err"])
+    assert [dict(r.params) for r in part.runs] == [{"n": 100, "trial": 0}, {"n": 1000, "trial": 0}]
+    assert [dict(r.fields) for r in part.runs] == [{"err": 0.01}, {"err": 0.001}]
+    with pytest.raises(rt.RuntableError, match="slice"):
+        part.persist(if_exists="replace")
+    with pytest.raises(KeyError, match="no field 'nope'"):
+        session.load_experiment("big", columns=["nope"])
+    with pytest.raises(rt.StorageError):
+        session.load_experiment("big", where="no_such_column > 1")
+    assert len(session.load_experiment("big", where="n < 0").runs) == 0

@@ -62,6 +62,7 @@ class Experiment:
         self._next_id = 0
         self._digests: dict[int, int] | None = {}  # params digest -> run id (None: not built)
         self._executed: dict[str, str] = {}  # step name -> source hash, for the metadata
+        self._slice: str | None = None  # set when loaded with where/columns: not persistable
 
     # -- building ----------------------------------------------------------------------------
 
@@ -239,6 +240,11 @@ class Experiment:
         return self
 
     def _require_session(self) -> Session:
+        if self._slice is not None:
+            raise RuntableError(
+                f"experiment {self.name!r} was loaded as a slice ({self._slice}) and cannot be "
+                "stored: storing it would drop what was not loaded. Load it whole to persist"
+            )
         if self._session is None:
             raise RuntableError(
                 f"experiment {self.name!r} is not attached to a session; create it with "

@@ -4,7 +4,7 @@ experiments and runs SQL on the database behind them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .experiment import Experiment
@@ -74,18 +74,35 @@ class Session:
         """A new experiment with these experiment-level fields, in memory until persisted."""
         return Experiment(name, session=self, fields=fields)
 
-    def load_experiment(self, name: str, *, unpickle: bool = False) -> Experiment:
+    def load_experiment(
+        self,
+        name: str,
+        *,
+        unpickle: bool = False,
+        where: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> Experiment:
         """Load a stored experiment: its fields, config, seed and every run.
 
         Steps are code and are not stored: pass them to ``execute()`` again. With
         ``unpickle=True`` the experiment's stored pickle is unpickled instead (only do this for
         databases you trust: unpickling runs code); it must have been persisted with
         ``store_pickle=True``.
+
+        ``where`` (a SQL condition on the run table, e.g. ``"n > 100 AND status = 'done'"``)
+        and ``columns`` (the fields to load; params are always loaded) load a slice: only
+        those runs and values are read. A slice can be executed and viewed but not persisted.
         """
         check_experiment_name(name)
-        stored = self.store.load(name, with_pickle=unpickle)
+        sliced = where is not None or columns is not None
+        if unpickle and sliced:
+            raise ValueError("unpickle=True loads the whole pickled experiment: drop where/columns")
+        stored = self.store.load(name, with_pickle=unpickle, where=where, columns=columns)
         if not unpickle:
-            return Experiment._from_stored(stored, self)
+            experiment = Experiment._from_stored(stored, self)
+            if sliced:
+                experiment._slice = f"where={where!r}, columns={columns!r}"
+            return experiment
         if stored.pickle is None:
             from .errors import RuntableError
 

@@ -121,8 +121,19 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def load(self, name: str, *, with_pickle: bool = False) -> StoredExperiment:
-        """Read an experiment; ExperimentNotFoundError when there is none of that name."""
+    def load(
+        self,
+        name: str,
+        *,
+        with_pickle: bool = False,
+        where: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> StoredExperiment:
+        """Read an experiment; ExperimentNotFoundError when there is none of that name.
+
+        ``where``: a SQL condition on the run table selecting the runs to read; ``columns``:
+        the fields to read (params are always read). Both read only what is asked for.
+        """
 
     @abstractmethod
     def exists(self, name: str) -> bool:

@@ -72,6 +72,8 @@ class Capabilities:
     negative_zero: bool = False  #: -0.0 keeps its sign
     nul_in_text: bool = False  #: text may contain U+0000
     max_text_bytes: int | None = None  #: longer strings go to the companion only
+    timestamp_step_us: int = 1  #: timestamps are kept to this many microseconds
+    json_exact: bool = True  #: JSON columns keep types and key order exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +323,8 @@ def _to_str(v: Any, caps: Capabilities) -> tuple[Any, bool]:
 
 def _to_datetime(v: Any, caps: Capabilities) -> tuple[Any, bool]:
     if type(v) is datetime and v.tzinfo is None:
-        return v, not v.fold  # SQL timestamps have no fold: keep fold=1 in the companion
+        # SQL timestamps have no fold, and some backends keep only milliseconds
+        return v, not v.fold and v.microsecond % caps.timestamp_step_us == 0
     if isinstance(v, datetime):  # aware datetimes and pandas Timestamps: a UTC projection
         try:
             aware = v.tzinfo is not None
@@ -335,7 +338,7 @@ def _to_datetime(v: Any, caps: Capabilities) -> tuple[Any, bool]:
 def _to_json(v: Any, caps: Capabilities) -> tuple[Any, bool]:
     if not isinstance(v, dict):
         return None, False
-    if _json_exact(v, caps):
+    if caps.json_exact and _json_exact(v, caps):
         return v, True
     projected = _jsonable(v, depth=0)
     return (projected if isinstance(projected, dict) else None), False

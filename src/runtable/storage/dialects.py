@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from typing import TYPE_CHECKING, Any, ClassVar
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..errors import StorageError
 from .columns import Capabilities, Kind
@@ -17,6 +19,9 @@ from .columns import Capabilities, Kind
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
     from sqlalchemy.types import TypeEngine
+
+#: Text that is never searched (tracebacks, metadata): may be long, need not be indexed.
+LongText = Literal["long_text"]
 
 #: SQLite waits this long for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -29,12 +34,15 @@ class Dialect:
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: DDL and DML of one persist commit or roll back together.
     transactional: ClassVar[bool] = True
+    #: Largest payload of one executemany; None: no limit.
+    max_request_bytes: ClassVar[int | None] = None
 
-    def column_type(self, kind: Kind) -> TypeEngine[Any]:
+    def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
         """The SQL type of a column of ``kind``."""
         import sqlalchemy as sa
 
-        types: dict[Kind, TypeEngine[Any]] = {
+        types: dict[str, TypeEngine[Any]] = {
+            "long_text": sa.Text(),
             "bool": sa.Boolean(),
             "int": sa.BigInteger(),
             "float": sa.Double(),
@@ -44,6 +52,22 @@ class Dialect:
             "blob": sa.LargeBinary(),
         }
         return types[kind]
+
+    def column_kwargs(self, kind: Kind | LongText) -> dict[str, Any]:
+        """Dialect options of a column of ``kind`` (``sqlalchemy.Column`` keyword arguments)."""
+        return {}
+
+    def table_kwargs(self, n_columns: int) -> dict[str, Any]:
+        """Dialect options of a run table with ``n_columns`` columns."""
+        return {}
+
+    def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Make writes to ``tables`` visible to every reader (a no-op with transactions)."""
+
+    def swap_tables_sql(self, source: str, target: str) -> str:
+        """SQL that atomically puts table ``source`` in the place of ``target`` (dropping the
+        old ``target``); only needed by backends without transactions."""
+        raise NotImplementedError(f"{self.name} replaces experiments inside a transaction")
 
     def normalize_url(self, url: URL) -> URL:
         """The URL to connect with (e.g. a driver that is installed)."""
@@ -110,7 +134,7 @@ class PostgreSQLDialect(Dialect):
     name = "postgresql"
     capabilities = Capabilities(nan=True, infinity=True, negative_zero=True, nul_in_text=False)
 
-    def column_type(self, kind: Kind) -> TypeEngine[Any]:
+    def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
         if kind == "json":
             from sqlalchemy.dialects.postgresql import JSON
 
@@ -125,9 +149,124 @@ class PostgreSQLDialect(Dialect):
         return url
 
 
+class CrateDBDialect(Dialect):
+    """CrateDB, through sqlalchemy-cratedb. What it lacks, and what runtable does about it:
+
+    - No transactions: a persist writes the run table first, refreshes it, and writes the
+      ``experiments`` row last as the commit marker; a failure before the marker drops the new
+      table. "replace" fills ``e_<name>__swap`` and swaps it in with ``ALTER CLUSTER SWAP
+      TABLE``, so the old version stays whole until the new one is. Incremental writes upsert
+      (``INSERT ... ON CONFLICT (id_run) DO UPDATE``): each run row is written whole.
+    - Eventually consistent reads: ``REFRESH TABLE`` once per persist, after the writes that a
+      later read must see (run table, then ``experiments``), never per statement.
+    - No binary type, and the HTTP driver rejects ``bytes``: codec values are base64 in
+      ``TEXT INDEX OFF STORAGE WITH (columnstore = false)`` columns, which also lifts the
+      32 KB limit of indexed text.
+    - Indexed text is capped at 32 KB: longer strings keep NULL in their native column and the
+      exact value in the companion.
+    - NaN and ±inf become NULL on the way (JSON): they use the companion. -0.0 too, to be sure.
+    - Timestamps have millisecond precision: finer datetimes use the companion.
+    - Dict fields are ``OBJECT(DYNAMIC)`` columns, queryable as ``metrics['precision']``.
+      CrateDB types each key by its first value and does not keep key order, so the exact dict
+      is always in the companion as well; keep one type per key across runs, or CrateDB will
+      refuse the write.
+    - No UNIQUE constraints: experiment names are the primary key of ``experiments``.
+    - At most 1,000 columns per table by default: run tables are created with
+      ``"mapping.total_fields.limit"`` raised to fit their columns with room to grow.
+    - Requests are capped at 100 MB: bulk inserts are split into batches of at most 32 MB.
+    """
+
+    name = "crate"
+    capabilities = Capabilities(
+        nan=False,
+        infinity=False,
+        negative_zero=False,
+        nul_in_text=False,
+        max_text_bytes=32_766,
+        timestamp_step_us=1000,
+        json_exact=False,
+    )
+    transactional = False
+    max_request_bytes = 32 * 1024 * 1024
+
+    def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
+        if kind == "json":
+            return _crate_object_type()
+        if kind == "blob":
+            return Base64Text()
+        return super().column_type(kind)
+
+    def column_kwargs(self, kind: Kind | LongText) -> dict[str, Any]:
+        if kind in ("blob", "long_text"):
+            return {"crate_index": False, "crate_columnstore": False}
+        return {}
+
+    def table_kwargs(self, n_columns: int) -> dict[str, Any]:
+        limit = max(1000, 1000 * math.ceil(2 * n_columns / 1000))
+        return {'crate_"mapping.total_fields.limit"': limit}
+
+    def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
+        if tables:
+            connection.exec_driver_sql(self.refresh_sql(connection.dialect, tables))
+
+    def refresh_sql(self, sa_dialect: Any, tables: Sequence[str]) -> str:
+        """``REFRESH TABLE`` of ``tables``, quoted for ``sa_dialect``."""
+        quote = sa_dialect.identifier_preparer.quote
+        return f"REFRESH TABLE {', '.join(quote(t) for t in tables)}"
+
+    def swap_tables_sql(self, source: str, target: str) -> str:
+        return f"ALTER CLUSTER SWAP TABLE {source} TO {target} WITH (drop_source = true)"
+
+
+def _crate_object_type() -> TypeEngine[Any]:
+    from sqlalchemy_cratedb.type.object import ObjectTypeImpl
+
+    class DynamicObject(ObjectTypeImpl):  # type: ignore[misc]
+        """``OBJECT(DYNAMIC)``, spelled out."""
+
+        cache_ok = True
+
+        def get_col_spec(self, **kw: Any) -> str:
+            return "OBJECT(DYNAMIC)"
+
+    return DynamicObject()
+
+
+def _base64_text() -> type:
+    import base64
+
+    import sqlalchemy as sa
+
+    class _Base64Text(sa.types.TypeDecorator[bytes]):
+        """Bytes stored as base64 text (CrateDB has no binary column type)."""
+
+        impl = sa.Text
+        cache_ok = True
+
+        def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+            return None if value is None else base64.b64encode(value).decode("ascii")
+
+        def process_result_value(self, value: Any, dialect: Any) -> bytes | None:
+            return None if value is None else base64.b64decode(value)
+
+    return _Base64Text
+
+
+def Base64Text() -> TypeEngine[Any]:
+    """A text column type that stores bytes as base64."""
+    global _BASE64_TEXT
+    if _BASE64_TEXT is None:
+        _BASE64_TEXT = _base64_text()
+    return _BASE64_TEXT()  # type: ignore[no-any-return]
+
+
+_BASE64_TEXT: type | None = None
+
+
 _DIALECTS: dict[str, type[Dialect]] = {
     "sqlite": SQLiteDialect,
     "postgresql": PostgreSQLDialect,
+    "crate": CrateDBDialect,
 }
 
 

@@ -9,7 +9,9 @@ transaction, so it marks a complete experiment.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.schema import CreateColumn
 
 from .. import codec
 from ..errors import (
@@ -37,16 +40,21 @@ from .columns import (
     Capabilities,
     ColumnSpec,
     EncodedColumn,
+    Kind,
     decode_column,
     encode_column,
     infer_kind,
 )
-from .dialects import dialect_for
+from .dialects import LongText, dialect_for
 
 if TYPE_CHECKING:
     import pandas as pd
 
 EXPERIMENTS = "experiments"
+#: Suffix of the table a replace fills before swapping it in (backends without transactions).
+SWAP_SUFFIX = "__swap"
+#: Reads of an experiment that a concurrent replace keeps changing, before giving up.
+LOAD_ATTEMPTS = 20
 #: Version of the table layout written in each experiment's metadata.
 STORAGE_FORMAT = 1
 
@@ -97,36 +105,87 @@ class SQLStore(Store):
             if stored is not None and if_exists == "append":
                 self._append(conn, experiment, runs, stored, fields_blob, config_blob, now)
                 return str(stored["id"])
-            if stored is not None:  # replace: the drop commits only with the new version
-                conn.execute(sa.text(f"DROP TABLE {self._quote(stored['table_name'])}"))
-                conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
             specs, encoded = _plan(runs, {}, self.dialect.capabilities)
             exp_id = uuid.uuid4().hex
-            table = self._run_table(name, specs)
-            if sa.inspect(conn).has_table(table.name):
-                raise SchemaError(
-                    f"table {table.name!r} exists but no experiment {name!r} is recorded in "
-                    f"{EXPERIMENTS!r}; it was not made by runtable (or is a leftover): drop it "
-                    "or choose another experiment name"
-                )
-            table.create(conn)
-            self._insert_runs(conn, table, exp_id, runs, specs, encoded)
-            conn.execute(
-                self._experiments.insert().values(
-                    name=name,
-                    id=exp_id,
-                    table_name=table.name,
-                    created_at=now,
-                    updated_at=now,
-                    n_runs=len(runs),
-                    seed=experiment.seed,
-                    fields=fields_blob,
-                    config=config_blob,
-                    meta=_dump_meta(experiment.meta, specs),
-                    pickle=experiment.pickle,
-                )
-            )
+            row = {
+                "name": name,
+                "id": exp_id,
+                "table_name": table_name(name),
+                "created_at": now,
+                "updated_at": now,
+                "n_runs": len(runs),
+                "seed": experiment.seed,
+                "fields": fields_blob,
+                "config": config_blob,
+                "meta": _dump_meta(experiment.meta, specs),
+                "pickle": experiment.pickle,
+            }
+            if stored is None:
+                self._create(conn, name, specs, encoded, runs, row)
+            elif self.dialect.transactional:  # the drop commits only with the new version
+                conn.execute(sa.text(f"DROP TABLE {self._quote(stored['table_name'])}"))
+                conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
+                self._create(conn, name, specs, encoded, runs, row)
+            else:
+                self._replace_by_swap(conn, name, specs, encoded, runs, row)
         return exp_id
+
+    def _create(
+        self,
+        conn: sa.Connection,
+        name: str,
+        specs: list[ColumnSpec],
+        encoded: Mapping[str, EncodedColumn],
+        runs: Sequence[RunLike],
+        row: Mapping[str, Any],
+    ) -> None:
+        """A new run table, filled, then the experiments row that marks it complete. Without
+        transactions, a failure before that row drops the new table again."""
+        table = self._run_table(name, specs)
+        if sa.inspect(conn).has_table(table.name):
+            raise SchemaError(
+                f"table {table.name!r} exists but no experiment {name!r} is recorded in "
+                f"{EXPERIMENTS!r}; it was not made by runtable (or is a leftover of a crash): "
+                "drop it or choose another experiment name"
+            )
+        table.create(conn)
+        try:
+            self._insert_runs(conn, table, row["id"], runs, specs, encoded)
+            self.dialect.refresh(conn, [table.name])
+            conn.execute(self._experiments.insert().values(**row))
+            self.dialect.refresh(conn, [EXPERIMENTS])
+        except BaseException:
+            if not self.dialect.transactional:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    table.drop(conn)
+            raise
+
+    def _replace_by_swap(
+        self,
+        conn: sa.Connection,
+        name: str,
+        specs: list[ColumnSpec],
+        encoded: Mapping[str, EncodedColumn],
+        runs: Sequence[RunLike],
+        row: Mapping[str, Any],
+    ) -> None:
+        """Replace without transactions: fill a new table beside the old one, swap the two in
+        one statement, then point the experiments row at the new version. Until the swap the
+        old version is complete and visible; readers that see the new table before the new
+        row retry (the run rows carry the experiment id)."""
+        table = self._run_table(name, specs, suffix=SWAP_SUFFIX)
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table.name)}"))
+        table.create(conn)
+        self._insert_runs(conn, table, row["id"], runs, specs, encoded)
+        self.dialect.refresh(conn, [table.name])
+        conn.exec_driver_sql(
+            self.dialect.swap_tables_sql(self._quote(table.name), row["table_name"])
+        )
+        values = {k: v for k, v in row.items() if k != "name"}
+        conn.execute(
+            self._experiments.update().where(self._experiments.c.name == name).values(**values)
+        )
+        self.dialect.refresh(conn, [EXPERIMENTS])
 
     def _append(
         self,
@@ -183,10 +242,13 @@ class SQLStore(Store):
                 self._add_column(conn, old_table.name, spec.name, spec.kind)
             if spec.exact and (old is None or not old.exact):
                 self._add_column(conn, old_table.name, spec.companion, "blob")
-        if replace and present:
+        table = self._run_table(name, specs)
+        upsert = replace and bool(present) and not self.dialect.transactional
+        if replace and present and not upsert:  # deleted and inserted in one transaction
             for chunk in _chunks(sorted(present), 500):
                 conn.execute(old_table.delete().where(old_table.c.id_run.in_(chunk)))
-        self._insert_runs(conn, self._run_table(name, specs), stored["id"], runs, specs, encoded)
+        self._insert_runs(conn, table, stored["id"], runs, specs, encoded, upsert=upsert)
+        self.dialect.refresh(conn, [table.name])
         return specs
 
     def _stored_params(
@@ -242,6 +304,7 @@ class SQLStore(Store):
                 pickle=experiment.pickle,
             )
         )
+        self.dialect.refresh(conn, [EXPERIMENTS])
 
     def _insert_runs(
         self,
@@ -251,7 +314,11 @@ class SQLStore(Store):
         runs: Sequence[RunLike],
         specs: Sequence[ColumnSpec],
         encoded: Mapping[str, EncodedColumn],
+        *,
+        upsert: bool = False,
     ) -> None:
+        """Insert the runs: every column of the table gets a value (NULL where a run has
+        none), so an upsert replaces whole rows."""
         if not runs:
             return
         columns: dict[str, list[Any]] = {
@@ -263,23 +330,30 @@ class SQLStore(Store):
             "ended_at": [r.ended_at for r in runs],
             "done_with": [r.done_with for r in runs],
         }
+        nulls = [None] * len(runs)
         for spec in specs:
             column = encoded.get(spec.name)
-            if column is None:  # a stored column these runs do not have
-                continue
-            columns[spec.name] = column.native
-            if column.companion is not None:
-                columns[spec.companion] = column.companion
-        self._executemany_insert(conn, table, columns)
+            columns[spec.name] = column.native if column is not None else nulls
+            if spec.exact:
+                companion = column.companion if column is not None else None
+                columns[spec.companion] = companion if companion is not None else nulls
+        self._executemany_insert(conn, table, columns, upsert=upsert)
 
     def _executemany_insert(
-        self, conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]]
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        columns: dict[str, list[Any]],
+        *,
+        upsert: bool = False,
     ) -> None:
-        """Insert column-wise data with one executemany, applying SQLAlchemy's bind processing
-        per column (much faster than building one dict per row)."""
+        """Insert column-wise data with executemany, applying SQLAlchemy's bind processing
+        per column (much faster than building one dict per row), in batches that stay under
+        the backend's request size limit."""
         dialect = conn.dialect
         names = list(columns)
         compiled = table.insert().compile(dialect=dialect, column_keys=names)
+        sql = self._insert_sql(table, names, upsert=upsert)
         for name in names:
             processor = table.c[name].type._cached_bind_processor(dialect)
             if processor is not None:
@@ -292,27 +366,51 @@ class SQLStore(Store):
                 dict(zip(names, values, strict=True))
                 for values in zip(*columns.values(), strict=True)
             ]
-        conn.exec_driver_sql(compiled.string, rows)
+        limit = self.dialect.max_request_bytes
+        batches = [rows] if limit is None else _batches_by_size(rows, columns, limit)
+        for batch in batches:
+            conn.exec_driver_sql(sql, batch)
 
-    def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Any) -> None:
-        sql_type = self.dialect.column_type(kind).compile(dialect=conn.dialect)
-        conn.exec_driver_sql(
-            f"ALTER TABLE {self._quote(table)} ADD COLUMN {self._quote(column)} {sql_type}"
-        )
+    def _insert_sql(self, table: sa.Table, names: Sequence[str], *, upsert: bool = False) -> str:
+        """INSERT of ``names`` in the driver's parameter style; with ``upsert``, a stored row
+        of the same ``id_run`` is replaced whole."""
+        sql = table.insert().compile(dialect=self.engine.dialect, column_keys=list(names)).string
+        if upsert:
+            quote = self._quote
+            updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id_run")
+            sql += f" ON CONFLICT ({quote('id_run')}) DO UPDATE SET {updates}"
+        return sql
+
+    def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Kind) -> None:
+        conn.exec_driver_sql(self._add_column_sql(table, column, kind))
+
+    def _add_column_sql(self, table: str, column: str, kind: Kind) -> str:
+        spec = CreateColumn(self._column(column, kind)).compile(dialect=self.engine.dialect)
+        return f"ALTER TABLE {self._quote(table)} ADD COLUMN {spec}"
 
     # -- reading -----------------------------------------------------------------------------
 
-    def load(self, name: str, *, with_pickle: bool = False) -> StoredExperiment:
-        with self._connect(f"load experiment {name!r}") as conn:
-            row = self._select_row(conn, name) if self._has_experiments(conn) else None
-            if row is None:
-                raise ExperimentNotFoundError(name, self.url)
-            specs = _specs_from_meta(row["meta"])
-            table = self._run_table(name, specs)
-            result = conn.execute(sa.select(table).order_by(table.c.id_run))
-            rows = result.all()
-        columns = dict(zip(result.keys(), zip(*rows, strict=True), strict=True)) if rows else {}
-        runs = _decode_runs(name, specs, columns, len(rows))
+    def load(
+        self,
+        name: str,
+        *,
+        with_pickle: bool = False,
+        where: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> StoredExperiment:
+        for attempt in range(LOAD_ATTEMPTS):
+            row, specs, data, n = self._read(name, where, columns)
+            if self.dialect.transactional or all(i == row["id"] for i in data["id_experiment"]):
+                break
+            # Without transactions a replace may be between its table swap and its row
+            # update: the rows carry the new experiment id before the row does. Read again.
+            time.sleep(0.05 * (attempt + 1))
+        else:
+            raise StorageError(
+                f"experiment {name!r} kept changing while it was read; try again when the "
+                "writer has finished"
+            )
+        runs = _decode_runs(name, specs, data, n)
         return StoredExperiment(
             id=row["id"],
             name=row["name"],
@@ -325,6 +423,28 @@ class SQLStore(Store):
             runs=runs,
             pickle=bytes(row["pickle"]) if with_pickle and row["pickle"] is not None else None,
         )
+
+    def _read(
+        self, name: str, where: str | None, fields: Sequence[str] | None
+    ) -> tuple[dict[str, Any], list[ColumnSpec], dict[str, Sequence[Any]], int]:
+        with self._connect(f"load experiment {name!r}") as conn:
+            row = self._select_row(conn, name) if self._has_experiments(conn) else None
+            if row is None:
+                raise ExperimentNotFoundError(name, self.url)
+            specs = _specs_from_meta(row["meta"])
+            if fields is not None:
+                specs = _select_specs(name, specs, fields)
+            table = self._run_table(name, specs)
+            query = sa.select(table).order_by(table.c.id_run)
+            if where:
+                query = query.where(sa.text(where))
+            result = conn.execute(query)
+            rows = result.all()
+        keys = list(result.keys())
+        data = (
+            dict(zip(keys, zip(*rows, strict=True), strict=True)) if rows else {k: () for k in keys}
+        )
+        return row, specs, data, len(rows)
 
     def exists(self, name: str) -> bool:
         with self._connect(f"look up experiment {name!r}") as conn:
@@ -414,27 +534,31 @@ class SQLStore(Store):
         row = conn.execute(sa.select(e).where(e.c.name == name)).mappings().first()
         return dict(row) if row is not None else None
 
-    def _run_table(self, name: str, specs: Sequence[ColumnSpec]) -> sa.Table:
+    def _run_table(self, name: str, specs: Sequence[ColumnSpec], suffix: str = "") -> sa.Table:
+        column = self._column
         columns: list[sa.Column[Any]] = [
             sa.Column("id_run", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("id_experiment", sa.String(32), nullable=False),
             sa.Column("status", sa.String(16), nullable=False),
-            sa.Column("error", sa.Text),
+            column("error", "long_text"),
             sa.Column("started_at", sa.DateTime),
             sa.Column("ended_at", sa.DateTime),
-            sa.Column("done_with", sa.Text),
+            column("done_with", "long_text"),
         ]
-        columns += [sa.Column(s.name, self.dialect.column_type(s.kind)) for s in specs]
-        blob = self.dialect.column_type("blob")
-        columns += [sa.Column(s.companion, blob) for s in specs if s.exact]
-        return sa.Table(table_name(name), sa.MetaData(), *columns)
+        columns += [column(s.name, s.kind) for s in specs]
+        columns += [column(s.companion, "blob") for s in specs if s.exact]
+        kwargs = self.dialect.table_kwargs(len(columns))
+        return sa.Table(table_name(name) + suffix, sa.MetaData(), *columns, **kwargs)
+
+    def _column(self, name: str, kind: Kind | LongText) -> sa.Column[Any]:
+        return sa.Column(name, self.dialect.column_type(kind), **self.dialect.column_kwargs(kind))
 
     def _quote(self, identifier: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(identifier))
 
 
 def _experiments_table(store: SQLStore) -> sa.Table:
-    blob = store.dialect.column_type("blob")
+    column = store._column
     return sa.Table(
         EXPERIMENTS,
         sa.MetaData(),
@@ -445,10 +569,10 @@ def _experiments_table(store: SQLStore) -> sa.Table:
         sa.Column("updated_at", sa.DateTime, nullable=False),
         sa.Column("n_runs", sa.Integer, nullable=False),
         sa.Column("seed", sa.BigInteger, nullable=False),
-        sa.Column("fields", blob, nullable=False),
-        sa.Column("config", blob, nullable=False),
-        sa.Column("meta", sa.Text, nullable=False),
-        sa.Column("pickle", blob),
+        column("fields", "blob"),
+        column("config", "blob"),
+        column("meta", "long_text"),
+        column("pickle", "blob"),
     )
 
 
@@ -577,3 +701,36 @@ def _check_same_grid_points(
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _batches_by_size(
+    rows: list[Any], columns: Mapping[str, Sequence[Any]], limit: int
+) -> Iterator[list[Any]]:
+    """Split rows into batches whose text and binary payload stays under ``limit`` bytes."""
+    sizes = [0] * len(rows)
+    for values in columns.values():
+        for i, v in enumerate(values):
+            sizes[i] += len(v) if isinstance(v, (str, bytes, bytearray, memoryview)) else 16
+    start, total = 0, 0
+    for i, size in enumerate(sizes):
+        if total + size > limit and i > start:
+            yield rows[start:i]
+            start, total = i, 0
+        total += size
+    if start < len(rows):
+        yield rows[start:]
+
+
+def _select_specs(
+    experiment: str, specs: Sequence[ColumnSpec], fields: Sequence[str]
+) -> list[ColumnSpec]:
+    """The params and the requested fields, in stored order; unknown names are an error."""
+    known = {s.name for s in specs if s.role == "field"}
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise KeyError(
+            f"experiment {experiment!r} has no field {unknown[0]!r}; its fields are: "
+            f"{', '.join(sorted(known)) or 'none'}"
+        )
+    wanted = set(fields)
+    return [s for s in specs if s.role == "param" or s.name in wanted]
