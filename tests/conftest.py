@@ -54,13 +54,16 @@ def postgres_url() -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 # Backends
 #
-# `url` runs a test once per storage backend: SQLite in memory, a SQLite file, and a real
-# PostgreSQL server. `shared_url` leaves out in-memory SQLite, for tests that open a second
-# session or process on the same database.
+# `url` runs a test once per storage backend: SQLite in memory, a SQLite file, a real
+# PostgreSQL server, and CrateDB when $RUNTABLE_TEST_CRATEDB_URL names a server (for example
+# `docker run -p 4200:4200 crate` and RUNTABLE_TEST_CRATEDB_URL=crate://localhost:4200).
+# `shared_url` leaves out in-memory SQLite, for tests that open a second session or process.
 # ---------------------------------------------------------------------------------------------
+CRATEDB_URL_ENV = "RUNTABLE_TEST_CRATEDB_URL"
 FILE_BACKENDS = [
     "sqlite-file",
     pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("cratedb", marks=pytest.mark.cratedb),
 ]
 BACKENDS = ["sqlite-memory", *FILE_BACKENDS]
 
@@ -71,6 +74,13 @@ def _backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield "sqlite://"
     elif backend == "sqlite-file":
         yield f"sqlite:///{tmp_path / 'runtable.db'}"
+    elif backend == "cratedb":
+        url = os.environ.get(CRATEDB_URL_ENV)
+        if not url:
+            pytest.skip(f"set {CRATEDB_URL_ENV} to a CrateDB URL (crate://host:4200) to run it")
+        _empty_cratedb(url)
+        yield url
+        _empty_cratedb(url)
     else:
         url = request.getfixturevalue("postgres_url")
         yield url
@@ -88,6 +98,27 @@ def _empty_postgres(url: str) -> None:
             conn.exec_driver_sql("CREATE SCHEMA public")
     finally:
         engine.dispose()
+
+
+def _empty_cratedb(url: str) -> None:
+    """Drop the tables of the `doc` schema (the test server is a throwaway one)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'doc'"
+            ).scalars()
+            for name in list(names):
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    finally:
+        engine.dispose()
+
+
+def backend_name(session: runtable.Session) -> str:
+    """The SQLAlchemy dialect name of a session's database: sqlite, postgresql or crate."""
+    return str(session.store.engine.dialect.name)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -96,6 +96,8 @@ def test_dict_fields_are_json_columns_queryable_with_sql(session: rt.Session) ->
     dialect = _sql_engine(session).dialect.name
     if dialect == "sqlite":
         sql = "SELECT json_extract(m, '$.precision') AS p, json_extract(m, '$.k.depth') AS d"
+    elif dialect == "crate":
+        sql = "SELECT m['precision'] AS p, m['k']['depth'] AS d"
     else:
         sql = "SELECT (m->>'precision')::float AS p, (m->'k'->>'depth')::int AS d"
     row = session.query(sql + " FROM e_metrics").iloc[0]
@@ -252,8 +254,10 @@ def test_replace_that_fails_keeps_the_previous_version(session: rt.Session) -> N
 def test_persist_failing_midway_leaves_the_database_as_it_was(session: rt.Session) -> None:
     """The experiments row is written last; make the database refuse it after the run table
     was created and filled, and check that nothing of the new experiment remains."""
-    _persisted(session, "before", [{"a": 1}])
     engine = _sql_engine(session)
+    if engine.dialect.name == "crate":
+        pytest.skip("CrateDB has no triggers to make a write fail on purpose")
+    _persisted(session, "before", [{"a": 1}])
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(

@@ -8,6 +8,7 @@ dialect and never tests a backend's name itself.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import math
 from collections.abc import Sequence
@@ -219,48 +220,53 @@ class CrateDBDialect(Dialect):
 
 
 def _crate_object_type() -> TypeEngine[Any]:
+    return _crate_object_class()()  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _crate_object_class() -> type:
     from sqlalchemy_cratedb.type.object import ObjectTypeImpl
 
     class DynamicObject(ObjectTypeImpl):  # type: ignore[misc]
-        """``OBJECT(DYNAMIC)``, spelled out."""
+        """``OBJECT(DYNAMIC)``, spelled out (the package's own type prints ``OBJECT``)."""
 
+        __visit_name__ = "user_defined"  # compiled through get_col_spec
         cache_ok = True
 
         def get_col_spec(self, **kw: Any) -> str:
             return "OBJECT(DYNAMIC)"
 
-    return DynamicObject()
+    return DynamicObject
 
 
+@functools.cache
 def _base64_text() -> type:
     import base64
 
     import sqlalchemy as sa
 
-    class _Base64Text(sa.types.TypeDecorator[bytes]):
-        """Bytes stored as base64 text (CrateDB has no binary column type)."""
+    class _Base64Text(sa.Text):
+        """Bytes stored as base64 text (CrateDB has no binary column type). A Text subclass,
+        not a TypeDecorator, so that CrateDB's text-only column options apply to it."""
 
-        impl = sa.Text
-        cache_ok = True
+        def bind_processor(self, dialect: Any) -> Any:
+            def process(value: Any) -> str | None:
+                return None if value is None else base64.b64encode(value).decode("ascii")
 
-        def process_bind_param(self, value: Any, dialect: Any) -> str | None:
-            return None if value is None else base64.b64encode(value).decode("ascii")
+            return process
 
-        def process_result_value(self, value: Any, dialect: Any) -> bytes | None:
-            return None if value is None else base64.b64decode(value)
+        def result_processor(self, dialect: Any, coltype: Any) -> Any:
+            def process(value: Any) -> bytes | None:
+                return None if value is None else base64.b64decode(value)
+
+            return process
 
     return _Base64Text
 
 
 def Base64Text() -> TypeEngine[Any]:
     """A text column type that stores bytes as base64."""
-    global _BASE64_TEXT
-    if _BASE64_TEXT is None:
-        _BASE64_TEXT = _base64_text()
-    return _BASE64_TEXT()  # type: ignore[no-any-return]
-
-
-_BASE64_TEXT: type | None = None
+    return _base64_text()()  # type: ignore[no-any-return]
 
 
 _DIALECTS: dict[str, type[Dialect]] = {
