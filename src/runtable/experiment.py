@@ -298,6 +298,25 @@ class Experiment:
         """The runs as a DataFrame (see :meth:`Runs.df`)."""
         return self.runs.df(meta=meta)
 
+    def plot(self, x: str, y: str, hue: str | None = None, ax: Any = None) -> Any:
+        """Mean of field ``y`` per value of param ``x`` (±1 std band), a line per ``hue``
+        value; returns the matplotlib Axes (``pip install "runtable[plot]"``)."""
+        from .plotting import plot
+
+        return plot(self, x, y, hue=hue, ax=ax)
+
+    def plot_series(self, name: str, hue: str | None = None, ax: Any = None) -> Any:
+        """One curve per run of the logged metric ``name`` (see ``Run.log``), coloured by the
+        param ``hue``; returns the matplotlib Axes."""
+        from .plotting import plot_series
+
+        return plot_series(self, name, hue=hue, ax=ax)
+
+    def _repr_html_(self) -> str:
+        from .views import experiment_html
+
+        return experiment_html(self)
+
     def __repr__(self) -> str:
         stored = " stored" if self.id else ""
         return (

@@ -283,6 +283,11 @@ class Run:
     def _namespaces(self) -> tuple[Mapping[str, Any], ...]:
         return (self.params._data, self.config._data, self.fields._data, self.vars._data)
 
+    def _repr_html_(self) -> str:
+        from .views import run_html
+
+        return run_html(self)
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
         return f"<Run {self.id} {self.status} ({params}) fields: {', '.join(self.fields) or '-'}>"
@@ -361,6 +366,11 @@ class Runs:
         for name in _union(r.fields._data for r in runs):
             columns[name] = [r.fields._data.get(name) for r in runs]
         return pd.DataFrame(columns)
+
+    def _repr_html_(self) -> str:
+        from .views import runs_html
+
+        return runs_html(self)
 
     def __repr__(self) -> str:
         counts = {s: 0 for s in STATUSES}

@@ -165,6 +165,11 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _repr_html_(self) -> str:
+        from .views import session_html
+
+        return session_html(self)
+
     def __repr__(self) -> str:
         return f"<Session {self.url}>"
 
