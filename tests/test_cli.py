@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -214,7 +215,7 @@ def test_sql_json_needs_distinct_names(capsys: pytest.CaptureFixture[str], url: 
 
 
 def test_sql_summarises_raw_blob_columns(capsys: pytest.CaptureFixture[str], url: str) -> None:
-    code, out, _ = run(capsys, "sql", "SELECT * FROM e_flaky", "--url", url)
+    code, out, _ = run(capsys, "sql", "SELECT id_run, blob, frame FROM e_flaky", "--url", url)
     assert code == 0
     assert "bytes(" in out
     assert "xxxx" not in out
@@ -373,6 +374,312 @@ def test_summarise() -> None:
     assert "\n" not in long
     assert summarise([1, 2], None) == [1, 2]
     assert summarise("a\nb", None) == "a\nb"
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def stored(url: str, name: str = "coins") -> pd.DataFrame:
+    with rt.connect(url) as s:
+        return s.load_experiment(name).runs.df()
+
+
+def test_export_csv_round_trip(
+    capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "coins.csv"
+    code, out, err = run(capsys, "export", "coins", str(target), "--url", url)
+    assert code == 0, err
+    assert out.strip() == str(target)
+    df = pd.read_csv(target, converters={"err": float})
+    want = stored(url)
+    assert list(df.columns) == list(want.columns)
+    assert df["id_run"].tolist() == want["id_run"].tolist()
+    assert df["n"].tolist() == want["n"].tolist()
+    assert df["err"].tolist() == want["err"].tolist()  # floats exactly
+    assert df["tosses"][0] == "ndarray(shape=(10,), dtype=bool)"
+
+
+def test_export_json_round_trip_and_full(
+    capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path
+) -> None:
+    want = stored(url)
+    target = tmp_path / "coins.json"
+    assert run(capsys, "export", "coins", str(target), "--url", url)[0] == 0
+    data = json.loads(target.read_text())
+    assert [r["err"] for r in data] == want["err"].tolist()
+    assert data[3]["tosses"] == "ndarray(shape=(100,), dtype=bool)"
+    assert pd.read_json(io.StringIO(target.read_text()))["n"].tolist() == want["n"].tolist()
+    assert run(capsys, "export", "coins", str(target), "--full", "--url", url)[0] == 0
+    data = json.loads(target.read_text())
+    assert [len(r["tosses"]) for r in data] == want["n"].tolist()
+    assert data[3]["tosses"] == want["tosses"][3].tolist()
+    assert data[0]["err"] == want["err"][0]
+
+
+def test_export_full_json_of_frames_bytes_and_meta(
+    capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "flaky.json"
+    code, _, err = run(capsys, "export", "flaky", str(target), "--full", "--meta", "--url", url)
+    assert code == 0, err
+    data = json.loads(target.read_text())
+    assert [r["status"] for r in data] == ["done", "failed", "done"]
+    assert data[0]["frame"] == [{"a": 1, "b": 4}, {"a": 2, "b": 5}, {"a": 3, "b": 6}]
+    assert data[0]["blob"] == "bytes(1024)"
+    assert data[1]["frame"] is None  # the failed run has no fields
+    assert "Traceback" in data[1]["error"]
+    assert pd.Timestamp(data[0]["started_at"]).year >= 2024
+
+
+def test_export_parquet_round_trip(
+    capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyarrow")
+    want = stored(url)
+    target = tmp_path / "coins.parquet"
+    code, out, err = run(capsys, "export", "coins", str(target), "--url", url)
+    assert code == 0, err
+    assert out.strip() == str(target)
+    df = pd.read_parquet(target)
+    assert df["err"].tolist() == want["err"].tolist()
+    assert df["trial"].tolist() == want["trial"].tolist()
+    assert df["tosses"][0] == "ndarray(shape=(10,), dtype=bool)"
+    full = tmp_path / "full.data"
+    args = ("export", "coins", str(full), "--format", "parquet", "--full", "--url", url)
+    assert run(capsys, *args)[0] == 0
+    df = pd.read_parquet(full)
+    assert [list(v) for v in df["tosses"]] == [v.tolist() for v in want["tosses"]]
+    flaky = tmp_path / "flaky.parquet"  # mixed frames and missing values still write
+    assert run(capsys, "export", "flaky", str(flaky), "--full", "--meta", "--url", url)[0] == 0
+    assert pd.read_parquet(flaky)["status"].tolist() == ["done", "failed", "done"]
+
+
+def test_export_parquet_without_pyarrow(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    code, out, err = run(capsys, "export", "coins", str(tmp_path / "x.parquet"), "--url", url)
+    assert code == 1
+    assert out == ""
+    assert "runtable: error: parquet export needs pyarrow" in err
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_export_to_stdout(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    want = stored(url)
+    code, out, err = run(capsys, "export", "coins", "-", "--url", url)
+    assert code == 0, err
+    df = pd.read_csv(io.StringIO(out), converters={"err": float})
+    assert df["err"].tolist() == want["err"].tolist()
+    code, out, _ = run(capsys, "--url", url, "export", "coins", "-", "--format", "json")
+    assert code == 0
+    assert [r["n"] for r in json.loads(out)] == want["n"].tolist()
+
+
+def test_export_errors(capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "export", "coins", "-", "--format", "parquet", "--url", url)
+    assert code == 2
+    assert "stdout" in err
+    code, _, err = run(capsys, "export", "coins", str(tmp_path / "x.xlsx"), "--url", url)
+    assert code == 2
+    assert "--format" in err
+    assert run(capsys, "export", "coins", "x.csv", "--format", "xml", "--url", url)[0] == 2
+    code, _, err = run(capsys, "export", "nope", str(tmp_path / "x.csv"), "--url", url)
+    assert code == 1
+    assert "'nope'" in err
+    code, _, err = run(capsys, "export", "coins", str(tmp_path / "no" / "x.csv"), "--url", url)
+    assert code == 1
+    assert err.startswith("runtable: error: cannot write")
+
+
+# -- rm ---------------------------------------------------------------------------------------
+
+
+class FakeTTY(io.StringIO):
+    """Standard input that claims to be a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def doomed(tmp_path: Path) -> str:
+    """A SQLite file with experiments "gone" (2 runs) and "kept" (1 run)."""
+    url = f"sqlite:///{tmp_path}/rm.db"
+    with rt.connect(url) as s:
+        s.create_experiment("gone").add_runs(x=[1, 2]).persist()
+        s.create_experiment("kept").add_run(x=1).persist()
+    return url
+
+
+def names(url: str) -> list[str]:
+    with rt.connect(url) as s:
+        return sorted(s.ls()["name"])
+
+
+def test_rm_yes(capsys: pytest.CaptureFixture[str], doomed: str) -> None:
+    code, out, err = run(capsys, "rm", "gone", "--yes", "--url", doomed)
+    assert code == 0, err
+    assert "deleted experiment gone (2 runs)" in out
+    assert names(doomed) == ["kept"]
+    with rt.connect(doomed) as s, pytest.raises(rt.ExperimentNotFoundError):
+        s.load_experiment("gone")
+    code, _, err = run(capsys, "rm", "gone", "-y", "--url", doomed)
+    assert code == 1
+    assert "'gone'" in err
+
+
+def test_rm_refuses_without_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, doomed: str
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # piped: never read
+    code, out, err = run(capsys, "rm", "gone", "--url", doomed)
+    assert code == 1
+    assert out == ""
+    assert "--yes" in err
+    assert names(doomed) == ["gone", "kept"]
+
+
+@pytest.mark.parametrize("answer", ["y\n", "YES\n"])
+def test_rm_asks_and_deletes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, doomed: str, answer: str
+) -> None:
+    monkeypatch.setattr(sys, "stdin", FakeTTY(answer))
+    code, out, err = run(capsys, "rm", "gone", "--url", doomed)
+    assert code == 0, err
+    assert "Delete experiment gone (2 runs)? [y/N]" in err
+    assert "deleted" in out
+    assert names(doomed) == ["kept"]
+
+
+@pytest.mark.parametrize("answer", ["n\n", "\n", ""])  # no, just return, end of input
+def test_rm_asks_and_keeps(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, doomed: str, answer: str
+) -> None:
+    monkeypatch.setattr(sys, "stdin", FakeTTY(answer))
+    code, out, err = run(capsys, "rm", "kept", "--url", doomed)
+    assert code == 1
+    assert "Delete experiment kept (1 run)? [y/N]" in err
+    assert "not deleted" in err
+    assert out == ""
+    assert names(doomed) == ["gone", "kept"]
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+class Checker(HTMLParser):
+    """Checks that every element is closed in order (void elements excepted)."""
+
+    VOID = frozenset({"meta", "br", "hr", "img", "input", "link", "col", "wbr", "source"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack, f"</{tag}> closes nothing"
+        assert self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1]}>"
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def check_html(text: str) -> Checker:
+    checker = Checker()
+    checker.feed(text)
+    checker.close()
+    assert checker.stack == [], f"unclosed: {checker.stack}"
+    return checker
+
+
+def test_report(capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    code, out, err = run(capsys, "report", "coins", "-o", str(target), "--url", url)
+    assert code == 0, err
+    assert out.strip() == str(target)
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    checker = check_html(text)
+    assert "coins" in "".join(checker.text)
+    assert checker.tags.count("tr") == 1 + 6  # header and one row per run
+    assert checker.tags.count("svg") == 2  # err vs n, err vs trial
+
+
+def test_report_default_path_and_errors(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "--url", url, "report", "flaky")
+    assert code == 0, err
+    assert out.strip() == str(tmp_path / "flaky.html")
+    check_html((tmp_path / "flaky.html").read_text(encoding="utf-8"))
+    code, _, err = run(capsys, "report", "nope", "--url", url)
+    assert code == 1
+    assert "'nope'" in err
+    code, _, err = run(
+        capsys, "report", "coins", "-o", str(tmp_path / "no" / "r.html"), "--url", url
+    )
+    assert code == 1
+    assert "cannot write" in err
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def test_models_ls(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The listing when the model store can list, else a clean error (it is being written)."""
+    from runtable.models import ModelStore
+
+    url = f"sqlite:///{tmp_path}/models.db"
+    with rt.connect(url) as s:
+        s.create_experiment("coins").add_run(n=1).persist()
+        can_list = hasattr(ModelStore, "ls")
+        if can_list and hasattr(ModelStore, "put"):
+            s.models.put(b"weights", name="tiny", experiment="coins")
+    code, out, err = run(capsys, "models", "ls", "--url", url)
+    if not can_list:
+        assert code == 1
+        assert err.startswith("runtable: error: the model store is not available")
+        assert "Traceback" not in err
+        return
+    assert code == 0, err
+    assert table_rows(out, "digest")[0][:2] == ["digest", "name"]
+    data = records(capsys, "--url", url, "models", "ls")
+    assert [r["name"] for r in data] == ["tiny"]
+    assert data[0]["experiment"] == "coins"
+
+
+def test_models_ls_without_a_model_store(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    from runtable.models import ModelStore
+
+    monkeypatch.delattr(ModelStore, "ls", raising=False)
+    code, out, err = run(capsys, "models", "ls", "--url", url)
+    assert code == 1
+    assert out == ""
+    assert err.startswith("runtable: error: the model store is not available")
+    assert "Traceback" not in err
+
+
+def test_models_needs_a_subcommand(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, _, err = run(capsys, "models", "--url", url)
+    assert code == 2
+    assert "required" in err
+    assert "ls" in run(capsys, "models", "--help")[1]
 
 
 # -- the installed entry point ----------------------------------------------------------------

@@ -7,7 +7,9 @@ pandas and SQLAlchemy are imported only by the commands that need them, so the C
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -213,6 +215,26 @@ def full_value(value: Any) -> Any:
     return value
 
 
+def jsonable(value: Any) -> Any:
+    """``value`` for ``json.dumps``: containers recursively, numpy scalars as Python's, floats
+    exactly (NaN, infinities and NaT as null), dates and times in ISO format, the rest as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if getattr(value, "shape", None) == () and hasattr(value, "item"):  # a numpy scalar
+        item = value.item()
+        return str(value) if item is value else jsonable(item)
+    if hasattr(value, "isoformat"):  # date, time, datetime, Timestamp (NaT says "NaT")
+        text = value.isoformat()
+        return None if text == "NaT" else text
+    return str(value)
+
+
 def export_format(args: argparse.Namespace) -> str:
     """The format of ``export``: --format, else the file's extension (csv for stdout)."""
     if args.format:
@@ -271,9 +293,8 @@ def cmd_export(session: runtable.Session, args: argparse.Namespace) -> None:
         if fmt == "csv":
             out.to_csv(target, index=False, lineterminator="\n")
         elif fmt == "json":
-            text = out.to_json(
-                orient="records", date_format="iso", date_unit="us", default_handler=str
-            )
+            records = [{str(k): jsonable(v) for k, v in r.items()} for r in out.to_dict("records")]
+            text = json.dumps(records, allow_nan=False)
             if args.file == "-":
                 sys.stdout.write(f"{text}\n")
             else:
@@ -315,7 +336,7 @@ def cmd_rm(session: runtable.Session, args: argparse.Namespace) -> None:
     print(f"deleted {what}")
 
 
-MODELS_ORDER = ("digest", "name", "experiment", "id_run", "created_at", "kind", "size", "config")
+MODELS_ORDER = ("digest", "name", "experiment", "id_run", "created", "created_at", "kind", "size")
 
 
 def cmd_models_ls(session: runtable.Session, args: argparse.Namespace) -> None:
@@ -344,7 +365,7 @@ def cmd_report(session: runtable.Session, args: argparse.Namespace) -> None:
         written = write_report(exp, path)
     except OSError as e:
         raise RuntableError(f"cannot write {path!r}: {e.strerror or e}") from e
-    print(written.resolve())
+    print(os.path.abspath(written))
 
 
 def cmd_version(args: argparse.Namespace) -> None:

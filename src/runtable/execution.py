@@ -159,7 +159,7 @@ def _outcome(run: Run, changed: Iterable[str], *, in_place: bool = False) -> _Ou
         done_with=run.done_with,
         fields={k: v for k, v in data.items() if k in changed},  # in the run's field order
         deleted=tuple(sorted(k for k in changed if k not in data)),
-        vars=run.vars._data,
+        vars=run._vars._data if run._vars is not None else {},
         in_place=in_place,
     )
 
@@ -169,7 +169,10 @@ def _apply(run: Run, outcome: _Outcome) -> None:
     data.update(outcome.fields)
     for name in outcome.deleted:
         data.pop(name, None)
-    object.__setattr__(run.vars, "_data", outcome.vars)
+    if outcome.vars:
+        object.__setattr__(run.vars, "_data", outcome.vars)
+    else:
+        run._vars = None
     run.status = outcome.status
     run.error = outcome.error
     run.done_with = outcome.done_with
@@ -184,7 +187,7 @@ def _run_steps(
     run.error = None
     run.done_with = None
     run._rng = None  # every execution starts the run's stream afresh, on every backend
-    seed_globals(run._experiment_seed, run.params)
+    seed_globals(run._experiment_seed, run.params_digest)
     current: Step | None = None
     try:
         for current in steps:

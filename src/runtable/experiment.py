@@ -58,6 +58,8 @@ class Experiment:
         self.config = Config()
         self.seed = seed
         self.id: str | None = None  #: the stored experiment's id, once persisted or loaded
+        self.created_at: datetime | None = None  #: when it was first stored (UTC), if loaded
+        self.updated_at: datetime | None = None  #: when it was last stored (UTC), if loaded
         self._session = session
         self._next_id = 0
         self._digests: dict[int, int] | None = {}  # params digest -> run id (None: not built)
@@ -112,6 +114,7 @@ class Experiment:
         if unique and digest in digests:
             return self.runs[digests[digest]]
         run = Run(self._next_id, params, config=self.config, experiment_seed=self.seed)
+        run._digest = digest
         self._next_id += 1
         self.runs._add(run)
         digests.setdefault(digest, run.id)
@@ -270,24 +273,30 @@ class Experiment:
 
         exp = cls(stored.name, session=session, fields=stored.fields, seed=stored.seed)
         exp.id = stored.id
+        exp.created_at = stored.created_at
+        exp.updated_at = stored.updated_at
         exp.config = Config(stored.config)
         exp._executed = {s["name"]: s["hash"] for s in stored.meta.get("steps", [])}
         runs = stored.runs
         params, fields = runs.params, runs.fields
+        restore = Run._restore
+        config, seed = exp.config, exp.seed
+        add = exp.runs._add
         for i, run_id in enumerate(runs.ids):
-            run = Run(
-                run_id,
-                {n: col[i] for n, col in params.items() if col[i] is not ABSENT},
-                fields={n: col[i] for n, col in fields.items() if col[i] is not ABSENT},
-                config=exp.config,
-                experiment_seed=exp.seed,
-                status=runs.status[i],  # type: ignore[arg-type]
-                error=runs.error[i],
-                started_at=runs.started_at[i],
-                ended_at=runs.ended_at[i],
-                done_with=runs.done_with[i],
+            add(
+                restore(
+                    run_id,
+                    {n: col[i] for n, col in params.items() if col[i] is not ABSENT},
+                    {n: col[i] for n, col in fields.items() if col[i] is not ABSENT},
+                    config,
+                    seed,
+                    runs.status[i],  # type: ignore[arg-type]
+                    runs.error[i],
+                    runs.started_at[i],
+                    runs.ended_at[i],
+                    runs.done_with[i],
+                )
             )
-            exp.runs._add(run)
         exp._digests = None
         exp._next_id = max(runs.ids, default=-1) + 1
         return exp

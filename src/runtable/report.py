@@ -1,15 +1,16 @@
 """A self-contained HTML report of one experiment: summary, fields, plots and a sortable table.
 
-No external resources: the CSS, the small sorting script and the SVG plots are written inline, so
-the file can be mailed or archived as is. ``render_report(exp)`` returns the page,
-``write_report(exp, path)`` writes it.
+CSS, the sorting script and the SVG plots are inline (no external resources): the file can be
+mailed or archived as is. ``render_report(exp)`` returns the page, ``write_report`` writes it.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -20,6 +21,7 @@ from runtable.cli import headline, summarise
 
 if TYPE_CHECKING:
     from runtable.experiment import Experiment
+    from runtable.run import Run
 
 MAX_ROWS = 1_000  # runs shown in the table
 MAX_POINTS = 2_000  # points drawn per plot, after merging those on the same pixel
@@ -40,9 +42,9 @@ def write_report(experiment: Experiment, path: str | Path) -> Path:
 def render_report(experiment: Experiment) -> str:
     """The report of ``experiment`` as one HTML page."""
     df = experiment.runs.df(meta=True)
-    params = _names(run.params for run in experiment.runs)
-    fields = _names(run.fields for run in experiment.runs)
-    numeric = [f for f in fields if _is_numeric(df[f], allow_bool=True)]
+    params = list(dict.fromkeys(k for run in experiment.runs for k in run.params))
+    fields = list(dict.fromkeys(k for run in experiment.runs for k in run.fields))
+    numeric = [f for f in fields if _is_numeric(df[f], bools=True)]
     name = escape(experiment.name)
     parts = [
         f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -52,7 +54,7 @@ def render_report(experiment: Experiment) -> str:
         _summary(experiment),
         "<h2>Plots</h2>",
         _plots(df, params, numeric, fields),
-        f"<h2>Runs</h2>{_table(df, params, fields)}",
+        f"<h2>Runs</h2>{_table(df, list(experiment.runs)[:MAX_ROWS], params, fields)}",
         f"<footer>Written by runtable {escape(runtable.__version__)} on "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</footer>",
         f"<script>{SCRIPT}</script></body></html>\n",
@@ -64,57 +66,41 @@ def render_report(experiment: Experiment) -> str:
 
 
 def _summary(experiment: Experiment) -> str:
-    counts: dict[str, int] = {}
-    for run in experiment.runs:
-        counts[run.status] = counts.get(run.status, 0) + 1
-    statuses = ", ".join(f"{n} {escape(str(s))}" for s, n in counts.items())
+    statuses = ", ".join(f"{n} {s}" for s, n in Counter(r.status for r in experiment.runs).items())
     rows = [
-        ("name", escape(experiment.name)),
-        ("id", escape(str(experiment.id or "not stored"))),
+        ("name", experiment.name),
+        ("id", experiment.id or "not stored"),
         ("runs", f"{len(experiment.runs)}" + (f" ({statuses})" if statuses else "")),
+        *_stored_times(experiment).items(),
+        ("seed", experiment.seed),
+        *((f"config {k}", v) for k, v in experiment.config.items()),
     ]
-    for key, value in _stored_times(experiment).items():
-        rows.append((key, escape(str(value))))
-    rows.append(("seed", escape(str(experiment.seed))))
-    for key, value in experiment.config.items():
-        rows.append((f"config {escape(key)}", _text(value)))
-    out = ["<h2>Summary</h2>", _dl(rows), "<h2>Experiment fields</h2>"]
-    if experiment.fields:
-        out.append(_dl([(escape(k), _text(v)) for k, v in experiment.fields.items()]))
-    else:
-        out.append("<p class='note'>This experiment has no fields of its own.</p>")
-    return "\n".join(out)
+    own = experiment.fields.items()
+    none = "<p class='note'>This experiment has no fields of its own.</p>"
+    return f"<h2>Summary</h2>{_dl(rows)}<h2>Experiment fields</h2>{_dl(own) if own else none}"
 
 
-def _stored_times(experiment: Experiment) -> dict[str, Any]:
+def _stored_times(experiment: Experiment) -> dict[str, str]:
     """created_at and updated_at: from the experiment if it has them, else from its database."""
     times = {k: getattr(experiment, k, None) for k in ("created_at", "updated_at")}
     session = experiment._session
-    if not all(times.values()) and session is not None and experiment.id:
-        try:
-            stored = session.ls()
-        except runtable.RuntableError:
-            stored = None
-        if stored is not None:
-            row = stored[stored["name"] == experiment.name]
-            for key in times:
-                if not times[key] and not row.empty:
-                    times[key] = row[key].iloc[0]
+    if None in times.values() and session is not None and experiment.id:
+        with suppress(runtable.RuntableError, KeyError):
+            row = session.ls().set_index("name").loc[experiment.name]
+            times = {k: row[k] if v is None else v for k, v in times.items()}
     return {k: str(v)[:19] for k, v in times.items() if v is not None and str(v) != "NaT"}
 
 
-def _dl(rows: Iterable[tuple[str, str]]) -> str:
-    return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
-
-
-def _text(value: Any) -> str:
-    return escape(str(summarise(value, 120)))
+def _dl(rows: Iterable[tuple[str, Any]]) -> str:
+    """A definition list of names and summarised values, both escaped."""
+    items = (f"<dt>{escape(k)}</dt><dd>{escape(str(summarise(v, 300)))}</dd>" for k, v in rows)
+    return f"<dl>{''.join(items)}</dl>"
 
 
 # -- table ------------------------------------------------------------------------------------
 
 
-def _table(df: Any, params: list[str], fields: list[str]) -> str:
+def _table(df: Any, runs: list[Run], params: list[str], fields: list[str]) -> str:
     if df.empty:
         return "<p class='note'>This experiment has no runs.</p>"
     shown = df.head(MAX_ROWS)
@@ -125,20 +111,31 @@ def _table(df: Any, params: list[str], fields: list[str]) -> str:
             "<code>runtable export</code> writes them all. " + note
         )
     kinds = {**dict.fromkeys(params, "param"), **dict.fromkeys(fields, "field")}
+    num = {c: " num" if _is_numeric(shown[c], bools=False) else "" for c in map(str, df.columns)}
     head = "".join(
-        f"<th class='{kinds.get(c, 'meta')}' data-col='{escape(c)}' title='{kinds.get(c, 'run')}"
-        f" {escape(c)}'>{escape(c)}</th>"
+        f"<th class='{kinds.get(c, 'meta')}{num[c]}' data-col='{escape(c)}' "
+        f"title='{kinds.get(c, 'run')} {escape(c)}'>{escape(c)}</th>"
         for c in map(str, df.columns)
     )
     body = []
-    for row in shown.itertuples(index=False):
-        tds = "".join(_cell(col, value) for col, value in zip(df.columns, row, strict=True))
+    for row, run in zip(shown.itertuples(index=False), runs, strict=True):
+        tds = "".join(
+            _cell(col, value) if _present(col, value, run) else "<td></td>"
+            for col, value in zip(map(str, df.columns), row, strict=True)
+        )
         body.append(f"<tr>{tds}</tr>")
     return (
         f"<p class='note'>{note} Columns: <span class='param'>params</span>, "
         "<span class='field'>fields</span>.</p><div class='scroll'><table id='runs'>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def _present(column: str, value: Any, run: Run) -> bool:
+    """Whether the run has this value: params and fields it lacks come as NaN or None."""
+    if column in META:
+        return value is not None and value == value  # neither NaN nor NaT
+    return column in run.params or column in run.fields
 
 
 def _cell(column: str, value: Any) -> str:
@@ -166,44 +163,22 @@ def _cell(column: str, value: Any) -> str:
 # -- data -------------------------------------------------------------------------------------
 
 
-def _names(mappings: Iterable[Iterable[str]]) -> list[str]:
-    names: dict[str, None] = {}
-    for mapping in mappings:
-        names.update(dict.fromkeys(mapping))
-    return list(names)
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a float when it is a real number (bools excluded), else None."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None  # numpy's bool_ is no Real either; its ints and floats are
+def _number(value: Any, bools: bool = False) -> float | None:
+    """``value`` as a float when it is a real number (a bool only if ``bools``), else None."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return float(value) if bools else None
+    if not isinstance(value, numbers.Real):  # numpy's ints and floats are Reals
+        return None
     try:
         return float(value)
     except (OverflowError, ValueError):  # a huge Fraction, say
         return None
 
 
-def _is_numeric(column: Any, *, allow_bool: bool) -> bool:
-    """All present values are numbers (or, with allow_bool, bools) and one at least is finite."""
-    finite = False
-    for value in column:
-        if value is None:
-            continue
-        if allow_bool and (isinstance(value, bool) or type(value).__name__ == "bool_"):
-            finite = True
-            continue
-        number = _number(value)
-        if number is None:
-            return False
-        finite = finite or math.isfinite(number)
-    return finite
-
-
-def _y_value(value: Any) -> float:
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        return float(value)
-    number = _number(value)
-    return number if number is not None else math.nan
+def _is_numeric(column: Any, *, bools: bool) -> bool:
+    """Some values are present and all are numbers (or bools, if ``bools``)."""
+    values = [_number(v, bools) for v in column if v is not None]
+    return bool(values) and all(v is not None for v in values)
 
 
 # -- plots ------------------------------------------------------------------------------------
@@ -222,15 +197,13 @@ def _plots(df: Any, params: list[str], numeric: list[str], fields: list[str]) ->
 
 
 def _figure(df: Any, x: str, y: str) -> str:
-    ys = [_y_value(v) for v in df[y]]
-    xs = list(df[x])
-    keep = [i for i, v in enumerate(ys) if math.isfinite(v) and xs[i] is not None]
-    skipped = len(ys) - len(keep)
-    numeric_x = _is_numeric(df[x], allow_bool=False)
-    if numeric_x:
-        xf = [_y_value(xs[i]) for i in keep]
-        keep = [i for i, v in zip(keep, xf, strict=True) if math.isfinite(v)]
-        skipped = len(ys) - len(keep)
+    numeric_x = _is_numeric(df[x], bools=False)
+    xs = [_number(v) for v in df[x]] if numeric_x else list(df[x])
+    ys = [_number(v, True) for v in df[y]]
+    pts: list[tuple[Any, float]] = [
+        (a, b) for a, b in zip(xs, ys, strict=True) if _finite(a) and b is not None and _finite(b)
+    ]
+    skipped = len(ys) - len(pts)
     title = f"{_short(y, 28)} vs {_short(x, 28)}"
     svg = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{W}' height='{H}' "
@@ -239,16 +212,20 @@ def _figure(df: Any, x: str, y: str) -> str:
         f"<text class='t' x='{W / 2}' y='18' text-anchor='middle'>{escape(title)}</text>",
     ]
     notes: list[str] = []
-    if not keep:
+    if not pts:
         svg.append(f"<text x='{W / 2}' y='{H / 2}' text-anchor='middle'>no finite values</text>")
     else:
-        pts = [(xs[i], ys[i]) for i in keep]
         draw = _numeric_x if numeric_x else _category_x
         svg.append(draw(pts, x, y, notes))
     if skipped:
         notes.append(f"{skipped:,} runs skipped (missing, NaN or infinite)")
     caption = "points: runs; line: mean per value" + "".join(f"; {n}" for n in notes)
     return f"<figure>{''.join(svg)}</svg><figcaption>{escape(caption)}</figcaption></figure>"
+
+
+def _finite(value: Any) -> bool:
+    """Present, and not a NaN nor an infinite float."""
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
 
 
 def _numeric_x(pts: list[tuple[Any, float]], x: str, y: str, notes: list[str]) -> str:
@@ -269,9 +246,7 @@ def _numeric_x(pts: list[tuple[Any, float]], x: str, y: str, notes: list[str]) -
         t = math.log10(v) if log else v
         return LEFT + (t - x0) / (x1 - x0) * (W - LEFT - RIGHT)
 
-    def sy(v: float) -> float:
-        return H - BOTTOM - (v - y0) / (y1 - y0) * (H - TOP - BOTTOM)
-
+    sy = _y_scale(y0, y1)
     out = [_axes(x, y, [(sx(t), _fmt(t, xt)) for t in xt], [(sy(t), _fmt(t, yt)) for t in yt])]
     out.append(
         _points([(sx(a), sy(b)) for a, b in zip(xv, (p[1] for p in pts), strict=True)], notes)
@@ -282,7 +257,8 @@ def _numeric_x(pts: list[tuple[Any, float]], x: str, y: str, notes: list[str]) -
     means = [(sx(a), sy(sum(v) / len(v))) for a, v in sorted(groups.items())]
     line = " ".join(f"{a:.1f},{b:.1f}" for a, b in means)
     out.append(f"<polyline class='mean' points='{line}'/>")
-    out.extend(f"<circle class='mean' cx='{a:.1f}' cy='{b:.1f}' r='3.5'/>" for a, b in means)
+    if len(means) <= 40:  # markers on the mean line, unless they would merge into a band
+        out.extend(f"<circle class='mean' cx='{a:.1f}' cy='{b:.1f}' r='3.5'/>" for a, b in means)
     if log:
         notes.append(f"{x} on a log scale")
     return "".join(out)
@@ -297,11 +273,7 @@ def _category_x(pts: list[tuple[Any, float]], x: str, y: str, notes: list[str]) 
         notes.append(f"first {MAX_CATEGORIES} of {len(names)} values of {x}")
         names = names[:MAX_CATEGORIES]
     y0, y1, yt = _domain([b for n in names for b in labels[n]])
-    band = (W - LEFT - RIGHT) / len(names)
-
-    def sy(v: float) -> float:
-        return H - BOTTOM - (v - y0) / (y1 - y0) * (H - TOP - BOTTOM)
-
+    band, sy = (W - LEFT - RIGHT) / len(names), _y_scale(y0, y1)
     width = max(3, int(band / 6.5))
     xt = [(LEFT + band * (i + 0.5), _short(n, width)) for i, n in enumerate(names)]
     out = [_axes(x, y, xt, [(sy(t), _fmt(t, yt)) for t in yt])]
@@ -349,20 +321,22 @@ def _axes(x: str, y: str, xt: list[tuple[float, str]], yt: list[tuple[float, str
     return "".join(out)
 
 
+def _y_scale(y0: float, y1: float) -> Callable[[float], float]:
+    return lambda v: H - BOTTOM - (v - y0) / (y1 - y0) * (H - TOP - BOTTOM)
+
+
 def _domain(values: list[float]) -> tuple[float, float, list[float]]:
     """The range of an axis (the values' range padded by 5%) and the round ticks inside it."""
     lo, hi = min(values), max(values)
-    if hi == lo:
-        pad = abs(lo) * 0.1 or 1.0
-    else:
-        pad = (hi - lo) * 0.05 if math.isfinite(hi - lo) else 0.0
+    span = hi - lo
+    pad = (span * 0.05 if math.isfinite(span) else 0.0) if span else (abs(lo) * 0.1 or 1.0)
     lo, hi = lo - pad, hi + pad
     return lo, hi, [t for t in _ticks(lo, hi) if lo <= t <= hi]
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     """About ``n`` round tick values from below ``lo`` to above ``hi``."""
-    if not math.isfinite(hi - lo):  # beyond the range of floats
+    if not 1e-300 < hi - lo < math.inf:  # beyond the range of floats
         return [lo, hi]
     raw = (hi - lo) / n
     magnitude = 10.0 ** math.floor(math.log10(raw))
@@ -388,18 +362,19 @@ def _short(text: str, width: int) -> str:
 
 
 CSS = """
+
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222;
 margin:24px auto;max-width:1500px;padding:0 16px}
 h1{font-size:22px;margin:0 0 12px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 code{font-family:ui-monospace,Menlo,Consolas,monospace}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}
-dt{color:#666}dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dt{color:#666}
+dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 .note{color:#666;font-size:13px}footer{color:#888;font-size:12px;margin-top:24px}
 .plots{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0;border:1px solid #e3e3e3;border-radius:4px;padding:4px;width:480px}
-figcaption{font-size:12px;color:#666;padding:0 6px}
-svg text{font-size:11px;fill:#333}svg .t{font-size:13px;font-weight:600}svg .lb{font-size:12px}
-.ax,.tk{stroke:#444;fill:none}.grid{stroke:#eee}
+figcaption{font-size:12px;color:#666;padding:0 6px}svg text{font-size:11px;fill:#333}
+svg .t{font-size:13px;font-weight:600}svg .lb{font-size:12px}.ax,.tk{stroke:#444;fill:none}
+.grid{stroke:#eee}
 .pts{stroke:#4c78a8;stroke-width:6;stroke-linecap:round;stroke-opacity:.6;fill:none}
 polyline.mean,path.mean{stroke:#e45756;stroke-width:2.2;fill:none}circle.mean{fill:#e45756}
 .scroll{overflow:auto;max-height:80vh;border:1px solid #ddd}
@@ -411,46 +386,41 @@ th.param,span.param{border-top-color:#4c78a8}th.field,span.field{border-top-colo
 span.param{color:#4c78a8}span.field{color:#54a24b}
 span.param,span.field{border-top:3px solid;padding:0 3px;font-weight:600}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
-td.num{text-align:right;font-variant-numeric:tabular-nums}tbody tr:hover{background:#f3f7fc}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tbody tr:hover{background:#f3f7fc}
 .s-failed{color:#b00;font-weight:600}.s-pending{color:#a60}.s-done{color:#262}
 """
 
 SCRIPT = """
 (function () {
-  var table = document.getElementById("runs");
-  if (!table) return;
+  var table = document.getElementById("runs"); if (!table) return;
   var heads = table.tHead.rows[0].cells, body = table.tBodies[0], current = -1, down = false;
-  function rank(td) {
-    var n = td.getAttribute("data-n");
-    if (n !== null) return [0, parseFloat(n)];
-    return td.textContent === "" ? [2, ""] : [1, td.textContent];
+  function key(td, i) {  /* numbers first, then text, then empty cells; ties keep their order */
+    var n = td.getAttribute("data-n"), t = td.textContent;
+    return n !== null ? [0, parseFloat(n), i] : [t === "" ? 2 : 1, t, i];
   }
   function sort(col, desc) {
-    var rows = Array.prototype.map.call(body.rows, function (r, i) {
-      return {row: r, key: rank(r.cells[col]), i: i};
-    });
+    var rows = [].map.call(body.rows, function (r, i) { return [r, key(r.cells[col], i)]; });
     rows.sort(function (a, b) {
-      if (a.key[0] !== b.key[0]) return a.key[0] - b.key[0];
-      var r = a.key[0] === 0 ? a.key[1] - b.key[1] : String(a.key[1]).localeCompare(b.key[1]);
-      return (desc ? -r : r) || a.i - b.i;
+      a = a[1]; b = b[1];
+      if (a[0] !== b[0]) return a[0] - b[0];
+      var r = a[0] === 0 ? a[1] - b[1] : a[1].localeCompare(b[1]);
+      return (desc ? -r : r) || a[2] - b[2];
     });
     var frag = document.createDocumentFragment();
-    rows.forEach(function (r) { frag.appendChild(r.row); });
+    rows.forEach(function (r) { frag.appendChild(r[0]); });
     body.appendChild(frag);
     for (var k = 0; k < heads.length; k++) heads[k].removeAttribute("aria-sort");
     heads[col].setAttribute("aria-sort", desc ? "descending" : "ascending");
     current = col; down = desc;
     var hash = "#sort=" + (desc ? "-" : "") + encodeURIComponent(heads[col].dataset.col);
-    try { history.replaceState(null, "", hash); } catch (e) { /* file: URLs may refuse */ }
+    try { history.replaceState(null, "", hash); } catch (e) { /* some file: URLs refuse */ }
   }
-  Array.prototype.forEach.call(heads, function (th, col) {
+  [].forEach.call(heads, function (th, col) {
     th.addEventListener("click", function () { sort(col, current === col && !down); });
   });
-  var m = /^#sort=(-?)(.+)$/.exec(location.hash);
-  if (m) {
-    var name = decodeURIComponent(m[2]);
-    for (var k = 0; k < heads.length; k++) if (heads[k].dataset.col === name) sort(k, m[1] === "-");
-  }
+  var m = /^#sort=(-?)(.+)$/.exec(location.hash);  /* report.html#sort=-err opens sorted */
+  for (var k = 0; m && k < heads.length; k++)
+    if (heads[k].dataset.col === decodeURIComponent(m[2])) sort(k, m[1] === "-");
   table.setAttribute("data-ready", "1");
 })();
 """

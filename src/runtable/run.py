@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import InvalidNameError
 from .names import check_column_name
-from .seeding import run_seed_sequence
+from .seeding import params_digest, run_seed_sequence
 from .series import FIELD as SERIES_FIELD
 from .series import SeriesLog
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Status = Literal["pending", "done", "failed"]
+_NO_VARS: Mapping[str, Any] = {}
 STATUSES: tuple[Status, ...] = ("pending", "done", "failed")
 
 
@@ -199,9 +200,11 @@ class Run:
     """
 
     __slots__ = (
+        "_digest",
         "_experiment_seed",
         "_rng",
         "_series",
+        "_vars",
         "config",
         "done_with",
         "ended_at",
@@ -211,7 +214,6 @@ class Run:
         "params",
         "started_at",
         "status",
-        "vars",
     )
 
     def __init__(
@@ -232,7 +234,7 @@ class Run:
         self.params = params if isinstance(params, Params) else Params(params)
         self.config = config if config is not None else Config()
         self.fields = Fields(fields, self.params)
-        self.vars = Vars()
+        self._vars: Vars | None = None
         self.status: Status = status
         self.error = error
         self.started_at = started_at
@@ -243,6 +245,21 @@ class Run:
         self._experiment_seed = experiment_seed
         self._rng: np.random.Generator | None = None
         self._series: SeriesLog | None = None
+        self._digest: int | None = None
+
+    @property
+    def vars(self) -> Vars:
+        """Temporary values of this run: never stored, except inside an opt-in pickle."""
+        if self._vars is None:
+            self._vars = Vars()
+        return self._vars
+
+    @property
+    def params_digest(self) -> int:
+        """A 128-bit digest of the params (computed once): the run's identity in the grid."""
+        if self._digest is None:
+            self._digest = params_digest(self.params._data)
+        return self._digest
 
     @property
     def rng(self) -> np.random.Generator:
@@ -278,10 +295,49 @@ class Run:
     @property
     def seed_sequence(self) -> np.random.SeedSequence:
         """The SeedSequence behind ``rng``: from the experiment's seed and this run's params."""
-        return run_seed_sequence(self._experiment_seed, self.params)
+        return run_seed_sequence(self._experiment_seed, self.params_digest)
 
     def _namespaces(self) -> tuple[Mapping[str, Any], ...]:
-        return (self.params._data, self.config._data, self.fields._data, self.vars._data)
+        vars_ = self._vars._data if self._vars is not None else _NO_VARS
+        return (self.params._data, self.config._data, self.fields._data, vars_)
+
+    @classmethod
+    def _restore(
+        cls,
+        id: int,
+        params: dict[str, Any],
+        fields: dict[str, Any],
+        config: Config,
+        experiment_seed: int,
+        status: Status,
+        error: str | None,
+        started_at: datetime | None,
+        ended_at: datetime | None,
+        done_with: str | None,
+    ) -> Run:
+        """A run read back from storage: names were checked when it was stored, and the dicts
+        are owned by the new run (the fast path of loading)."""
+        run = cls.__new__(cls)
+        run.id = id
+        run.params = p = Params.__new__(Params)
+        object.__setattr__(p, "_data", params)
+        run.fields = f = Fields.__new__(Fields)
+        object.__setattr__(f, "_data", fields)
+        object.__setattr__(f, "_params", params)
+        object.__setattr__(f, "_changed", None)
+        object.__setattr__(f, "_lower", None)
+        run.config = config
+        run._vars = None
+        run.status = status
+        run.error = error
+        run.started_at = started_at
+        run.ended_at = ended_at
+        run.done_with = done_with
+        run._experiment_seed = experiment_seed
+        run._rng = None
+        run._series = None
+        run._digest = None
+        return run
 
     def _repr_html_(self) -> str:
         from .views import run_html

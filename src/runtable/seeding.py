@@ -37,16 +37,16 @@ def params_digest(params: Mapping[str, Any]) -> int:
     return int.from_bytes(hashlib.sha256(canonical).digest()[:16], "little")
 
 
-def run_seed_sequence(experiment_seed: int, params: Mapping[str, Any]) -> np.random.SeedSequence:
-    """The SeedSequence of a run: entropy from the experiment's seed and the params' digest."""
+def run_seed_sequence(experiment_seed: int, digest: int) -> np.random.SeedSequence:
+    """The SeedSequence of a run: entropy from the experiment's seed and its params' digest."""
     import numpy as np
 
-    return np.random.SeedSequence([int(experiment_seed) & (2**64 - 1), params_digest(params)])
+    return np.random.SeedSequence([int(experiment_seed) & (2**64 - 1), digest])
 
 
-def seed_globals(experiment_seed: int, params: Mapping[str, Any]) -> None:
+def seed_globals(experiment_seed: int, digest: int) -> None:
     """Seed ``random`` and ``numpy.random``'s global state for one run (process-local)."""
-    digest = params_digest(params) ^ (int(experiment_seed) & (2**64 - 1))
+    digest ^= int(experiment_seed) & (2**64 - 1)
     random.seed(digest)
     import numpy as np
 
