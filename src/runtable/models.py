@@ -41,8 +41,7 @@ if TYPE_CHECKING:
 Kind = Literal["pickle", "bytes"]
 MODEL_CONFIG = "model_config"
 MODEL_BLOBS = "model_blobs"
-#: The CrateDB BLOB table that holds the bytes there.
-BLOB_TABLE = "models"
+BLOB_TABLE = "models"  #: CrateDB's BLOB table
 MAX_NAME = 200
 LS_COLUMNS = ["digest", "name", "experiment", "id_run", "created", "config"]
 
@@ -52,10 +51,7 @@ class ModelNotFoundError(RuntableError, LookupError):
 
     def __init__(self, digest: str, url: str) -> None:
         self.digest = digest
-        super().__init__(
-            f"no model with digest {digest!r} is stored in {url}; "
-            "session.models.ls() lists the stored models"
-        )
+        super().__init__(f"no model {digest} is stored in {url}; session.models.ls() lists them")
 
 
 class CorruptModelError(CodecError):
@@ -68,19 +64,17 @@ class CorruptModelError(CodecError):
 
 
 class ModelStore:
-    """Models of one database: ``put``, ``get``, ``ls`` and ``delete``."""
+    """The models of one database: ``put``, ``get``, ``ls`` and ``delete``."""
 
     def __init__(self, store: Store) -> None:
         from .storage.sql import SQLStore
 
         if not isinstance(store, SQLStore):
             raise TypeError(f"the model store needs a SQL store, not {describe(store)}")
-        self._engine = store.engine
-        self._dialect = store.dialect
-        self._url = store.url
+        self._engine, self._dialect, self._url = store.engine, store.dialect, store.url
         self._schema = _Schema(store.dialect)
         self._checked = False  # model_config exists and has runtable's columns
-        self._created = False  # put has made sure every table exists
+        self._created = False  # put has made sure that every table exists
         self._last: datetime | None = None
 
     def put(
@@ -94,39 +88,38 @@ class ModelStore:
     ) -> str:
         """Store ``model`` and return its sha1 hex digest.
 
-        bytes-like objects, paths and binary files are stored as they are (kind ``"bytes"``);
-        anything else is serialized with cloudpickle (kind ``"pickle"``). ``config`` is a dict of
-        JSON values, queryable in ``model_config.config``.
+        bytes-like objects, paths and binary files are stored as they are (kind ``"bytes"``),
+        anything else pickled with cloudpickle (kind ``"pickle"``). ``config``: a dict of JSON
+        values, queryable in ``model_config.config``.
         """
+        if config is not None and not isinstance(config, Mapping):
+            raise TypeError(f"config must be a dict of JSON values, not {describe(config)}")
         row: dict[str, Any] = {
             "name": _check_name(name),
             "id_run": _run_id(run),
             "experiment": None if experiment is None else check_experiment_name(experiment),
-            "config": _check_config(config),
+            "config": _jsonable(config or {}, "config"),
         }
         data, kind = _serialize(model)
         digest = hashlib.sha1(memoryview(data), usedforsecurity=False).hexdigest()
         row.update(digest=digest, kind=kind, size=len(data), created_at=self._now())
         self._ensure_tables()
         s = self._schema
-        if s.blobs is None:  # CrateDB: blob first, then its row
+        if s.blobs is None:  # CrateDB: the blob first, then its row
             with self._blob_container(f"store model {digest}") as blobs:
                 if not blobs.exists(digest):
                     blobs.put(io.BytesIO(data), digest=digest)
-            with self._connect(f"store model {name!r}", write=True) as conn:
-                conn.execute(s.config.insert(), row)
-                conn.exec_driver_sql(s.refresh)
-            return digest
         with self._connect(f"store model {name!r}", write=True) as conn:
-            # FOR SHARE: a concurrent delete of this blob waits for this transaction.
-            query = sa.select(s.blobs.c.digest).where(s.blobs.c.digest == digest)
-            if conn.execute(query.with_for_update(read=True)).first() is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(s.blobs.insert(), {"digest": digest, "data": data})
-                except sa.exc.IntegrityError:
-                    pass  # the same bytes were stored concurrently: that is the blob we want
+            if s.blobs is not None:  # FOR SHARE: a concurrent delete of the blob waits for us
+                query = sa.select(s.blobs.c.digest).where(s.blobs.c.digest == digest)
+                if conn.execute(query.with_for_update(read=True)).first() is None:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(s.blobs.insert(), {"digest": digest, "data": data})
+                    except sa.exc.IntegrityError:
+                        pass  # stored concurrently by another writer: the same bytes
             conn.execute(s.config.insert(), row)
+            self._dialect.refresh(conn, [MODEL_CONFIG])  # CrateDB: visible to ls() and query()
         return digest
 
     def get(self, digest: str, *, unpickle: bool = True) -> Any:
@@ -137,17 +130,16 @@ class ModelStore:
         """
         digest = _check_digest(digest)
         s = self._schema
+        data: Any = None
         with self._connect(f"load model {digest}") as conn:
-            c = s.config.c
-            query = sa.select(c.kind).where(c.digest == digest).distinct()
+            query = sa.select(s.config.c.kind).where(s.config.c.digest == digest).distinct()
             kinds = set(conn.execute(query).scalars()) if self._has(conn) else set()
             if not kinds:
                 raise ModelNotFoundError(digest, self._url)
-            data = None
             if s.blobs is not None:
                 query = sa.select(s.blobs.c.data).where(s.blobs.c.digest == digest)
                 data = conn.execute(query).scalar()
-        if s.blobs is None:
+        if s.crate:
             data = self._crate_fetch(digest)
         if data is None:
             raise CorruptModelError(
@@ -172,7 +164,7 @@ class ModelStore:
             raise
 
     def ls(self, name: str | None = None) -> pd.DataFrame:
-        """One row per stored model (newest first), optionally only those named ``name``."""
+        """One row per stored model, newest first; only those called ``name`` if given."""
         import pandas as pd
 
         if name is not None:
@@ -187,22 +179,20 @@ class ModelStore:
         return df
 
     def delete(self, digest: str, *, missing_ok: bool = False) -> None:
-        """Delete every ``model_config`` row of ``digest`` and its stored bytes."""
+        """Delete every ``model_config`` row of ``digest`` and the stored bytes."""
         digest = _check_digest(digest)
-        s = self._schema
-        found = False
+        s, found = self._schema, False
         with self._connect(f"delete model {digest}", write=True) as conn:
             if self._has(conn):
-                if s.blobs is not None:  # the blob first: a concurrent put of it waits
-                    blob = conn.execute(s.blobs.delete().where(s.blobs.c.digest == digest))
-                    found = blob.rowcount > 0
+                if s.blobs is not None:  # the blob first: a concurrent put of it waits for us
+                    blob = s.blobs.delete().where(s.blobs.c.digest == digest)
+                    found = conn.execute(blob).rowcount > 0
                 rows = conn.execute(s.config.delete().where(s.config.c.digest == digest))
                 found = rows.rowcount > 0 or found
-                if s.blobs is None:
-                    conn.exec_driver_sql(s.refresh)
-        if s.blobs is None and found:
+                self._dialect.refresh(conn, [MODEL_CONFIG])
+        if s.crate and self._checked:  # also a blob whose row was never written
             with self._blob_container(f"delete model {digest}") as blobs:
-                blobs.delete(digest)
+                found = bool(blobs.delete(digest)) or found
         if not found and not missing_ok:
             raise ModelNotFoundError(digest, self._url)
 
@@ -226,18 +216,16 @@ class ModelStore:
 
     @contextmanager
     def _blob_container(self, what: str) -> Iterator[Any]:
-        """CrateDB's blob container ``models``; client errors become StorageError."""
+        """CrateDB's BLOB container; client errors become StorageError."""
         errors = importlib.import_module("crate.client.exceptions")
         try:
             raw = self._engine.raw_connection()
-        except sa.exc.SQLAlchemyError as e:
+            try:
+                yield raw.driver_connection.get_blob_container(BLOB_TABLE)  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        except (sa.exc.SQLAlchemyError, errors.Error, errors.BlobException) as e:
             raise StorageError(f"could not {what} in {self._url}: {e}") from e
-        try:
-            yield raw.driver_connection.get_blob_container(BLOB_TABLE)  # type: ignore[union-attr]
-        except (errors.Error, errors.BlobException) as e:
-            raise StorageError(f"could not {what} in {self._url}: {e}") from e
-        finally:
-            raw.close()
 
     def _crate_fetch(self, digest: str) -> bytes | None:
         missing = importlib.import_module("crate.client.exceptions").DigestNotFoundException
@@ -260,8 +248,9 @@ class ModelStore:
         for table in (self._schema.config, self._schema.blobs):
             if table is None or not inspector.has_table(table.name):
                 continue
-            found = {c["name"] for c in inspector.get_columns(table.name)}
-            missing = {c.name for c in table.columns} - found
+            missing = {c.name for c in table.columns} - {
+                c["name"] for c in inspector.get_columns(table.name)
+            }
             if missing:
                 raise SchemaError(
                     f"table {table.name!r} in {self._url} was not made by runtable (it lacks "
@@ -285,10 +274,12 @@ class ModelStore:
                     raise
 
     def _now(self) -> datetime:
-        """UTC now (naive), strictly after the previous put of this store: newest sorts first."""
+        """UTC now (naive), after the previous put of this store: the newest sorts first."""
+        step = timedelta(milliseconds=1) if self._schema.crate else timedelta(microseconds=1)
         now = datetime.now(UTC).replace(tzinfo=None)
+        now -= (now - datetime.min) % step  # CrateDB keeps milliseconds
         if self._last is not None and now <= self._last:
-            now = self._last + timedelta(microseconds=1)
+            now = self._last + step
         self._last = now
         return now
 
@@ -315,34 +306,19 @@ class _Schema:
         if not self.crate:
             sa.Index("ix_model_config_digest", self.config.c.digest)
             sa.Index("ix_model_config_name", self.config.c.name)
+            data = sa.Column("data", dialect.column_type("blob"), nullable=False)
             self.blobs = sa.Table(
-                MODEL_BLOBS,
-                metadata,
-                sa.Column("digest", sa.String(40), primary_key=True),
-                sa.Column("data", dialect.column_type("blob"), nullable=False),
+                MODEL_BLOBS, metadata, sa.Column("digest", sa.String(40), primary_key=True), data
             )
-        self.refresh = f"REFRESH TABLE {MODEL_CONFIG}"
         self.blob_where = f"the CrateDB BLOB table {BLOB_TABLE!r}" if self.crate else MODEL_BLOBS
 
     def create(self, conn: sa.Connection) -> None:
+        self.config.metadata.create_all(conn, checkfirst=True)
         if not self.crate:
-            self.config.metadata.create_all(conn, checkfirst=True)
             return
-        conn.exec_driver_sql(self.crate_ddl(conn.dialect))
-        query = sa.text(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'blob' AND table_name = :name"
-        )
-        if not conn.execute(query, {"name": BLOB_TABLE}).scalar():
+        query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'blob' AND "
+        if not conn.exec_driver_sql(query + f"table_name = '{BLOB_TABLE}'").scalar():
             conn.exec_driver_sql(f"CREATE BLOB TABLE {BLOB_TABLE}")
-
-    def crate_ddl(self, dialect: sa.Dialect) -> str:
-        """CREATE TABLE for CrateDB, with ``config OBJECT(DYNAMIC)`` spelled out."""
-        columns = []
-        for c in self.config.columns:
-            sql_type = "OBJECT(DYNAMIC)" if c.name == "config" else c.type.compile(dialect=dialect)
-            columns.append(f"{c.name} {sql_type}{'' if c.nullable else ' NOT NULL'}")
-        return f"CREATE TABLE IF NOT EXISTS {MODEL_CONFIG} ({', '.join(columns)})"
 
     def select_ls(self, name: str | None) -> sa.Select[Any]:
         c = self.config.c
@@ -369,10 +345,7 @@ def _serialize(model: Any) -> tuple[bytes, Kind]:
             raise TypeError(f"reading the model file gave {describe(data)}, not bytes")
         return data, "bytes"
     if isinstance(model, str):
-        raise TypeError(
-            "a str model is ambiguous: pass pathlib.Path(...) to store a file, or "
-            "text.encode() to store text"
-        )
+        raise TypeError("a str model is ambiguous: pass pathlib.Path(...) or text.encode()")
     import cloudpickle
 
     try:
@@ -404,14 +377,6 @@ def _check_digest(digest: object) -> str:
     if isinstance(digest, str) and re.fullmatch(r"[0-9a-fA-F]{40}", digest):
         return digest.lower()
     raise ValueError(f"{digest!r} is not a model digest: use the 40-hex-digit str put() returns")
-
-
-def _check_config(config: object) -> dict[str, Any]:
-    if config is None:
-        return {}
-    if not isinstance(config, Mapping):
-        raise TypeError(f"config must be a dict of JSON values, not {describe(config)}")
-    return _jsonable(config, "config")  # type: ignore[no-any-return]
 
 
 def _jsonable(value: Any, where: str) -> Any:
