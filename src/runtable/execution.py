@@ -18,8 +18,10 @@ import traceback
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic as time_monotonic
+from time import time_ns
 from typing import Any, Literal
 from uuid import UUID
 
@@ -207,8 +209,12 @@ def _run_steps(
     run.done_with = done_with
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """The current UTC time, naive (twice as fast as ``datetime.now(UTC)`` and a tz strip)."""
+    return _EPOCH + timedelta(microseconds=time_ns() // 1000)
 
 
 def _annotate(exc: BaseException, run: Run, step_name: str) -> None:
@@ -248,8 +254,8 @@ def _fingerprint(value: Any) -> bytes | None:
 
 
 def _effective_n_jobs(n_jobs: int | None, backend: Any) -> int:
-    if n_jobs == 1:
-        return 1
+    if n_jobs == 1 or (n_jobs is None and backend is None and "joblib" not in sys.modules):
+        return 1  # no joblib imported: no parallel_config can be active
     import joblib
 
     if backend is None:
@@ -259,23 +265,36 @@ def _effective_n_jobs(n_jobs: int | None, backend: Any) -> int:
 
 
 def _with_progress(runs: Iterator[Run], total: int, progress: bool | None) -> Iterator[Run]:
+    """Yield ``runs``, with a tqdm bar on stderr: always for ``progress=True``, never for
+    False, and for None only once an execution of enough runs has lasted PROGRESS_DELAY
+    seconds in a terminal (tqdm is not even imported before that)."""
     if progress is False or (progress is None and total < PROGRESS_MIN_RUNS):
         yield from runs
         return
+    bar = _bar(total, 0, progress) if progress else None
+    start = time_monotonic()
+    done = 0
+    try:
+        for run in runs:
+            done += 1
+            if bar is not None:
+                bar.update()
+            elif time_monotonic() - start >= PROGRESS_DELAY and sys.stderr.isatty():
+                bar = _bar(total, done, progress)
+            yield run
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _bar(total: int, done: int, progress: bool | None) -> Any:
     from tqdm.auto import tqdm
 
-    bar = tqdm(
+    return tqdm(
         total=total,
+        initial=done,
         unit="run",
         desc="runtable",
-        delay=0 if progress else PROGRESS_DELAY,
-        disable=False if progress else None,  # None: silent when stderr is not a terminal
         file=sys.stderr,
         leave=bool(progress),
     )
-    try:
-        for run in runs:
-            bar.update()
-            yield run
-    finally:
-        bar.close()

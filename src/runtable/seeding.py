@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import random
 import sys
+from _random import Random as _CRandom
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
 
+
+_seed_random = _CRandom.seed
 
 _REPR_SAFE = frozenset({int, float, str, bool, type(None)})
 
@@ -47,10 +50,10 @@ def run_seed_sequence(experiment_seed: int, digest: int) -> np.random.SeedSequen
 def seed_globals(experiment_seed: int, digest: int) -> None:
     """Seed ``random`` and ``numpy.random``'s global state for one run (process-local)."""
     digest ^= int(experiment_seed) & (2**64 - 1)
-    random.seed(digest)
+    _seed_random(random._inst, digest)  # what random.seed(digest) does, minus a Python layer
     import numpy as np
 
-    np.random.seed(digest & 0xFFFFFFFF)
+    np.random.mtrand._rand.seed(digest & 0xFFFFFFFF)
 
 
 def _plain(value: Any) -> Any:
