@@ -95,9 +95,10 @@ class Experiment:
         experiment is skipped, so extending a grid adds only the new points.
         """
         names = list(grid)
+        _check_param_names(names)
         axes = [_values(name, grid[name]) for name in names]
         for combination in itertools.product(*axes):
-            self._add(dict(zip(names, combination, strict=True)))
+            self._add(dict(zip(names, combination, strict=True)), checked=True)
         return self
 
     def add_run(self, **params: Any) -> Self:
@@ -105,15 +106,16 @@ class Experiment:
         self._add(params)
         return self
 
-    def _add(self, params: dict[str, Any], *, unique: bool = True) -> Run:
-        for name in params:
-            check_column_name(name, "param")
-        check_distinct(params, "param")
+    def _add(self, params: dict[str, Any], *, unique: bool = True, checked: bool = False) -> Run:
+        if not checked:
+            _check_param_names(params)
         digests = self._run_digests()
         digest = params_digest(params)
         if unique and digest in digests:
             return self.runs[digests[digest]]
-        run = Run(self._next_id, params, config=self.config, experiment_seed=self.seed)
+        run = Run._restore(
+            self._next_id, params, {}, self.config, self.seed, "pending", None, None, None, None
+        )
         run._digest = digest
         self._next_id += 1
         self.runs._add(run)
@@ -395,6 +397,13 @@ class _RunSink:
             if failure is None:
                 raise
             logger.exception("runtable: could not store the runs finished before the failure")
+
+
+def _check_param_names(names: Iterable[str]) -> None:
+    names = list(names)
+    for name in names:
+        check_column_name(name, "param")
+    check_distinct(names, "param")
 
 
 def _values(name: str, value: Any) -> list[Any]:

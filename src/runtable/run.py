@@ -315,8 +315,8 @@ class Run:
         ended_at: datetime | None,
         done_with: str | None,
     ) -> Run:
-        """A run read back from storage: names were checked when it was stored, and the dicts
-        are owned by the new run (the fast path of loading)."""
+        """A run built from dicts it now owns, without checking names again: the caller checked
+        them (a grid being added) or storage did when they were stored (a run being loaded)."""
         run = cls.__new__(cls)
         run.id = id
         run.params = p = Params.__new__(Params)

@@ -30,13 +30,17 @@ def params_digest(params: Mapping[str, Any]) -> int:
     Plain scalars (the usual grid values) are hashed through their ``repr``, which is stable
     across processes and Python versions; anything else through the codec's exact encoding.
     """
-    items = tuple(sorted((str(k), _plain(v)) for k, v in params.items()))
-    if all(type(v) in _REPR_SAFE for _, v in items):
+    if all(type(v) in _REPR_SAFE for v in params.values()):  # the fast, common case
+        items = tuple(sorted(params.items()))
         canonical = b"r" + repr(items).encode("utf-8", "surrogatepass")
     else:
-        from .codec import encode
+        items = tuple(sorted((str(k), _plain(v)) for k, v in params.items()))
+        if all(type(v) in _REPR_SAFE for _, v in items):
+            canonical = b"r" + repr(items).encode("utf-8", "surrogatepass")
+        else:
+            from .codec import encode
 
-        canonical = b"c" + encode(items)
+            canonical = b"c" + encode(items)
     return int.from_bytes(hashlib.sha256(canonical).digest()[:16], "little")
 
 
