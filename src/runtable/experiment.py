@@ -271,7 +271,6 @@ class Experiment:
 
     @classmethod
     def _from_stored(cls, stored: StoredExperiment, session: Session) -> Experiment:
-        from .storage.columns import ABSENT
 
         exp = cls(stored.name, session=session, fields=stored.fields, seed=stored.seed)
         exp.id = stored.id
@@ -280,25 +279,22 @@ class Experiment:
         exp.config = Config(stored.config)
         exp._executed = {s["name"]: s["hash"] for s in stored.meta.get("steps", [])}
         runs = stored.runs
-        params, fields = runs.params, runs.fields
         restore = Run._restore
         config, seed = exp.config, exp.seed
         add = exp.runs._add
-        for i, run_id in enumerate(runs.ids):
-            add(
-                restore(
-                    run_id,
-                    {n: col[i] for n, col in params.items() if col[i] is not ABSENT},
-                    {n: col[i] for n, col in fields.items() if col[i] is not ABSENT},
-                    config,
-                    seed,
-                    runs.status[i],  # type: ignore[arg-type]
-                    runs.error[i],
-                    runs.started_at[i],
-                    runs.ended_at[i],
-                    runs.done_with[i],
-                )
-            )
+        rows = zip(
+            runs.ids,
+            _row_dicts(runs.params, len(runs.ids)),
+            _row_dicts(runs.fields, len(runs.ids)),
+            runs.status,
+            runs.error,
+            runs.started_at,
+            runs.ended_at,
+            runs.done_with,
+            strict=True,
+        )
+        for run_id, params, fields, status, error, started, ended, done in rows:
+            add(restore(run_id, params, fields, config, seed, status, error, started, ended, done))
         exp._digests = None
         exp._next_id = max(runs.ids, default=-1) + 1
         return exp
@@ -397,6 +393,20 @@ class _RunSink:
             if failure is None:
                 raise
             logger.exception("runtable: could not store the runs finished before the failure")
+
+
+def _row_dicts(columns: Mapping[str, Sequence[Any]], n: int) -> Iterator[dict[str, Any]]:
+    """One dict per row from stored columns, leaving out absent values."""
+    from .storage.columns import ABSENT
+
+    names = list(columns)
+    if not names:
+        return (({}) for _ in range(n))
+    values = list(columns.values())
+    rows = zip(*values, strict=True)
+    if not any(v is ABSENT for column in values for v in column):
+        return (dict(zip(names, row, strict=True)) for row in rows)
+    return ({k: v for k, v in zip(names, row, strict=True) if v is not ABSENT} for row in rows)
 
 
 def _check_param_names(names: Iterable[str]) -> None:
