@@ -279,22 +279,28 @@ class Experiment:
         exp.config = Config(stored.config)
         exp._executed = {s["name"]: s["hash"] for s in stored.meta.get("steps", [])}
         runs = stored.runs
-        restore = Run._restore
         config, seed = exp.config, exp.seed
-        add = exp.runs._add
-        rows = zip(
-            runs.ids,
-            _row_dicts(runs.params, len(runs.ids)),
-            _row_dicts(runs.fields, len(runs.ids)),
-            runs.status,
-            runs.error,
-            runs.started_at,
-            runs.ended_at,
-            runs.done_with,
-            strict=True,
-        )
-        for run_id, params, fields, status, error, started, ended, done in rows:
-            add(restore(run_id, params, fields, config, seed, status, error, started, ended, done))
+
+        def build() -> Iterator[Run]:
+            restore = Run._restore
+            n = len(runs.ids)
+            rows = zip(
+                runs.ids,
+                _row_dicts(runs.params, n, runs.with_absent),
+                _row_dicts(runs.fields, n, runs.with_absent),
+                runs.status,
+                runs.error,
+                runs.started_at,
+                runs.ended_at,
+                runs.done_with,
+                strict=True,
+            )
+            for run_id, params, fields, status, error, started, ended, done in rows:
+                yield restore(
+                    run_id, params, fields, config, seed, status, error, started, ended, done
+                )
+
+        exp.runs._defer(runs, build)
         exp._digests = None
         exp._next_id = max(runs.ids, default=-1) + 1
         return exp
@@ -395,7 +401,9 @@ class _RunSink:
             logger.exception("runtable: could not store the runs finished before the failure")
 
 
-def _row_dicts(columns: Mapping[str, Sequence[Any]], n: int) -> Iterator[dict[str, Any]]:
+def _row_dicts(
+    columns: Mapping[str, Sequence[Any]], n: int, with_absent: set[str]
+) -> Iterator[dict[str, Any]]:
     """One dict per row from stored columns, leaving out absent values."""
     from .storage.columns import ABSENT
 
@@ -404,7 +412,7 @@ def _row_dicts(columns: Mapping[str, Sequence[Any]], n: int) -> Iterator[dict[st
         return (({}) for _ in range(n))
     values = list(columns.values())
     rows = zip(*values, strict=True)
-    if not any(v is ABSENT for column in values for v in column):
+    if with_absent.isdisjoint(names):
         return (dict(zip(names, row, strict=True)) for row in rows)
     return ({k: v for k, v in zip(names, row, strict=True) if v is not ABSENT} for row in rows)
 

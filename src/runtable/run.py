@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -363,43 +363,64 @@ class Run:
 class Runs:
     """The runs of an experiment, in insertion order.
 
-    Iterating yields :class:`Run` objects; ``runs[id]`` looks one up by run id.
+    Iterating yields :class:`Run` objects; ``runs[id]`` looks one up by run id. Runs loaded
+    from storage are built on first use; until then ``df()`` reads the stored columns
+    directly, which is what makes loading a large experiment into a DataFrame fast.
     """
 
-    __slots__ = ("_by_id",)
+    __slots__ = ("_by_id", "_deferred")
 
     def __init__(self, runs: Iterable[Run] = ()) -> None:
         self._by_id: dict[int, Run] = {}
+        self._deferred: tuple[Any, Callable[[], Iterable[Run]]] | None = None
         for run in runs:
             self._add(run)
 
+    def _defer(self, stored: Any, build: Callable[[], Iterable[Run]]) -> None:
+        """Hold runs read from storage (``stored`` has ids, status and params/fields columns)
+        and the function that builds their Run objects when they are first needed."""
+        self._deferred = (stored, build)
+
+    def _runs(self) -> dict[int, Run]:
+        if self._deferred is not None:
+            _, build = self._deferred
+            self._deferred = None
+            for run in build():
+                self._add(run)
+        return self._by_id
+
     def _add(self, run: Run) -> None:
-        if run.id in self._by_id:
+        by_id = self._runs()
+        if run.id in by_id:
             raise ValueError(f"a run with id {run.id} already exists")
-        self._by_id[run.id] = run
+        by_id[run.id] = run
 
     def __iter__(self) -> Iterator[Run]:
-        return iter(self._by_id.values())
+        return iter(self._runs().values())
 
     def __len__(self) -> int:
+        if self._deferred is not None:
+            return len(self._deferred[0].ids)
         return len(self._by_id)
 
     def __contains__(self, run_id: object) -> bool:
-        return run_id in self._by_id
+        return run_id in self._runs()
 
     def __getitem__(self, run_id: int) -> Run:
         try:
-            return self._by_id[run_id]
+            return self._runs()[run_id]
         except KeyError:
             raise KeyError(f"no run with id {run_id!r} (ids are {self._id_range()})") from None
 
     def ids(self) -> list[int]:
         """Run ids in insertion order."""
+        if self._deferred is not None:
+            return list(self._deferred[0].ids)
         return list(self._by_id)
 
     def first(self) -> Run:
         """The first run added; IndexError when there are none."""
-        for run in self._by_id.values():
+        for run in self._runs().values():
             return run
         raise IndexError("the experiment has no runs; add some with add_runs() or add_run()")
 
@@ -410,17 +431,17 @@ class Runs:
         """
         import pandas as pd
 
+        if self._deferred is not None:
+            return pd.DataFrame(_stored_columns(self._deferred[0], meta))
         runs = list(self._by_id.values())
-        columns: dict[str, list[Any]] = {"id_run": [r.id for r in runs]}
+        columns: dict[str, Sequence[Any]] = {"id_run": [r.id for r in runs]}
         if meta:
             columns["status"] = [r.status for r in runs]
             columns["error"] = [r.error for r in runs]
             columns["started_at"] = [r.started_at for r in runs]
             columns["ended_at"] = [r.ended_at for r in runs]
-        for name in _union(r.params._data for r in runs):
-            columns[name] = [r.params._data.get(name) for r in runs]
-        for name in _union(r.fields._data for r in runs):
-            columns[name] = [r.fields._data.get(name) for r in runs]
+        columns.update(_columns([r.params._data for r in runs]))
+        columns.update(_columns([r.fields._data for r in runs]))
         return pd.DataFrame(columns)
 
     def _repr_html_(self) -> str:
@@ -430,16 +451,54 @@ class Runs:
 
     def __repr__(self) -> str:
         counts = {s: 0 for s in STATUSES}
-        for run in self._by_id.values():
-            counts[run.status] += 1
+        statuses = (
+            self._deferred[0].status
+            if self._deferred is not None
+            else [r.status for r in self._by_id.values()]
+        )
+        for status in statuses:
+            counts[status] += 1
         detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         return f"<Runs {len(self)}{': ' + detail if detail else ''}>"
 
     def _id_range(self) -> str:
-        if not self._by_id:
+        ids = self.ids()
+        if not ids:
             return "none"
-        ids = list(self._by_id)
         return f"{min(ids)}..{max(ids)}"
+
+
+def _stored_columns(stored: Any, meta: bool) -> dict[str, Sequence[Any]]:
+    """The DataFrame columns of runs still held as stored columns (absent values as None)."""
+    from .storage.columns import ABSENT
+
+    columns: dict[str, Sequence[Any]] = {"id_run": stored.ids}
+    if meta:
+        columns["status"] = stored.status
+        columns["error"] = stored.error
+        columns["started_at"] = stored.started_at
+        columns["ended_at"] = stored.ended_at
+    for source in (stored.params, stored.fields):
+        for name, values in source.items():
+            if name in stored.with_absent:
+                values = [None if v is ABSENT else v for v in values]
+            columns[name] = values
+    return columns
+
+
+def _columns(dicts: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
+    """The values of ``dicts`` column by column (None where a dict lacks a key)."""
+    orders = dict.fromkeys(map(tuple, dicts))
+    if len(orders) == 1:  # every run has the same names in the same order: transpose at C speed
+        (names,) = orders
+        values = zip(*map(tuple, map(dict.values, dicts)), strict=True)
+        return dict(zip(names, values, strict=True)) if names else {}
+    out: dict[str, Sequence[Any]] = {}
+    for keys in orders:
+        for name in keys:
+            if name not in out:
+                out[name] = [d.get(name) for d in dicts]
+    return out
 
 
 def _union(mappings: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -65,6 +65,8 @@ class StoredRuns:
     done_with: list[str | None] = field(default_factory=list)
     params: dict[str, list[Any]] = field(default_factory=dict)
     fields: dict[str, list[Any]] = field(default_factory=dict)
+    #: names of the params and fields that some runs do not have
+    with_absent: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)

@@ -201,14 +201,23 @@ def decode_column(
     name: str,
     run_ids: Sequence[int],
 ) -> list[Any]:
-    """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none."""
+    """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none
+    (the names of columns holding any are collected in ``StoredRuns.with_absent``)."""
     if kind == "blob":
         return [
             ABSENT if raw is None else _decode(raw, experiment, name, rid)
             for raw, rid in zip(native, run_ids, strict=True)
         ]
     convert = _FROM_NATIVE.get(kind)
-    out = [ABSENT if v is None else (convert(v) if convert else v) for v in native]
+    types = set(map(type, native))
+    nulls = type(None) in types
+    types.discard(type(None))
+    if convert is not None and not types <= {convert}:  # the driver gave e.g. 1 for 1.0
+        out = [ABSENT if v is None else convert(v) for v in native]
+    elif nulls:
+        out = [ABSENT if v is None else v for v in native]
+    else:
+        out = list(native)
     if companion is not None:
         for i, raw in enumerate(companion):
             if raw is not None:

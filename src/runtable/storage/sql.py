@@ -637,8 +637,14 @@ def _decode_runs(
         values = decode_column(
             spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
         )
+        if None in native and _holds_absent(values):
+            runs.with_absent.add(spec.name)
         (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
     return runs
+
+
+def _holds_absent(values: Sequence[Any]) -> bool:
+    return id(ABSENT) in map(id, values)  # by identity: `in` would compare arrays elementwise
 
 
 def _encode_experiment_value(value: Mapping[str, Any], what: str) -> bytes:
