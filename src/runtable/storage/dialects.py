@@ -84,6 +84,10 @@ class Dialect:
     def begin_write(self, connection: Connection) -> None:
         """Mark ``connection`` as about to write (before its transaction begins)."""
 
+    def lock(self, connection: Connection, name: str) -> None:
+        """Serialize writers of ``name`` (an experiment, or a table runtable creates) until
+        the transaction ends; a no-op where writers are serialized already."""
+
 
 class SQLiteDialect(Dialect):
     """SQLite: WAL journal, ``synchronous=NORMAL``, a busy timeout, and write transactions that
@@ -134,6 +138,15 @@ class PostgreSQLDialect(Dialect):
 
     name = "postgresql"
     capabilities = Capabilities(nan=True, infinity=True, negative_zero=True, nul_in_text=False)
+
+    def lock(self, connection: Connection, name: str) -> None:
+        # Two sessions creating one experiment (or the experiments table) at once would
+        # otherwise race in the catalog; the second now waits and then sees the first's.
+        from sqlalchemy import text
+
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"runtable:{name}"}
+        )
 
     def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
         if kind == "json":

@@ -99,6 +99,7 @@ class SQLStore(Store):
         now = _utcnow()
         with self._connect(f"persist experiment {name!r}", write=True) as conn:
             self._ensure_experiments_table(conn)
+            self.dialect.lock(conn, name)
             stored = self._select_row(conn, name)
             if stored is not None and if_exists == "fail":
                 raise ExperimentExistsError(name)
@@ -207,6 +208,7 @@ class SQLStore(Store):
         fields_blob = _encode_experiment_value(experiment.fields, "fields")
         config_blob = _encode_experiment_value(experiment.config, "config")
         with self._connect(f"save runs of experiment {name!r}", write=True) as conn:
+            self.dialect.lock(conn, name)
             stored = self._select_row(conn, name) if self._has_experiments(conn) else None
             if stored is None:
                 raise ExperimentNotFoundError(name, self.url)
@@ -464,6 +466,7 @@ class SQLStore(Store):
 
     def delete(self, name: str) -> bool:
         with self._connect(f"delete experiment {name!r}", write=True) as conn:
+            self.dialect.lock(conn, name)
             if not self._has_experiments(conn):
                 return False
             row = self._select_row(conn, name)
@@ -509,7 +512,10 @@ class SQLStore(Store):
         return True
 
     def _ensure_experiments_table(self, conn: sa.Connection) -> None:
-        if not self._has_experiments(conn):
+        if self._has_experiments(conn):
+            return
+        self.dialect.lock(conn, EXPERIMENTS)
+        if not self._has_experiments(conn):  # another writer may have made it meanwhile
             self._experiments.create(conn)
 
     def _check_schema(self, conn: sa.Connection) -> None:
