@@ -210,3 +210,13 @@ def test_session_on_a_crate_url_does_not_connect_until_used() -> None:
     assert "secret" not in repr(session)
     experiment = session.create_experiment("offline").add_run(x=1)
     assert len(experiment.runs) == 1
+
+
+def test_parts_table_of_big_values(store: SQLStore) -> None:
+    from runtable.storage.chunks import chunks_table
+
+    ddl = _sql(store, CreateTable(chunks_table(store._column)))
+    assert ddl.startswith("CREATE TABLE runtable_chunks (")
+    assert "data STRING INDEX OFF STORAGE WITH (columnstore = false)" in ddl
+    assert "PRIMARY KEY (id_experiment, id_run, name, part)" in ddl
+    assert CrateDBDialect.max_cell_bytes * 4 // 3 < CrateDBDialect.max_request_bytes  # base64

@@ -418,3 +418,43 @@ def test_loading_a_slice_reads_only_the_chosen_runs_and_fields(session: rt.Sessi
     with pytest.raises(rt.StorageError):
         session.load_experiment("big", where="no_such_column > 1")
     assert len(session.load_experiment("big", where="n < 0").runs) == 0
+
+
+def test_values_bigger_than_a_cell_are_stored_in_parts(session: rt.Session) -> None:
+    session.store.dialect.max_cell_bytes = 1000  # type: ignore[attr-defined, misc]
+    big = np.arange(2000, dtype=np.float64)  # 16 kB: 17 parts
+    exp = session.create_experiment("parts", blob=np.ones(10)).add_runs(i=range(3))
+    for run in exp.runs:
+        run.fields.big = big * run.params.i
+        run.fields.small = run.params.i
+    exp.persist()
+    parts = session.query("SELECT COUNT(*) AS n FROM runtable_chunks")["n"][0]
+    assert parts == 3 * 17
+    loaded = session.load_experiment("parts")
+    for run in loaded.runs:
+        np.testing.assert_array_equal(run.fields.big, big * run.params.i)
+
+    loaded.execute(lambda run: run.fields.update(big=np.zeros(3000)), force=True)
+    loaded.persist(if_exists="replace")  # the old version's parts go with it
+    assert session.query("SELECT COUNT(*) AS n FROM runtable_chunks")["n"][0] == 3 * 25
+    again = session.load_experiment("parts")
+    assert all(r.fields.big.shape == (3000,) for r in again.runs)
+
+    with _sql_engine(session).begin() as conn:
+        conn.exec_driver_sql("DELETE FROM runtable_chunks WHERE id_run = 1 AND part = 3")
+    with pytest.raises(rt.CorruptValueError, match=r"run 1, field 'big'"):
+        session.load_experiment("parts")
+
+    session.delete_experiment("parts")
+    assert session.query("SELECT COUNT(*) AS n FROM runtable_chunks")["n"][0] == 0
+
+
+def test_incremental_writes_replace_the_parts_of_a_rewritten_run(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    session.store.dialect.max_cell_bytes = 1000  # type: ignore[attr-defined, misc]
+    exp = session.create_experiment("rewrite").add_runs(i=range(2))
+    exp.execute(lambda run: run.fields.update(big=np.ones(500)), persist=True)
+    exp.execute(lambda run: run.fields.update(big=np.full(700, 2.0)), persist=True)
+    loaded = rt.connect(shared_url).load_experiment("rewrite")
+    assert [r.fields.big.tolist() for r in loaded.runs] == [[2.0] * 700] * 2
+    assert session.query("SELECT COUNT(*) AS n FROM runtable_chunks")["n"][0] == 2 * 6

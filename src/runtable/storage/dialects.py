@@ -37,6 +37,8 @@ class Dialect:
     transactional: ClassVar[bool] = True
     #: Largest payload of one executemany; None: no limit.
     max_request_bytes: ClassVar[int | None] = None
+    #: Encoded values longer than this are stored in parts (see storage.chunks).
+    max_cell_bytes: ClassVar[int] = 256 * 1024 * 1024
 
     def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
         """The SQL type of a column of ``kind``."""
@@ -202,6 +204,7 @@ class CrateDBDialect(Dialect):
     )
     transactional = False
     max_request_bytes = 32 * 1024 * 1024
+    max_cell_bytes = 16 * 1024 * 1024  # base64 makes it 21 MB: one part per request
 
     def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
         if kind == "json":

@@ -35,6 +35,7 @@ from ..errors import (
 from ..names import RUN_COLUMNS, check_column_name, check_distinct, table_name
 from ..seeding import params_digest
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment, StoredRuns
+from .chunks import TABLE, assemble, chunks_table, is_reference, parts_of, split_big_values
 from .columns import (
     ABSENT,
     Capabilities,
@@ -126,9 +127,11 @@ class SQLStore(Store):
             elif self.dialect.transactional:  # the drop commits only with the new version
                 conn.execute(sa.text(f"DROP TABLE {self._quote(stored['table_name'])}"))
                 conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
+                self._delete_chunks(conn, stored["id"])
                 self._create(conn, name, specs, encoded, runs, row)
             else:
                 self._replace_by_swap(conn, name, specs, encoded, runs, row)
+                self._delete_chunks(conn, stored["id"])
         return exp_id
 
     def _create(
@@ -249,6 +252,8 @@ class SQLStore(Store):
         if replace and present and not upsert:  # deleted and inserted in one transaction
             for chunk in _chunks(sorted(present), 500):
                 conn.execute(old_table.delete().where(old_table.c.id_run.in_(chunk)))
+        if replace and present:
+            self._delete_chunks(conn, stored["id"], sorted(present))
         self._insert_runs(conn, table, stored["id"], runs, specs, encoded, upsert=upsert)
         self.dialect.refresh(conn, [table.name])
         return specs
@@ -339,7 +344,36 @@ class SQLStore(Store):
             if spec.exact:
                 companion = column.companion if column is not None else None
                 columns[spec.companion] = companion if companion is not None else nulls
+        limit = self.dialect.max_cell_bytes
+        big = split_big_values(columns, _blob_columns(specs), columns["id_run"], limit)
+        if big:  # the parts go first: a run row never points at parts not written yet
+            chunks = self._chunks_table(conn)
+            for run_id, name, value in big:
+                for part, data in parts_of(value, limit):
+                    row = {"id_run": run_id, "name": name, "part": part, "data": data}
+                    conn.execute(chunks.insert().values(id_experiment=exp_id, **row))
         self._executemany_insert(conn, table, columns, upsert=upsert)
+
+    def _chunks_table(self, conn: sa.Connection, *, create: bool = True) -> sa.Table:
+        table = chunks_table(self._column)
+        if create and not sa.inspect(conn).has_table(TABLE):
+            self.dialect.lock(conn, TABLE)
+            table.create(conn, checkfirst=True)
+        return table
+
+    def _delete_chunks(
+        self, conn: sa.Connection, exp_id: str, run_ids: Sequence[int] | None = None
+    ) -> None:
+        """Drop the parts of big values of an experiment (of some of its runs)."""
+        if not sa.inspect(conn).has_table(TABLE):
+            return
+        table = self._chunks_table(conn, create=False)
+        where = table.c.id_experiment == exp_id
+        if run_ids is None:
+            conn.execute(table.delete().where(where))
+            return
+        for chunk in _chunks(list(run_ids), 500):
+            conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
 
     def _executemany_insert(
         self,
@@ -441,7 +475,41 @@ class SQLStore(Store):
             if where:
                 query = query.where(sa.text(where))
             data, n = _select_columns(conn, table, query)
+            self._assemble_big_values(conn, name, data, specs)
         return row, specs, data, n
+
+    def _assemble_big_values(
+        self,
+        conn: sa.Connection,
+        experiment: str,
+        data: dict[str, Sequence[Any]],
+        specs: Sequence[ColumnSpec],
+    ) -> None:
+        """Replace references to parts by the values put back together."""
+        table: sa.Table | None = None
+        for name in _blob_columns(specs):
+            values = data.get(name, ())
+            for i, value in enumerate(values):
+                if value is None or not is_reference(value):
+                    continue
+                table = table if table is not None else self._chunks_table(conn, create=False)
+                run_id = data["id_run"][i]
+                query = (
+                    sa.select(table.c.data)
+                    .where(
+                        table.c.id_experiment == data["id_experiment"][i],
+                        table.c.id_run == run_id,
+                        table.c.name == name,
+                    )
+                    .order_by(table.c.part)
+                )
+                try:
+                    whole = assemble(value, iter(conn.execute(query).scalars()))
+                except (ValueError, sa.exc.SQLAlchemyError) as e:
+                    raise CorruptValueError(experiment, run_id, name, f"big value: {e}") from e
+                if not isinstance(values, list):
+                    values = data[name] = list(values)
+                values[i] = whole
 
     def exists(self, name: str) -> bool:
         with self._connect(f"look up experiment {name!r}") as conn:
@@ -474,6 +542,7 @@ class SQLStore(Store):
                 return False
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(row['table_name'])}"))
             conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
+            self._delete_chunks(conn, row["id"])
             return True
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -647,6 +716,11 @@ def _decode_runs(
             runs.with_absent.add(spec.name)
         (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
     return runs
+
+
+def _blob_columns(specs: Sequence[ColumnSpec]) -> list[str]:
+    """The columns that hold codec bytes: blob kinds and companions."""
+    return [s.name for s in specs if s.kind == "blob"] + [s.companion for s in specs if s.exact]
 
 
 def _holds_absent(values: Sequence[Any]) -> bool:
