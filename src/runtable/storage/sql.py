@@ -1,10 +1,11 @@
 """The SQLAlchemy store: an ``experiments`` table plus one ``e_<name>`` table per experiment.
 
 Layout of ``e_<name>``: ``id_run`` (primary key), ``id_experiment``, ``status``, ``error``,
-``started_at``, ``ended_at``, one column per param, one per field, and a ``<name>__exact``
-companion column for each param or field that holds values its native column cannot keep exactly
-(see :mod:`runtable.storage.columns`). The ``experiments`` row is written last in the same
-transaction, so it marks a complete experiment.
+``started_at``, ``ended_at``, ``done_with``, one column per param, one per field, and a
+``<name>__exact`` companion column for each param or field that holds values its native column
+cannot keep exactly (see :mod:`runtable.storage.columns`; how runs become rows is in
+:mod:`runtable.storage.layout`). The ``experiments`` row is written last, so it marks a complete
+experiment; on backends with transactions everything of one persist commits together.
 """
 
 from __future__ import annotations
@@ -21,30 +22,22 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateColumn
 
-from .. import codec
 from ..errors import (
-    CodecError,
-    ConflictError,
     CorruptValueError,
     ExperimentExistsError,
     ExperimentNotFoundError,
     SchemaError,
     StorageError,
-    UnsupportedValueError,
 )
-from ..names import RUN_COLUMNS, check_column_name, check_distinct, table_name
-from ..seeding import params_digest
-from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment, StoredRuns
+from ..names import table_name
+from . import layout
+from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
 from .chunks import TABLE, assemble, chunks_table, is_reference, parts_of, split_big_values
 from .columns import (
     ABSENT,
-    Capabilities,
     ColumnSpec,
     EncodedColumn,
     Kind,
-    decode_column,
-    encode_column,
-    infer_kind,
 )
 from .dialects import LongText, dialect_for
 
@@ -56,8 +49,6 @@ EXPERIMENTS = "experiments"
 SWAP_SUFFIX = "__swap"
 #: Reads of an experiment that a concurrent replace keeps changing, before giving up.
 LOAD_ATTEMPTS = 20
-#: Version of the table layout written in each experiment's metadata.
-STORAGE_FORMAT = 1
 
 
 class SQLStore(Store):
@@ -95,8 +86,8 @@ class SQLStore(Store):
         if if_exists not in IF_EXISTS:
             raise ValueError(f"if_exists must be one of {IF_EXISTS}, not {if_exists!r}")
         name = experiment.name
-        fields_blob = _encode_experiment_value(experiment.fields, "fields")
-        config_blob = _encode_experiment_value(experiment.config, "config")
+        fields_blob = layout.encode_experiment_value(experiment.fields, "fields")
+        config_blob = layout.encode_experiment_value(experiment.config, "config")
         now = _utcnow()
         with self._connect(f"persist experiment {name!r}", write=True) as conn:
             self._ensure_experiments_table(conn)
@@ -107,7 +98,7 @@ class SQLStore(Store):
             if stored is not None and if_exists == "append":
                 self._append(conn, experiment, runs, stored, fields_blob, config_blob, now)
                 return str(stored["id"])
-            specs, encoded = _plan(runs, {}, self.dialect.capabilities)
+            specs, encoded = layout.plan(runs, {}, self.dialect.capabilities)
             exp_id = uuid.uuid4().hex
             row = {
                 "name": name,
@@ -119,7 +110,7 @@ class SQLStore(Store):
                 "seed": experiment.seed,
                 "fields": fields_blob,
                 "config": config_blob,
-                "meta": _dump_meta(experiment.meta, specs),
+                "meta": layout.dump_meta(experiment.meta, specs),
                 "pickle": experiment.pickle,
             }
             if stored is None:
@@ -208,8 +199,8 @@ class SQLStore(Store):
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
         must have the same params), and update the experiment's row. One transaction."""
         name = experiment.name
-        fields_blob = _encode_experiment_value(experiment.fields, "fields")
-        config_blob = _encode_experiment_value(experiment.config, "config")
+        fields_blob = layout.encode_experiment_value(experiment.fields, "fields")
+        config_blob = layout.encode_experiment_value(experiment.config, "config")
         with self._connect(f"save runs of experiment {name!r}", write=True) as conn:
             self.dialect.lock(conn, name)
             stored = self._select_row(conn, name) if self._has_experiments(conn) else None
@@ -233,14 +224,14 @@ class SQLStore(Store):
         after checking that each is the same grid point (same params).
         """
         name = experiment.name
-        old_specs = {s.name: s for s in _specs_from_meta(stored["meta"])}
+        old_specs = {s.name: s for s in layout.specs_from_meta(stored["meta"])}
         old_table = self._run_table(name, list(old_specs.values()))
         ids = [r.id for r in runs]
         present = self._stored_params(conn, old_table, list(old_specs.values()), ids, name)
-        _check_same_grid_points(name, runs, present)
+        layout.check_same_grid_points(name, runs, present)
         if not replace:
             runs = [r for r in runs if r.id not in present]
-        specs, encoded = _plan(runs, old_specs, self.dialect.capabilities)
+        specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities)
         for spec in specs:
             old = old_specs.get(spec.name)
             if old is None:
@@ -280,7 +271,7 @@ class SQLStore(Store):
             if not rows:
                 continue
             data = dict(zip(result.keys(), zip(*rows, strict=True), strict=True))
-            decoded = _decode_runs(name, params, data, len(rows))
+            decoded = layout.decode_runs(name, params, data, len(rows))
             for i, run_id in enumerate(decoded.ids):
                 found[run_id] = {
                     k: col[i] for k, col in decoded.params.items() if col[i] is not ABSENT
@@ -307,7 +298,7 @@ class SQLStore(Store):
                 seed=experiment.seed,
                 fields=fields_blob,
                 config=config_blob,
-                meta=_dump_meta(experiment.meta, specs),
+                meta=layout.dump_meta(experiment.meta, specs),
                 pickle=experiment.pickle,
             )
         )
@@ -345,7 +336,7 @@ class SQLStore(Store):
                 companion = column.companion if column is not None else None
                 columns[spec.companion] = companion if companion is not None else nulls
         limit = self.dialect.max_cell_bytes
-        big = split_big_values(columns, _blob_columns(specs), columns["id_run"], limit)
+        big = split_big_values(columns, layout.blob_columns(specs), columns["id_run"], limit)
         if big:  # the parts go first: a run row never points at parts not written yet
             chunks = self._chunks_table(conn)
             for run_id, name, value in big:
@@ -446,15 +437,15 @@ class SQLStore(Store):
                 f"experiment {name!r} kept changing while it was read; try again when the "
                 "writer has finished"
             )
-        runs = _decode_runs(name, specs, data, n)
+        runs = layout.decode_runs(name, specs, data, n)
         return StoredExperiment(
             id=row["id"],
             name=row["name"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             seed=int(row["seed"]),
-            fields=_decode_experiment_value(row["fields"], name, "fields"),
-            config=_decode_experiment_value(row["config"], name, "config"),
+            fields=layout.decode_experiment_value(row["fields"], name, "fields"),
+            config=layout.decode_experiment_value(row["config"], name, "config"),
             meta=json.loads(row["meta"]),
             runs=runs,
             pickle=bytes(row["pickle"]) if with_pickle and row["pickle"] is not None else None,
@@ -467,9 +458,9 @@ class SQLStore(Store):
             row = self._select_row(conn, name) if self._has_experiments(conn) else None
             if row is None:
                 raise ExperimentNotFoundError(name, self.url)
-            specs = _specs_from_meta(row["meta"])
+            specs = layout.specs_from_meta(row["meta"])
             if fields is not None:
-                specs = _select_specs(name, specs, fields)
+                specs = layout.select_specs(name, specs, fields)
             table = self._run_table(name, specs)
             query = sa.select(table).order_by(table.c.id_run)
             if where:
@@ -487,7 +478,7 @@ class SQLStore(Store):
     ) -> None:
         """Replace references to parts by the values put back together."""
         table: sa.Table | None = None
-        for name in _blob_columns(specs):
+        for name in layout.blob_columns(specs):
             values = data.get(name, ())
             for i, value in enumerate(values):
                 if value is None or not is_reference(value):
@@ -646,137 +637,8 @@ def _experiments_table(store: SQLStore) -> sa.Table:
     )
 
 
-def _plan(
-    runs: Sequence[RunLike], stored: Mapping[str, ColumnSpec], caps: Capabilities
-) -> tuple[list[ColumnSpec], dict[str, EncodedColumn]]:
-    """Column specs for ``runs`` (stored columns keep their kind) and their encoded values."""
-    params = [getattr(r.params, "_data", r.params) for r in runs]  # namespaces keep a dict
-    fields = [getattr(r.fields, "_data", r.fields) for r in runs]
-    param_names = _ordered_union(params)
-    field_names = _ordered_union(fields)
-    _check_names(param_names, field_names, stored)
-    ids = [r.id for r in runs]
-    specs = [s for s in stored.values() if s.name not in param_names and s.name not in field_names]
-    encoded: dict[str, EncodedColumn] = {}
-    for role, names, dicts in (("param", param_names, params), ("field", field_names, fields)):
-        for name in names:
-            values = [d.get(name, ABSENT) for d in dicts]
-            old = stored.get(name)
-            kind = old.kind if old else infer_kind([v for v in values if v is not ABSENT])
-            column = encode_column(kind, name, values, ids, caps)
-            encoded[name] = column
-            exact = bool(old and old.exact) or column.companion is not None
-            specs.append(ColumnSpec(name, role, kind, exact))  # type: ignore[arg-type]
-    order = {s.name: i for i, s in enumerate(stored.values())}
-    specs.sort(key=lambda s: order.get(s.name, len(order)))
-    return specs, encoded
-
-
-def _check_names(
-    param_names: Sequence[str], field_names: Sequence[str], stored: Mapping[str, ColumnSpec]
-) -> None:
-    for name in param_names:
-        check_column_name(name, "param")
-    for name in field_names:
-        check_column_name(name, "field")
-    both = set(param_names) & set(field_names)
-    if both:
-        name = sorted(both)[0]
-        raise SchemaError(f"{name!r} is a param of some runs and a field of others; rename one")
-    for names, role in ((param_names, "param"), (field_names, "field")):
-        for name in names:
-            old = stored.get(name)
-            if old is not None and old.role != role:
-                raise SchemaError(
-                    f"{name!r} is stored as a {old.role} of this experiment and cannot become "
-                    f"a {role}; rename it"
-                )
-    check_distinct([*RUN_COLUMNS, *stored, *param_names, *field_names], "param or field")
-
-
-def _decode_runs(
-    experiment: str, specs: Sequence[ColumnSpec], columns: Mapping[str, Sequence[Any]], n: int
-) -> StoredRuns:
-    ids = [int(i) for i in columns.get("id_run", ())]
-    runs = StoredRuns(
-        ids=ids,
-        status=list(columns.get("status", ())),
-        error=list(columns.get("error", ())),
-        started_at=list(columns.get("started_at", ())),
-        ended_at=list(columns.get("ended_at", ())),
-        done_with=list(columns.get("done_with", ())),
-    )
-    for spec in specs:
-        native = columns.get(spec.name, (None,) * n)
-        companion = columns.get(spec.companion) if spec.exact else None
-        values = decode_column(
-            spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
-        )
-        if None in native and _holds_absent(values):
-            runs.with_absent.add(spec.name)
-        (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
-    return runs
-
-
-def _blob_columns(specs: Sequence[ColumnSpec]) -> list[str]:
-    """The columns that hold codec bytes: blob kinds and companions."""
-    return [s.name for s in specs if s.kind == "blob"] + [s.companion for s in specs if s.exact]
-
-
-def _holds_absent(values: Sequence[Any]) -> bool:
-    return id(ABSENT) in map(id, values)  # by identity: `in` would compare arrays elementwise
-
-
-def _encode_experiment_value(value: Mapping[str, Any], what: str) -> bytes:
-    try:
-        return codec.encode(dict(value))
-    except UnsupportedValueError as e:
-        raise e.located(run_id=None, field=f"experiment {what}") from None
-
-
-def _decode_experiment_value(raw: Any, experiment: str, what: str) -> dict[str, Any]:
-    try:
-        value = codec.decode(raw)
-    except CodecError as e:
-        raise CorruptValueError(experiment, None, what, str(e)) from e
-    if not isinstance(value, dict):
-        raise CorruptValueError(experiment, None, what, f"expected a dict, found {type(value)}")
-    return value
-
-
-def _specs_from_meta(meta: str) -> list[ColumnSpec]:
-    return [ColumnSpec.from_meta(c) for c in json.loads(meta).get("columns", [])]
-
-
-def _dump_meta(meta: Mapping[str, Any], specs: Sequence[ColumnSpec]) -> str:
-    full = {**meta, "storage_format": STORAGE_FORMAT, "columns": [s.to_meta() for s in specs]}
-    return json.dumps(full, default=str)
-
-
-def _ordered_union(dicts: Sequence[Mapping[str, Any]]) -> list[str]:
-    names: dict[str, None] = {}
-    for keys in dict.fromkeys(map(tuple, dicts)):  # runs mostly share one key order
-        names.update(dict.fromkeys(keys))
-    return list(names)
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _check_same_grid_points(
-    experiment: str, runs: Sequence[RunLike], stored: Mapping[int, Mapping[str, Any]]
-) -> None:
-    """Refuse to overwrite a stored run with a run of the same id but other params (two
-    processes that added different runs to one experiment)."""
-    for run in runs:
-        old = stored.get(run.id)
-        if old is not None and params_digest(old) != params_digest(run.params):
-            raise ConflictError(
-                f"experiment {experiment!r}: run {run.id} is stored with params {dict(old)} "
-                f"but this run has {dict(run.params)}; another process added different runs. "
-                "Load the experiment again and add your runs to it"
-            )
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -825,18 +687,3 @@ def _select_columns(
         processor = table.c[name].type._cached_result_processor(dialect, type_code)
         data[name] = [None if v is None else processor(v) for v in values] if processor else values
     return data, len(rows)
-
-
-def _select_specs(
-    experiment: str, specs: Sequence[ColumnSpec], fields: Sequence[str]
-) -> list[ColumnSpec]:
-    """The params and the requested fields, in stored order; unknown names are an error."""
-    known = {s.name for s in specs if s.role == "field"}
-    unknown = [f for f in fields if f not in known]
-    if unknown:
-        raise KeyError(
-            f"experiment {experiment!r} has no field {unknown[0]!r}; its fields are: "
-            f"{', '.join(sorted(known)) or 'none'}"
-        )
-    wanted = set(fields)
-    return [s for s in specs if s.role == "param" or s.name in wanted]

@@ -1,0 +1,178 @@
+"""How runs become rows of a run table and back: column plans, names, metadata, decoding.
+
+Pure functions over plain data (no connections): the SQL store calls them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import codec
+from ..errors import (
+    CodecError,
+    ConflictError,
+    CorruptValueError,
+    SchemaError,
+    UnsupportedValueError,
+)
+from ..names import RUN_COLUMNS, check_column_name, check_distinct
+from ..seeding import params_digest
+from .base import RunLike, StoredRuns
+from .columns import (
+    ABSENT,
+    Capabilities,
+    ColumnSpec,
+    EncodedColumn,
+    decode_column,
+    encode_column,
+    infer_kind,
+)
+
+#: Version of the table layout written in each experiment's metadata.
+STORAGE_FORMAT = 1
+
+
+def plan(
+    runs: Sequence[RunLike], stored: Mapping[str, ColumnSpec], caps: Capabilities
+) -> tuple[list[ColumnSpec], dict[str, EncodedColumn]]:
+    """Column specs for ``runs`` (stored columns keep their kind) and their encoded values."""
+    params = [getattr(r.params, "_data", r.params) for r in runs]  # namespaces keep a dict
+    fields = [getattr(r.fields, "_data", r.fields) for r in runs]
+    param_names = ordered_union(params)
+    field_names = ordered_union(fields)
+    check_names(param_names, field_names, stored)
+    ids = [r.id for r in runs]
+    specs = [s for s in stored.values() if s.name not in param_names and s.name not in field_names]
+    encoded: dict[str, EncodedColumn] = {}
+    for role, names, dicts in (("param", param_names, params), ("field", field_names, fields)):
+        for name in names:
+            values = [d.get(name, ABSENT) for d in dicts]
+            old = stored.get(name)
+            kind = old.kind if old else infer_kind([v for v in values if v is not ABSENT])
+            column = encode_column(kind, name, values, ids, caps)
+            encoded[name] = column
+            exact = bool(old and old.exact) or column.companion is not None
+            specs.append(ColumnSpec(name, role, kind, exact))  # type: ignore[arg-type]
+    order = {s.name: i for i, s in enumerate(stored.values())}
+    specs.sort(key=lambda s: order.get(s.name, len(order)))
+    return specs, encoded
+
+
+def check_names(
+    param_names: Sequence[str], field_names: Sequence[str], stored: Mapping[str, ColumnSpec]
+) -> None:
+    for name in param_names:
+        check_column_name(name, "param")
+    for name in field_names:
+        check_column_name(name, "field")
+    both = set(param_names) & set(field_names)
+    if both:
+        name = sorted(both)[0]
+        raise SchemaError(f"{name!r} is a param of some runs and a field of others; rename one")
+    for names, role in ((param_names, "param"), (field_names, "field")):
+        for name in names:
+            old = stored.get(name)
+            if old is not None and old.role != role:
+                raise SchemaError(
+                    f"{name!r} is stored as a {old.role} of this experiment and cannot become "
+                    f"a {role}; rename it"
+                )
+    check_distinct([*RUN_COLUMNS, *stored, *param_names, *field_names], "param or field")
+
+
+def decode_runs(
+    experiment: str, specs: Sequence[ColumnSpec], columns: Mapping[str, Sequence[Any]], n: int
+) -> StoredRuns:
+    ids = [int(i) for i in columns.get("id_run", ())]
+    runs = StoredRuns(
+        ids=ids,
+        status=list(columns.get("status", ())),
+        error=list(columns.get("error", ())),
+        started_at=list(columns.get("started_at", ())),
+        ended_at=list(columns.get("ended_at", ())),
+        done_with=list(columns.get("done_with", ())),
+    )
+    for spec in specs:
+        native = columns.get(spec.name, (None,) * n)
+        companion = columns.get(spec.companion) if spec.exact else None
+        values = decode_column(
+            spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
+        )
+        if None in native and holds_absent(values):
+            runs.with_absent.add(spec.name)
+        (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
+    return runs
+
+
+def blob_columns(specs: Sequence[ColumnSpec]) -> list[str]:
+    """The columns that hold codec bytes: blob kinds and companions."""
+    return [s.name for s in specs if s.kind == "blob"] + [s.companion for s in specs if s.exact]
+
+
+def holds_absent(values: Sequence[Any]) -> bool:
+    return id(ABSENT) in map(id, values)  # by identity: `in` would compare arrays elementwise
+
+
+def encode_experiment_value(value: Mapping[str, Any], what: str) -> bytes:
+    try:
+        return codec.encode(dict(value))
+    except UnsupportedValueError as e:
+        raise e.located(run_id=None, field=f"experiment {what}") from None
+
+
+def decode_experiment_value(raw: Any, experiment: str, what: str) -> dict[str, Any]:
+    try:
+        value = codec.decode(raw)
+    except CodecError as e:
+        raise CorruptValueError(experiment, None, what, str(e)) from e
+    if not isinstance(value, dict):
+        raise CorruptValueError(experiment, None, what, f"expected a dict, found {type(value)}")
+    return value
+
+
+def specs_from_meta(meta: str) -> list[ColumnSpec]:
+    return [ColumnSpec.from_meta(c) for c in json.loads(meta).get("columns", [])]
+
+
+def dump_meta(meta: Mapping[str, Any], specs: Sequence[ColumnSpec]) -> str:
+    full = {**meta, "storage_format": STORAGE_FORMAT, "columns": [s.to_meta() for s in specs]}
+    return json.dumps(full, default=str)
+
+
+def ordered_union(dicts: Sequence[Mapping[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for keys in dict.fromkeys(map(tuple, dicts)):  # runs mostly share one key order
+        names.update(dict.fromkeys(keys))
+    return list(names)
+
+
+def check_same_grid_points(
+    experiment: str, runs: Sequence[RunLike], stored: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """Refuse to overwrite a stored run with a run of the same id but other params (two
+    processes that added different runs to one experiment)."""
+    for run in runs:
+        old = stored.get(run.id)
+        if old is not None and params_digest(old) != params_digest(run.params):
+            raise ConflictError(
+                f"experiment {experiment!r}: run {run.id} is stored with params {dict(old)} "
+                f"but this run has {dict(run.params)}; another process added different runs. "
+                "Load the experiment again and add your runs to it"
+            )
+
+
+def select_specs(
+    experiment: str, specs: Sequence[ColumnSpec], fields: Sequence[str]
+) -> list[ColumnSpec]:
+    """The params and the requested fields, in stored order; unknown names are an error."""
+    known = {s.name for s in specs if s.role == "field"}
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise KeyError(
+            f"experiment {experiment!r} has no field {unknown[0]!r}; its fields are: "
+            f"{', '.join(sorted(known)) or 'none'}"
+        )
+    wanted = set(fields)
+    return [s for s in specs if s.role == "param" or s.name in wanted]
