@@ -97,6 +97,19 @@ class Experiment:
         names = list(grid)
         _check_param_names(names)
         axes = [_values(name, grid[name]) for name in names]
+        if len(self.runs) == 0 and all(_distinct(axis) for axis in axes):
+            # A product of distinct values on an empty experiment has no duplicate points: add
+            # the runs without a digest each (seeding computes it when the run executes).
+            restore, config, seed = Run._restore, self.config, self.seed
+            next_id = self._next_id
+            add = self.runs._add
+            for combination in itertools.product(*axes):
+                params = dict(zip(names, combination, strict=True))
+                add(restore(next_id, params, {}, config, seed, "pending", None, None, None, None))
+                next_id += 1
+            self._next_id = next_id
+            self._digests = None  # rebuilt from the runs if a later add needs it
+            return self
         for combination in itertools.product(*axes):
             self._add(dict(zip(names, combination, strict=True)), checked=True)
         return self
@@ -415,6 +428,21 @@ def _row_dicts(
     if with_absent.isdisjoint(names):
         return (dict(zip(names, row, strict=True)) for row in rows)
     return ({k: v for k, v in zip(names, row, strict=True) if v is not ABSENT} for row in rows)
+
+
+def _distinct(values: list[Any]) -> bool:
+    """Whether no two values of a grid axis could be the same point (exact types, no NaN)."""
+    from .seeding import _plain
+
+    keys = set()
+    for value in values:
+        plain = _plain(value)
+        if type(plain) not in (int, str, bool, bytes) and not (
+            type(plain) is float and plain == plain
+        ):
+            return False  # unhashable, NaN, or a type compared loosely: check point by point
+        keys.add((type(plain), plain))
+    return len(keys) == len(values)
 
 
 def _check_param_names(names: Iterable[str]) -> None:

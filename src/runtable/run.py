@@ -150,7 +150,7 @@ class Fields(Namespace):
 
     def __delitem__(self, key: str) -> None:
         del self._data[key]
-        if self._lower is not None:
+        if isinstance(self._lower, dict):
             self._lower.pop(key.lower(), None)
         if self._changed is not None:
             self._changed.add(key)
@@ -163,8 +163,14 @@ class Fields(Namespace):
                 "field", key, "is a param of this run; params are read-only, pick another name"
             )
         lower = self._lower
-        if lower is None:  # built on the first new name, kept up to date afterwards
-            lower = {name.lower(): name for name in (*self._params, *self._data)}
+        if lower is None:  # decided on the first new name, kept up to date afterwards
+            names = (*self._params, *self._data)
+            lower = _ALL_LOWER if all(n.islower() for n in names) else _lowered(names)
+            object.__setattr__(self, "_lower", lower)
+        if lower is _ALL_LOWER:
+            if key.islower():  # no name here has a capital: a new lowercase name cannot clash
+                return
+            lower = _lowered((*self._params, *self._data))
             object.__setattr__(self, "_lower", lower)
         other = lower.setdefault(key.lower(), key)
         if other != key:
@@ -180,6 +186,14 @@ class Fields(Namespace):
     def __reduce__(self) -> tuple[Any, ...]:
         extra = {"_params": self._params, "_changed": None, "_lower": None}
         return (_rebuild, (Fields, self._data, extra))
+
+
+#: Marks a Fields whose names are all lowercase (no case clash is possible for lowercase keys).
+_ALL_LOWER: dict[str, str] = {}
+
+
+def _lowered(names: Iterable[str]) -> dict[str, str]:
+    return {name.lower(): name for name in names}
 
 
 def _rebuild(cls: type[Namespace], data: dict[str, Any], extra: dict[str, Any]) -> Namespace:

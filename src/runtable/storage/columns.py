@@ -256,6 +256,8 @@ def _all_plain(kind: Kind, values: Sequence[Any], caps: Capabilities) -> bool:
 
 
 def _floats_exact(values: Sequence[float], caps: Capabilities) -> bool:
+    if len(values) < 256:  # not worth importing numpy for
+        return all(_float_exact(v, caps) for v in values)
     import numpy as np
 
     array = np.asarray(values, dtype=np.float64)
