@@ -1,0 +1,166 @@
+"""runtable's workloads (run in the repository's environment). See ``_common`` for the protocol."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+from _common import W4_RUNS, Timings, float_source, main, trivial_step_target, w2_axes, w3_value
+
+
+def url(tmpdir: str, name: str) -> str:
+    return "sqlite:///" + os.path.join(tmpdir, name)
+
+
+def preload() -> Any:
+    """Import runtable and what it imports lazily (SQLAlchemy's SQLite dialect, numpy, pandas),
+    so that timed regions hold no imports (import cost is measured by W1 and the import rows)."""
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+
+    import runtable
+    import runtable.storage.sql
+
+    return runtable
+
+
+def w1(size: int, tmpdir: str) -> None:
+    import runtable as rt  # cold: W1 is the whole process, imports included
+
+    session = rt.connect(url(tmpdir, "w1.db"))
+    exp = session.create_experiment("w1")
+    with exp.run() as run:
+        run.fields.x = 0.5
+    exp.persist()
+    session.close()
+    Timings().emit()
+
+
+def w2(size: int, tmpdir: str) -> None:
+    rt = preload()
+    timings = Timings()
+    with timings.time("total"):
+        session = rt.connect(url(tmpdir, "w2.db"))
+        exp = session.create_experiment("w2")
+        exp.add_runs(**w2_axes(size))
+        value = float_source()
+        for run in exp.runs:
+            fields = run.fields
+            fields.f0 = value()
+            fields.f1 = value()
+            fields.f2 = value()
+            fields.f3 = value()
+            fields.f4 = value()
+        exp.persist(if_exists="replace")
+    session.close()
+    timings.info["runs"] = size
+    timings.emit()
+
+
+def w3(size: int, tmpdir: str, array: bool = False) -> None:
+    import numpy as np
+
+    rt = preload()
+    timings = Timings()
+    logs = hasattr(rt.Run, "log") and not array
+    with timings.time("total"):
+        session = rt.connect(url(tmpdir, "w3.db"))
+        exp = session.create_experiment("w3")
+        with exp.run() as run:
+            if logs:
+                for i in range(size):
+                    run.log(loss=w3_value(i))
+            else:
+                values = []
+                for i in range(size):
+                    values.append(w3_value(i))
+                run.fields.loss = np.array(values)
+        exp.persist(if_exists="replace")
+    session.close()
+    timings.info["api"] = "run.log(loss=v)" if logs else "np.array field"
+    timings.emit()
+
+
+def w4_write(size: int, tmpdir: str) -> None:
+    import numpy as np
+
+    rt = preload()
+    timings = Timings()
+    n = size * 2**20 // 8
+    data = [np.random.default_rng(i).random(n) for i in range(W4_RUNS)]
+    with timings.time("total"):
+        session = rt.connect(url(tmpdir, "w4.db"))
+        exp = session.create_experiment("w4")
+        exp.add_runs(i=range(W4_RUNS))
+        for run in exp.runs:
+            run.fields.x = data[run.params.i]
+        exp.persist(if_exists="replace")
+    session.close()
+    timings.info["data_mb"] = sum(a.nbytes for a in data) / 2**20
+    timings.emit()
+
+
+def w4_read(size: int, tmpdir: str) -> None:
+    rt = preload()
+    timings = Timings()
+    with timings.time("total"):
+        session = rt.connect(url(tmpdir, "w4.db"))
+        exp = session.load_experiment("w4")
+        arrays = [run.fields.x for run in exp.runs]
+    session.close()
+    timings.info["data_mb"] = sum(a.nbytes for a in arrays) / 2**20
+    timings.emit()
+
+
+def w5(size: int, tmpdir: str) -> None:
+    rt = preload()
+    timings = Timings()
+    with timings.time("total"):
+        session = rt.connect(url(tmpdir, "w2.db"))
+        exp = session.load_experiment("w2")
+        df = exp.runs.df()
+    session.close()
+    timings.info["shape"] = list(df.shape)
+    timings.emit()
+
+
+def trivial(run: Any) -> None:
+    run.fields.y = 1
+
+
+def w6(size: int, tmpdir: str, n_jobs: int) -> None:
+    rt = preload()
+    timings = Timings()
+    session = rt.connect(url(tmpdir, "w6.db"))
+    exp = session.create_experiment("w6")
+    exp.add_runs(i=range(size))
+    targets = [trivial_step_target() for _ in range(size)]
+    with timings.time("loop"):
+        for target in targets:
+            trivial(target)
+    with timings.time("total"):
+        exp.execute(trivial, n_jobs=n_jobs)
+    # A second execution in the same process (done runs are skipped unless forced).
+    again = {"force": True} if "force" in inspect.signature(exp.execute).parameters else {}
+    with timings.time("warm"):
+        exp.execute(trivial, n_jobs=n_jobs, **again)
+    assert all(run.fields.y == 1 for run in exp.runs)
+    timings.emit()
+
+
+WORKLOADS = {
+    "W1": w1,
+    "W2": w2,
+    "W3": w3,
+    "W3arr": lambda size, tmpdir: w3(size, tmpdir, array=True),
+    "W4w": w4_write,
+    "W4r": w4_read,
+    "W5": w5,
+    "W6j1": lambda size, tmpdir: w6(size, tmpdir, 1),
+    "W6j2": lambda size, tmpdir: w6(size, tmpdir, 2),
+}
+
+if __name__ == "__main__":
+    main(WORKLOADS)
