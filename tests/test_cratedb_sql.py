@@ -70,15 +70,15 @@ def test_run_table_ddl_maps_every_kind(store: SQLStore) -> None:
         "error STRING INDEX OFF STORAGE WITH (columnstore = false)",
         "started_at TIMESTAMP WITHOUT TIME ZONE",
         "done_with STRING INDEX OFF STORAGE WITH (columnstore = false)",
-        "n LONG",
-        "model STRING,",
-        "ok BOOLEAN",
-        "loss DOUBLE",
+        '"n" LONG',
+        '"model" STRING,',
+        '"ok" BOOLEAN',
+        '"loss" DOUBLE',
         '"when" TIMESTAMP WITHOUT TIME ZONE',
-        "metrics OBJECT(DYNAMIC)",
-        "weights STRING INDEX OFF STORAGE WITH (columnstore = false)",
-        "loss__exact STRING INDEX OFF STORAGE WITH (columnstore = false)",
-        "metrics__exact STRING INDEX OFF STORAGE WITH (columnstore = false)",
+        '"metrics" OBJECT(DYNAMIC)',
+        '"weights" STRING INDEX OFF STORAGE WITH (columnstore = false)',
+        '"loss__exact" STRING INDEX OFF STORAGE WITH (columnstore = false)',
+        '"metrics__exact" STRING INDEX OFF STORAGE WITH (columnstore = false)',
         'WITH ("mapping.total_fields.limit" = 1000)',
     ]
     for part in expected:
@@ -115,21 +115,23 @@ def test_insert_and_upsert_statements(store: SQLStore) -> None:
     assert "%(id_run)s" in insert  # the crate driver's pyformat style
     upsert = store._insert_sql(table, names, upsert=True)
     assert upsert.startswith(insert)
-    assert " ON CONFLICT (id_run) DO UPDATE SET id_experiment = excluded.id_experiment" in upsert
-    assert "weights = excluded.weights" in upsert
-    assert "id_run = excluded.id_run" not in upsert
+    assert (
+        ' ON CONFLICT ("id_run") DO UPDATE SET "id_experiment" = excluded."id_experiment"' in upsert
+    )
+    assert '"weights" = excluded."weights"' in upsert
+    assert '"id_run" = excluded' not in upsert
 
 
 def test_schema_growth_statements(store: SQLStore) -> None:
     assert store._add_column_sql("e_sweep", "acc", "float") == (
-        "ALTER TABLE e_sweep ADD COLUMN acc DOUBLE"
+        'ALTER TABLE e_sweep ADD COLUMN "acc" DOUBLE'
     )
     assert store._add_column_sql("e_sweep", "acc__exact", "blob") == (
-        "ALTER TABLE e_sweep ADD COLUMN acc__exact STRING INDEX OFF STORAGE WITH "
+        'ALTER TABLE e_sweep ADD COLUMN "acc__exact" STRING INDEX OFF STORAGE WITH '
         "(columnstore = false)"
     )
     assert store._add_column_sql("e_sweep", "scores", "json") == (
-        "ALTER TABLE e_sweep ADD COLUMN scores OBJECT(DYNAMIC)"
+        'ALTER TABLE e_sweep ADD COLUMN "scores" OBJECT(DYNAMIC)'
     )
 
 

@@ -551,3 +551,12 @@ def test_a_field_differing_only_in_case_from_a_param_or_field_is_refused_when_se
     del run.fields.loss
     run.fields.Loss = 3  # the old name is gone, so the new spelling is free
     assert dict(run.fields) == {"Loss": 3}
+
+
+def test_an_unstorable_param_is_named_when_added() -> None:
+    """Regression: the error used to point at '[0][1]' instead of the param."""
+    import fractions
+
+    exp = rt.connect("sqlite://").create_experiment("params").add_run(n=1)
+    with pytest.raises(rt.UnsupportedValueError, match="param 'q'"):
+        exp.add_run(q=fractions.Fraction(1, 3), n=2)

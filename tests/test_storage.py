@@ -458,3 +458,42 @@ def test_incremental_writes_replace_the_parts_of_a_rewritten_run(shared_url: str
     loaded = rt.connect(shared_url).load_experiment("rewrite")
     assert [r.fields.big.tolist() for r in loaded.runs] == [[2.0] * 700] * 2
     assert session.query("SELECT COUNT(*) AS n FROM runtable_chunks")["n"][0] == 2 * 6
+
+
+@pytest.mark.parametrize("name", ["returning", "nothing", "select", "order", "group", "when"])
+def test_sql_keywords_work_as_param_and_field_names(session: rt.Session, name: str) -> None:
+    """Regression: SQLite's keywords 'nothing' and 'returning' broke the table's DDL."""
+    exp = session.create_experiment("keywords").add_run(**{name: 1})
+    exp.runs.first().fields[f"{name}_f"] = 2
+    exp.runs.first().fields["x"] = 1
+    exp.persist()
+    exp.add_run(**{name: 2})
+    exp.runs[1].fields[name + "_g"] = 3  # a column added later
+    exp.persist(if_exists="append")
+    loaded = session.load_experiment("keywords")
+    assert [dict(r.params) for r in loaded.runs] == [{name: 1}, {name: 2}]
+
+
+def test_store_pickle_keeps_what_the_codec_cannot_store(session: rt.Session) -> None:
+    """The error for an unsupported value suggests store_pickle=True: that must work."""
+    exp = session.create_experiment("objects", helper=object()).add_runs(i=range(2))
+    exp.runs[0].fields.model = object()
+    exp.runs[0].fields.score = 0.5
+    exp.runs[1].fields.model = "plain text"
+    with pytest.raises(rt.UnsupportedValueError, match="store_pickle=True"):
+        exp.persist()
+    exp.persist(store_pickle=True)
+    plain = session.load_experiment("objects")
+    assert dict(plain.runs[0].fields) == {"score": 0.5}  # the object lives in the pickle only
+    assert plain.runs[1].fields.model == "plain text"
+    assert "helper" not in plain.fields
+    import json
+
+    meta = json.loads(session.query("SELECT meta FROM experiments")["meta"][0])
+    assert {(m["run"], m["field"]) for m in meta["only_in_pickle"]} == {
+        (0, "model"),
+        (None, "experiment fields 'helper'"),
+    }
+    full = session.load_experiment("objects", unpickle=True)
+    assert type(full.runs[0].fields.model) is object
+    assert type(full.fields.helper) is object

@@ -1,7 +1,7 @@
-"""pandas support for :mod:`runtable.codec` (imported only once pandas is in use).
+"""pandas support for `runtable.codec` (imported only once pandas is in use).
 
 A pandas value is the tag ``P``, a sub-tag and its payload; ``value`` below is a nested
-codec value, ``tz`` and ``len`` are as in :mod:`runtable.codec`.
+codec value, ``tz`` and ``len`` are as in `runtable.codec`.
 
 ===  ==============  ===============================================================
 sub  object          payload

@@ -32,7 +32,7 @@ n     numpy scalar     dtype, the scalar's raw bytes
 x X   np.str_, bytes_  len, UTF-8 or bytes
 A     ndarray (raw)    dtype, order C or F, ndim, dims, raw data in that order
 O     ndarray (object) order C or F, ndim, dims, the elements as values in that order
-P     pandas object    sub-tag and payload, see :mod:`runtable._codec_pandas`
+P     pandas object    sub-tag and payload, see `runtable._codec_pandas`
 ====  ===============  =============================================================
 
 ``tz`` is 0 (naive), 1 (``datetime.timezone``: offset as in ``r``, len, name) or
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["CODEC_VERSION", "decode", "encode"]
 
 CODEC_VERSION: int = 1
-"""Version written by :func:`encode`; :func:`decode` reads this and every older version."""
+"""Version written by `encode`; `decode` reads this and every older version."""
 
 _HEADER = b"RT" + bytes([CODEC_VERSION])
 _MAX_DEPTH = 200  # nesting limit, both ways, well inside Python's recursion limit
@@ -83,9 +83,9 @@ _DTYPE = (
 
 
 def encode(value: object) -> bytes:
-    """Encode ``value`` to bytes that :func:`decode` turns back into an identical value.
+    """Encode ``value`` to bytes that `decode` turns back into an identical value.
 
-    Raises :class:`UnsupportedValueError` (its ``path`` says where inside ``value``) for any
+    Raises `UnsupportedValueError` (its ``path`` says where inside ``value``) for any
     type the codec does not support, at any depth; nothing is produced then.
     """
     out: Chunks = [_HEADER]
@@ -97,9 +97,9 @@ def encode(value: object) -> bytes:
 
 
 def decode(data: bytes | bytearray | memoryview) -> object:
-    """Decode bytes made by :func:`encode`; never runs code from the data.
+    """Decode bytes made by `encode`; never runs code from the data.
 
-    Raises :class:`CodecError`, and no other exception, for anything that is not a valid
+    Raises `CodecError`, and no other exception, for anything that is not a valid
     encoding, and for data written by a newer codec version.
     """
     try:

@@ -55,9 +55,16 @@ class UnsupportedValueError(RuntableError, TypeError):
         if self.run_id is not None:
             where.append(f"run {self.run_id}")
         if self.field is not None:
-            where.append(f"field {self.field!r}")
+            labelled = self.field.startswith(("param ", "experiment "))
+            where.append(self.field if labelled else f"field {self.field!r}")
         place = f" in {', '.join(where)}" if where else ""
         inner = f" at {self.path}" if self.path else ""
+        if self.field is not None and self.field.startswith("param "):
+            return (
+                f"cannot store a value of type {name}{place}{inner}: params are stored as SQL "
+                "columns and identify their run, so they must be numbers, str, bytes, dates or "
+                "other values the safe codec supports; pass a name or a number instead"
+            )
         return (
             f"cannot store a value of type {name}{place}{inner}: the safe codec does not "
             "support it. Convert it to a supported type (numbers, str, bytes, lists, dicts, "

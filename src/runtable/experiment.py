@@ -39,7 +39,7 @@ class Experiment:
     """A named set of runs over a parameter grid, with steps that compute each run's fields.
 
     Build one with ``session.create_experiment(name, **fields)``; nothing touches the database
-    until :meth:`persist`. ``add_runs``, ``add_run``, ``execute`` and ``persist`` return the
+    until `persist`. ``add_runs``, ``add_run``, ``execute`` and ``persist`` return the
     experiment, so calls chain.
     """
 
@@ -321,7 +321,7 @@ class Experiment:
     # -- viewing -----------------------------------------------------------------------------
 
     def df(self, *, meta: bool = False) -> pd.DataFrame:
-        """The runs as a DataFrame (see :meth:`Runs.df`)."""
+        """The runs as a DataFrame (see `Runs.df`)."""
         return self.runs.df(meta=meta)
 
     def plot(self, x: str, y: str, hue: str | None = None, ax: Any = None) -> Any:

@@ -288,7 +288,7 @@ class Run:
         """Append a row to this run's metric series: ``run.log(loss=0.3, acc=0.8)``.
 
         The row gets ``step`` (default: the previous step plus one) and a UTC timestamp. The
-        series is stored as one DataFrame field, ``series`` (see :mod:`runtable.series`).
+        series is stored as one DataFrame field, ``series`` (see `runtable.series`).
         """
         if self._series is None:
             existing = self.fields._data.get(SERIES_FIELD)
@@ -377,7 +377,7 @@ class Run:
 class Runs:
     """The runs of an experiment, in insertion order.
 
-    Iterating yields :class:`Run` objects; ``runs[id]`` looks one up by run id. Runs loaded
+    Iterating yields `Run` objects; ``runs[id]`` looks one up by run id. Runs loaded
     from storage are built on first use; until then ``df()`` reads the stored columns
     directly, which is what makes loading a large experiment into a DataFrame fast.
     """

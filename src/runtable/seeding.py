@@ -38,10 +38,23 @@ def params_digest(params: Mapping[str, Any]) -> int:
         if all(type(v) in _REPR_SAFE for _, v in items):
             canonical = b"r" + repr(items).encode("utf-8", "surrogatepass")
         else:
-            from .codec import encode
-
-            canonical = b"c" + encode(items)
+            canonical = b"c" + _encode_params(items)
     return int.from_bytes(hashlib.sha256(canonical).digest()[:16], "little")
+
+
+def _encode_params(items: tuple[tuple[str, Any], ...]) -> bytes:
+    from .codec import encode
+    from .errors import UnsupportedValueError
+
+    try:
+        return encode(items)
+    except UnsupportedValueError:
+        for name, value in items:  # say which param it was
+            try:
+                encode(value)
+            except UnsupportedValueError as inner:
+                raise inner.located(run_id=None, field=f"param {name!r}") from None
+        raise
 
 
 def run_seed_sequence(experiment_seed: int, digest: int) -> np.random.SeedSequence:

@@ -33,7 +33,13 @@ class SeriesLog:
             self._extend(existing)
 
     def _extend(self, frame: pd.DataFrame) -> None:
-        missing = {"step", "timestamp"} - set(frame.columns)
+        columns = getattr(frame, "columns", None)
+        if columns is None:
+            raise ValueError(
+                f"field {FIELD!r} holds a {type(frame).__name__}, not a metric series; run.log() "
+                f"keeps its series in that field: rename the field"
+            )
+        missing = {"step", "timestamp"} - set(columns)
         if missing:
             raise ValueError(
                 f"field {FIELD!r} holds a DataFrame without {sorted(missing)}; run.log() needs "

@@ -54,7 +54,7 @@ class Session:
 
     @property
     def models(self) -> ModelStore:
-        """The model store of this database (see :mod:`runtable.models`)."""
+        """The model store of this database (see `runtable.models`)."""
         if self._models is None:
             from .models import ModelStore
 

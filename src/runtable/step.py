@@ -1,6 +1,6 @@
 """Steps: plain functions that read a run and write its fields.
 
-``@step`` wraps a function in a :class:`Step`, which still calls like the function (so steps stay
+``@step`` wraps a function in a `Step`, which still calls like the function (so steps stay
 plain callables in tests) and adds what execution needs: a name, the parameters to inject, and a
 hash of the source that tells whether a stored run was made by the same code.
 """
@@ -35,7 +35,7 @@ class _Parameter:
 class Step:
     """A function registered as a step.
 
-    Calling a Step calls the function unchanged. :meth:`apply` calls it on a run: the parameter
+    Calling a Step calls the function unchanged. `apply` calls it on a run: the parameter
     named ``run`` receives the Run; every other parameter is looked up by name in the run's
     params, config, fields and vars (in that order), falling back to the parameter's default.
     A returned mapping is merged into ``run.fields``; ``None`` changes nothing.
@@ -75,8 +75,8 @@ class Step:
             raise StepError(
                 self.name,
                 "<return value>",
-                f"returned a {type(result).__name__}; a step returns a mapping of field names "
-                "to values (merged into run.fields), or None",
+                f"returned {_article(type(result).__name__)}; a step returns a mapping of field "
+                "names to values (merged into run.fields), or None",
             )
         run.fields.update(result)
 
@@ -165,6 +165,10 @@ def _injected_parameters(func: Callable[..., Any]) -> tuple[_Parameter, ...]:
             default = _MISSING if p.default is inspect.Parameter.empty else p.default
             params.append(_Parameter(p.name, default))
     return tuple(params)
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _plain(value: Any) -> Any:

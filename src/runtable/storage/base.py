@@ -1,7 +1,7 @@
 """The storage contract: what every backend guarantees, and the plain data it exchanges.
 
-Storage never sees Experiment or Run objects: it takes :class:`ExperimentData` and objects shaped
-like :class:`RunLike`, and returns :class:`StoredExperiment`. Only the session and the experiment
+Storage never sees Experiment or Run objects: it takes `ExperimentData` and objects shaped
+like `RunLike`, and returns `StoredExperiment`. Only the session and the experiment
 join storage and execution.
 """
 

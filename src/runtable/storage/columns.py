@@ -160,15 +160,27 @@ def encode_column(
     values: Sequence[Any],
     run_ids: Sequence[int],
     caps: Capabilities,
+    skipped: list[UnsupportedValueError] | None = None,
 ) -> EncodedColumn:
     """Encode one column's values (``ABSENT`` for runs without it) for a column of ``spec_kind``.
 
-    Raises UnsupportedValueError naming the run and the field for a value the codec refuses.
+    Raises UnsupportedValueError naming the run and the field for a value the codec refuses;
+    with a ``skipped`` list such values are left out (stored as absent) and their errors
+    collected instead.
     """
+
+    def encode(value: Any, run_id: int) -> bytes | None:
+        try:
+            return _encode(value, name, run_id)
+        except UnsupportedValueError as e:
+            if skipped is None:
+                raise
+            skipped.append(e)
+            return None
+
     if spec_kind == "blob":
         blobs = [
-            None if v is ABSENT else _encode(v, name, rid)
-            for v, rid in zip(values, run_ids, strict=True)
+            None if v is ABSENT else encode(v, rid) for v, rid in zip(values, run_ids, strict=True)
         ]
         return EncodedColumn(blobs, None)
     if _all_plain(spec_kind, values, caps):
@@ -183,12 +195,14 @@ def encode_column(
             companion.append(None)
             continue
         projected, exact = project(value, caps) if value is not None else (None, False)
-        native.append(projected)
         if exact:
+            native.append(projected)
             companion.append(None)
-        else:
-            companion.append(_encode(value, name, run_id))
-            needs_companion = True
+            continue
+        exact_bytes = encode(value, run_id)
+        native.append(projected if exact_bytes is not None else None)
+        companion.append(exact_bytes)
+        needs_companion = needs_companion or exact_bytes is not None
     return EncodedColumn(native, companion if needs_companion else None)
 
 

@@ -1,7 +1,7 @@
 """Everything that differs between database backends, in one place.
 
-A :class:`Dialect` says which SQL type each column kind gets, what the backend's native columns
-keep exactly (:class:`Capabilities`), and how connections are set up. The SQL store asks the
+A `Dialect` says which SQL type each column kind gets, what the backend's native columns
+keep exactly (`Capabilities`), and how connections are set up. The SQL store asks the
 dialect and never tests a backend's name itself.
 """
 

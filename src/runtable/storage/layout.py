@@ -35,9 +35,16 @@ STORAGE_FORMAT = 1
 
 
 def plan(
-    runs: Sequence[RunLike], stored: Mapping[str, ColumnSpec], caps: Capabilities
+    runs: Sequence[RunLike],
+    stored: Mapping[str, ColumnSpec],
+    caps: Capabilities,
+    skipped: list[UnsupportedValueError] | None = None,
 ) -> tuple[list[ColumnSpec], dict[str, EncodedColumn]]:
-    """Column specs for ``runs`` (stored columns keep their kind) and their encoded values."""
+    """Column specs for ``runs`` (stored columns keep their kind) and their encoded values.
+
+    With a ``skipped`` list, values the codec cannot store are left out (they live in the
+    experiment's pickle) and their errors collected; without it they raise.
+    """
     params = [getattr(r.params, "_data", r.params) for r in runs]  # namespaces keep a dict
     fields = [getattr(r.fields, "_data", r.fields) for r in runs]
     param_names = ordered_union(params)
@@ -51,7 +58,7 @@ def plan(
             values = [d.get(name, ABSENT) for d in dicts]
             old = stored.get(name)
             kind = old.kind if old else infer_kind([v for v in values if v is not ABSENT])
-            column = encode_column(kind, name, values, ids, caps)
+            column = encode_column(kind, name, values, ids, caps, skipped)
             encoded[name] = column
             exact = bool(old and old.exact) or column.companion is not None
             specs.append(ColumnSpec(name, role, kind, exact))  # type: ignore[arg-type]
@@ -115,11 +122,37 @@ def holds_absent(values: Sequence[Any]) -> bool:
     return id(ABSENT) in map(id, values)  # by identity: `in` would compare arrays elementwise
 
 
-def encode_experiment_value(value: Mapping[str, Any], what: str) -> bytes:
+def encode_experiment_value(
+    value: Mapping[str, Any], what: str, skipped: list[UnsupportedValueError] | None = None
+) -> bytes:
+    """The codec bytes of an experiment's fields or config; with a ``skipped`` list, entries
+    the codec cannot store are left out and their errors collected."""
     try:
         return codec.encode(dict(value))
     except UnsupportedValueError as e:
-        raise e.located(run_id=None, field=f"experiment {what}") from None
+        if skipped is None:
+            raise e.located(run_id=None, field=f"experiment {what}") from None
+    kept = {}
+    for key, item in value.items():
+        try:
+            codec.encode(item)
+        except UnsupportedValueError as e:
+            skipped.append(e.located(run_id=None, field=f"experiment {what} {key!r}"))
+            continue
+        kept[key] = item
+    return codec.encode(kept)
+
+
+def skipped_meta(skipped: Sequence[UnsupportedValueError]) -> list[dict[str, Any]]:
+    """What a persist left to the pickle, for the experiment's metadata."""
+    return [
+        {
+            "run": e.run_id,
+            "field": e.field,
+            "type": f"{e.value_type.__module__}.{e.value_type.__qualname__}",
+        }
+        for e in skipped
+    ]
 
 
 def decode_experiment_value(raw: Any, experiment: str, what: str) -> dict[str, Any]:
@@ -136,8 +169,16 @@ def specs_from_meta(meta: str) -> list[ColumnSpec]:
     return [ColumnSpec.from_meta(c) for c in json.loads(meta).get("columns", [])]
 
 
-def dump_meta(meta: Mapping[str, Any], specs: Sequence[ColumnSpec]) -> str:
+def dump_meta(
+    meta: Mapping[str, Any],
+    specs: Sequence[ColumnSpec],
+    skipped: Sequence[UnsupportedValueError] | None = None,
+) -> str:
+    """The ``meta`` column: the experiment's metadata, the layout version, the column kinds,
+    and the values only the pickle holds."""
     full = {**meta, "storage_format": STORAGE_FORMAT, "columns": [s.to_meta() for s in specs]}
+    if skipped:
+        full["only_in_pickle"] = skipped_meta(skipped)
     return json.dumps(full, default=str)
 
 

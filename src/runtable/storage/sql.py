@@ -3,8 +3,8 @@
 Layout of ``e_<name>``: ``id_run`` (primary key), ``id_experiment``, ``status``, ``error``,
 ``started_at``, ``ended_at``, ``done_with``, one column per param, one per field, and a
 ``<name>__exact`` companion column for each param or field that holds values its native column
-cannot keep exactly (see :mod:`runtable.storage.columns`; how runs become rows is in
-:mod:`runtable.storage.layout`). The ``experiments`` row is written last, so it marks a complete
+cannot keep exactly (see `runtable.storage.columns`; how runs become rows is in
+`runtable.storage.layout`). The ``experiments`` row is written last, so it marks a complete
 experiment; on backends with transactions everything of one persist commits together.
 """
 
@@ -28,6 +28,7 @@ from ..errors import (
     ExperimentNotFoundError,
     SchemaError,
     StorageError,
+    UnsupportedValueError,
 )
 from ..names import table_name
 from . import layout
@@ -86,8 +87,10 @@ class SQLStore(Store):
         if if_exists not in IF_EXISTS:
             raise ValueError(f"if_exists must be one of {IF_EXISTS}, not {if_exists!r}")
         name = experiment.name
-        fields_blob = layout.encode_experiment_value(experiment.fields, "fields")
-        config_blob = layout.encode_experiment_value(experiment.config, "config")
+        # With a pickle, values the codec refuses are kept in the pickle only.
+        skipped: list[UnsupportedValueError] | None = [] if experiment.pickle is not None else None
+        fields_blob = layout.encode_experiment_value(experiment.fields, "fields", skipped)
+        config_blob = layout.encode_experiment_value(experiment.config, "config", skipped)
         now = _utcnow()
         with self._connect(f"persist experiment {name!r}", write=True) as conn:
             self._ensure_experiments_table(conn)
@@ -96,9 +99,9 @@ class SQLStore(Store):
             if stored is not None and if_exists == "fail":
                 raise ExperimentExistsError(name)
             if stored is not None and if_exists == "append":
-                self._append(conn, experiment, runs, stored, fields_blob, config_blob, now)
+                self._append(conn, experiment, runs, stored, fields_blob, config_blob, now, skipped)
                 return str(stored["id"])
-            specs, encoded = layout.plan(runs, {}, self.dialect.capabilities)
+            specs, encoded = layout.plan(runs, {}, self.dialect.capabilities, skipped)
             exp_id = uuid.uuid4().hex
             row = {
                 "name": name,
@@ -110,7 +113,7 @@ class SQLStore(Store):
                 "seed": experiment.seed,
                 "fields": fields_blob,
                 "config": config_blob,
-                "meta": layout.dump_meta(experiment.meta, specs),
+                "meta": layout.dump_meta(experiment.meta, specs, skipped),
                 "pickle": experiment.pickle,
             }
             if stored is None:
@@ -191,9 +194,10 @@ class SQLStore(Store):
         fields_blob: bytes,
         config_blob: bytes,
         now: datetime,
+        skipped: list[UnsupportedValueError] | None,
     ) -> None:
-        specs = self._write_runs(conn, experiment, runs, stored, replace=False)
-        self._update_row(conn, experiment, specs, fields_blob, config_blob, now)
+        specs = self._write_runs(conn, experiment, runs, stored, replace=False, skipped=skipped)
+        self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped)
 
     def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
@@ -217,6 +221,7 @@ class SQLStore(Store):
         stored: Mapping[str, Any],
         *,
         replace: bool,
+        skipped: list[UnsupportedValueError] | None = None,
     ) -> list[ColumnSpec]:
         """Insert runs into a stored experiment's table, adding the columns they need.
 
@@ -231,7 +236,7 @@ class SQLStore(Store):
         layout.check_same_grid_points(name, runs, present)
         if not replace:
             runs = [r for r in runs if r.id not in present]
-        specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities)
+        specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities, skipped)
         for spec in specs:
             old = old_specs.get(spec.name)
             if old is None:
@@ -286,6 +291,7 @@ class SQLStore(Store):
         fields_blob: bytes,
         config_blob: bytes,
         now: datetime,
+        skipped: list[UnsupportedValueError] | None = None,
     ) -> None:
         table = self._run_table(experiment.name, [])
         n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
@@ -298,7 +304,7 @@ class SQLStore(Store):
                 seed=experiment.seed,
                 fields=fields_blob,
                 config=config_blob,
-                meta=layout.dump_meta(experiment.meta, specs),
+                meta=layout.dump_meta(experiment.meta, specs, skipped),
                 pickle=experiment.pickle,
             )
         )
@@ -403,7 +409,7 @@ class SQLStore(Store):
         of the same ``id_run`` is replaced whole."""
         sql = table.insert().compile(dialect=self.engine.dialect, column_keys=list(names)).string
         if upsert:
-            quote = self._quote
+            quote = self.engine.dialect.identifier_preparer.quote_identifier  # any name is safe
             updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id_run")
             sql += f" ON CONFLICT ({quote('id_run')}) DO UPDATE SET {updates}"
         return sql
@@ -412,7 +418,8 @@ class SQLStore(Store):
         conn.exec_driver_sql(self._add_column_sql(table, column, kind))
 
     def _add_column_sql(self, table: str, column: str, kind: Kind) -> str:
-        spec = CreateColumn(self._column(column, kind)).compile(dialect=self.engine.dialect)
+        column_ = self._column(column, kind, quote=True)
+        spec = CreateColumn(column_).compile(dialect=self.engine.dialect)
         return f"ALTER TABLE {self._quote(table)} ADD COLUMN {spec}"
 
     # -- reading -----------------------------------------------------------------------------
@@ -426,7 +433,7 @@ class SQLStore(Store):
         columns: Sequence[str] | None = None,
     ) -> StoredExperiment:
         for attempt in range(LOAD_ATTEMPTS):
-            row, specs, data, n = self._read(name, where, columns)
+            row, specs, data, n = self._read(name, where, columns, with_pickle)
             if self.dialect.transactional or all(i == row["id"] for i in data["id_experiment"]):
                 break
             # Without transactions a replace may be between its table swap and its row
@@ -448,14 +455,18 @@ class SQLStore(Store):
             config=layout.decode_experiment_value(row["config"], name, "config"),
             meta=json.loads(row["meta"]),
             runs=runs,
-            pickle=bytes(row["pickle"]) if with_pickle and row["pickle"] is not None else None,
+            pickle=bytes(row["pickle"]) if with_pickle and row.get("pickle") is not None else None,
         )
 
     def _read(
-        self, name: str, where: str | None, fields: Sequence[str] | None
+        self, name: str, where: str | None, fields: Sequence[str] | None, with_pickle: bool
     ) -> tuple[dict[str, Any], list[ColumnSpec], dict[str, Sequence[Any]], int]:
         with self._connect(f"load experiment {name!r}") as conn:
-            row = self._select_row(conn, name) if self._has_experiments(conn) else None
+            row = (
+                self._select_row(conn, name, with_pickle=with_pickle)
+                if self._has_experiments(conn)
+                else None
+            )
             if row is None:
                 raise ExperimentNotFoundError(name, self.url)
             specs = layout.specs_from_meta(row["meta"])
@@ -590,9 +601,13 @@ class SQLStore(Store):
             )
         self._schema_checked = True
 
-    def _select_row(self, conn: sa.Connection, name: str) -> dict[str, Any] | None:
+    def _select_row(
+        self, conn: sa.Connection, name: str, *, with_pickle: bool = False
+    ) -> dict[str, Any] | None:
+        """The experiments row of ``name``; its pickle (maybe large) only when asked for."""
         e = self._experiments
-        row = conn.execute(sa.select(e).where(e.c.name == name)).mappings().first()
+        columns = [c for c in e.columns if with_pickle or c.name != "pickle"]
+        row = conn.execute(sa.select(*columns).where(e.c.name == name)).mappings().first()
         return dict(row) if row is not None else None
 
     def _run_table(self, name: str, specs: Sequence[ColumnSpec], suffix: str = "") -> sa.Table:
@@ -606,13 +621,17 @@ class SQLStore(Store):
             sa.Column("ended_at", sa.DateTime),
             column("done_with", "long_text"),
         ]
-        columns += [column(s.name, s.kind) for s in specs]
-        columns += [column(s.companion, "blob") for s in specs if s.exact]
+        # User names are always quoted: they may be keywords of some backend ("returning").
+        columns += [column(s.name, s.kind, quote=True) for s in specs]
+        columns += [column(s.companion, "blob", quote=True) for s in specs if s.exact]
         kwargs = self.dialect.table_kwargs(len(columns))
         return sa.Table(table_name(name) + suffix, sa.MetaData(), *columns, **kwargs)
 
-    def _column(self, name: str, kind: Kind | LongText) -> sa.Column[Any]:
-        return sa.Column(name, self.dialect.column_type(kind), **self.dialect.column_kwargs(kind))
+    def _column(
+        self, name: str, kind: Kind | LongText, *, quote: bool | None = None
+    ) -> sa.Column[Any]:
+        kwargs = self.dialect.column_kwargs(kind)
+        return sa.Column(name, self.dialect.column_type(kind), quote=quote, **kwargs)
 
     def _quote(self, identifier: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(identifier))
