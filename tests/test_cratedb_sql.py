@@ -222,3 +222,20 @@ def test_parts_table_of_big_values(store: SQLStore) -> None:
     assert "data STRING INDEX OFF STORAGE WITH (columnstore = false)" in ddl
     assert "PRIMARY KEY (id_experiment, id_run, name, part)" in ddl
     assert CrateDBDialect.max_cell_bytes * 4 // 3 < CrateDBDialect.max_request_bytes  # base64
+
+
+def test_run_tables_are_clustered_by_run_and_shards_come_from_the_url() -> None:
+    store = SQLStore("crate://localhost:4200?shards=6")
+    ddl = _sql(store, CreateTable(store._run_table("sweep", SPECS)))
+    assert "CLUSTERED BY (id_run) INTO 6 SHARDS" in ddl
+    assert "shards" not in str(store.engine.url)  # runtable's option, not the driver's
+    default = SQLStore("crate://localhost:4200")
+    assert "CLUSTERED BY (id_run)" in _sql(default, CreateTable(default._run_table("s", SPECS)))
+    assert "SHARDS" not in _sql(default, CreateTable(default._run_table("s", SPECS)))
+
+
+def test_adding_columns_raises_the_field_limit_first(store: SQLStore) -> None:
+    assert store.dialect.grow_table_sql("e_sweep", 1400) == (
+        'ALTER TABLE e_sweep SET ("mapping.total_fields.limit" = 3000)'
+    )
+    assert SQLStore("sqlite://").dialect.grow_table_sql("e_sweep", 1400) is None

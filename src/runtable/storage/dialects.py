@@ -64,6 +64,11 @@ class Dialect:
         """Dialect options of a run table with ``n_columns`` columns."""
         return {}
 
+    def grow_table_sql(self, table: str, n_columns: int) -> str | None:
+        """SQL that lets ``table`` hold ``n_columns`` columns after columns were added, or None
+        when the backend needs nothing."""
+        return None
+
     def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
         """Make writes to ``tables`` visible to every reader (a no-op with transactions)."""
 
@@ -218,9 +223,33 @@ class CrateDBDialect(Dialect):
             return {"crate_index": False, "crate_columnstore": False}
         return {}
 
+    #: Shards of each run table; None leaves CrateDB's default. Set with ``?shards=N`` in the
+    #: URL (``crate://host:4200?shards=6``).
+    shards: int | None = None
+
+    def normalize_url(self, url: URL) -> URL:
+        shards = url.query.get("shards")
+        if shards is None:
+            return url
+        try:
+            self.shards = int(shards)  # type: ignore[arg-type]
+        except ValueError:
+            raise StorageError(f"shards={shards!r} in the CrateDB URL is not a number") from None
+        return url.difference_update_query(["shards"])
+
     def table_kwargs(self, n_columns: int) -> dict[str, Any]:
-        limit = max(1000, 1000 * math.ceil(2 * n_columns / 1000))
-        return {'crate_"mapping.total_fields.limit"': limit}
+        # Rows are routed by id_run (the primary key), so a run's row lives on one shard and
+        # upserts of one run touch one shard.
+        kwargs: dict[str, Any] = {
+            "crate_clustered_by": "id_run",
+            'crate_"mapping.total_fields.limit"': _field_limit(n_columns),
+        }
+        if self.shards is not None:
+            kwargs["crate_number_of_shards"] = self.shards
+        return kwargs
+
+    def grow_table_sql(self, table: str, n_columns: int) -> str | None:
+        return f'ALTER TABLE {table} SET ("mapping.total_fields.limit" = {_field_limit(n_columns)})'
 
     def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
         if tables:
@@ -233,6 +262,12 @@ class CrateDBDialect(Dialect):
 
     def swap_tables_sql(self, source: str, target: str) -> str:
         return f"ALTER CLUSTER SWAP TABLE {source} TO {target} WITH (drop_source = true)"
+
+
+def _field_limit(n_columns: int) -> int:
+    """CrateDB's per-table field limit for ``n_columns`` columns: twice that, in thousands, to
+    leave room for the keys of OBJECT columns (CrateDB counts them too) and later columns."""
+    return max(1000, 1000 * math.ceil(2 * n_columns / 1000))
 
 
 def _crate_object_type() -> TypeEngine[Any]:

@@ -237,12 +237,26 @@ class SQLStore(Store):
         if not replace:
             runs = [r for r in runs if r.id not in present]
         specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities, skipped)
-        for spec in specs:
-            old = old_specs.get(spec.name)
-            if old is None:
-                self._add_column(conn, old_table.name, spec.name, spec.kind)
-            if spec.exact and (old is None or not old.exact):
-                self._add_column(conn, old_table.name, spec.companion, "blob")
+        missing = [
+            (column, kind)
+            for spec in specs
+            for column, kind, new in (
+                (spec.name, spec.kind, spec.name not in old_specs),
+                (
+                    spec.companion,
+                    "blob",
+                    spec.exact and not (spec.name in old_specs and old_specs[spec.name].exact),
+                ),
+            )
+            if new
+        ]
+        if missing:  # room first (CrateDB's field limit), then the columns
+            n_columns = len(self._run_table(name, specs).columns)
+            grow = self.dialect.grow_table_sql(self._quote(old_table.name), n_columns)
+            if grow is not None:
+                conn.exec_driver_sql(grow)
+            for column, kind in missing:
+                self._add_column(conn, old_table.name, column, kind)
         table = self._run_table(name, specs)
         upsert = replace and bool(present) and not self.dialect.transactional
         if replace and present and not upsert:  # deleted and inserted in one transaction
