@@ -709,9 +709,11 @@ def _select_columns(
         args: Any = tuple(params[k] for k in compiled.positiontup or ())
     else:
         args = params
-    cursor = conn.exec_driver_sql(compiled.string, args)
-    description = cursor.cursor.description
-    rows = cursor.fetchall()
+    result = conn.exec_driver_sql(compiled.string, args)
+    dbapi_cursor = result.cursor  # plain tuples, without building a Row per run
+    description = dbapi_cursor.description
+    rows = dbapi_cursor.fetchall()
+    result.close()
     columns: list[Sequence[Any]] = (
         list(zip(*rows, strict=True)) if rows else [()] * len(description)
     )
