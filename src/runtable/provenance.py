@@ -6,6 +6,7 @@ import functools
 import platform
 import socket
 import subprocess
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -20,10 +21,14 @@ def environment() -> dict[str, Any]:
 
     packages: dict[str, str | None] = {}
     for name in _PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
+        module = sys.modules.get(name)  # an imported package knows its version: no file reads
+        version = getattr(module, "__version__", None)
+        if version is None:
+            try:
+                version = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                version = None
+        packages[name] = str(version) if version is not None else None
     return {
         "runtable": __version__,
         "python": platform.python_version(),
