@@ -159,9 +159,10 @@ def cmd_show(session: runtable.Session, args: argparse.Namespace) -> None:
         return column
 
     if args.where:
-        sql = f"SELECT id_run FROM {table_name(exp.name)} WHERE {args.where}"
+        # A bound parameter makes drivers run exactly one statement (no "; DROP ...").
+        sql = f"SELECT id_run FROM {table_name(exp.name)} WHERE ({args.where}) AND id_run > :below"
         try:
-            ids = session.query(sql)["id_run"]
+            ids = session.query(sql, {"below": -1})["id_run"]
         except StorageError as e:
             raise UsageError(f"--where: {e}") from e
         df = df[df["id_run"].isin(ids)]

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -364,7 +365,10 @@ def done_key(steps: Sequence[Step], config: Mapping[str, Any], seed: int) -> str
 
         config_bytes = encode(tuple(sorted(config.items())))
     except (UnsupportedValueError, TypeError):  # unstorable or unsortable: never equal twice
-        config_bytes = repr(sorted(config.items(), key=repr)).encode()
+        try:
+            config_bytes = repr(sorted(config.items(), key=repr)).encode()
+        except RecursionError:
+            config_bytes = os.urandom(16)
     return json.dumps(
         {
             "steps": [f"{s.name}:{s.source_hash}" for s in steps],
@@ -397,7 +401,12 @@ class _RunSink:
 
     def flush(self) -> None:
         if self.pending:
-            self.session._save_runs(self.experiment, self.pending)
+            try:
+                self.session._save_runs(self.experiment, self.pending)
+            except BaseException:
+                for run in self.pending:  # not stored: a later execute() must run them again
+                    run.done_with = None
+                raise
             self.pending = []
         self.last = time.monotonic()
 

@@ -227,7 +227,12 @@ def decode_column(
     nulls = type(None) in types
     types.discard(type(None))
     if convert is not None and not types <= {convert}:  # the driver gave e.g. 1 for 1.0
-        out = [ABSENT if v is None else convert(v) for v in native]
+        out = []
+        for v, run_id in zip(native, run_ids, strict=True):
+            try:
+                out.append(ABSENT if v is None else convert(v))
+            except (TypeError, ValueError) as e:  # text in a float column, say
+                raise CorruptValueError(experiment, run_id, name, f"{v!r}: {e}") from e
     elif nulls:
         out = [ABSENT if v is None else v for v in native]
     else:

@@ -91,6 +91,9 @@ class Dialect:
     def begin_write(self, connection: Connection) -> None:
         """Mark ``connection`` as about to write (before its transaction begins)."""
 
+    def begin_read(self, connection: Connection) -> None:
+        """Make ``connection``'s next transaction see one committed state throughout."""
+
     def lock(self, connection: Connection, name: str) -> None:
         """Serialize writers of ``name`` (an experiment, or a table runtable creates) until
         the transaction ends; a no-op where writers are serialized already."""
@@ -145,6 +148,11 @@ class PostgreSQLDialect(Dialect):
 
     name = "postgresql"
     capabilities = Capabilities(nan=True, infinity=True, negative_zero=True, nul_in_text=False)
+
+    def begin_read(self, connection: Connection) -> None:
+        # A load reads the experiments row (the column list) and then the run table: under
+        # READ COMMITTED a commit in between would tear it. One snapshot for the whole read.
+        connection.execution_options(isolation_level="REPEATABLE READ")
 
     def lock(self, connection: Connection, name: str) -> None:
         # Two sessions creating one experiment (or the experiments table) at once would

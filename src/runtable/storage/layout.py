@@ -165,8 +165,12 @@ def decode_experiment_value(raw: Any, experiment: str, what: str) -> dict[str, A
     return value
 
 
-def specs_from_meta(meta: str) -> list[ColumnSpec]:
-    return [ColumnSpec.from_meta(c) for c in json.loads(meta).get("columns", [])]
+def specs_from_meta(meta: str, experiment: str = "?") -> list[ColumnSpec]:
+    """The column specs recorded in an experiment's ``meta``; CorruptValueError if damaged."""
+    try:
+        return [ColumnSpec.from_meta(c) for c in json.loads(meta)["columns"]]
+    except (TypeError, ValueError, KeyError, AttributeError, CodecError) as e:
+        raise CorruptValueError(experiment, None, "meta", f"{type(e).__name__}: {e}") from e
 
 
 def dump_meta(

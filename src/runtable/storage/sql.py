@@ -36,6 +36,7 @@ from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExp
 from .chunks import TABLE, assemble, chunks_table, is_reference, parts_of, split_big_values
 from .columns import (
     ABSENT,
+    COMPANION_SUFFIX,
     ColumnSpec,
     EncodedColumn,
     Kind,
@@ -229,7 +230,7 @@ class SQLStore(Store):
         after checking that each is the same grid point (same params).
         """
         name = experiment.name
-        old_specs = {s.name: s for s in layout.specs_from_meta(stored["meta"])}
+        old_specs = {s.name: s for s in layout.specs_from_meta(stored["meta"], name)}
         old_table = self._run_table(name, list(old_specs.values()))
         ids = [r.id for r in runs]
         present = self._stored_params(conn, old_table, list(old_specs.values()), ids, name)
@@ -309,18 +310,20 @@ class SQLStore(Store):
     ) -> None:
         table = self._run_table(experiment.name, [])
         n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        values = {
+            "updated_at": now,
+            "n_runs": n_runs,
+            "seed": experiment.seed,
+            "fields": fields_blob,
+            "config": config_blob,
+            "meta": layout.dump_meta(experiment.meta, specs, skipped),
+        }
+        if experiment.pickle is not None:  # else the stored pickle (if any) stays as it was
+            values["pickle"] = experiment.pickle
         conn.execute(
             self._experiments.update()
             .where(self._experiments.c.name == experiment.name)
-            .values(
-                updated_at=now,
-                n_runs=n_runs,
-                seed=experiment.seed,
-                fields=fields_blob,
-                config=config_blob,
-                meta=layout.dump_meta(experiment.meta, specs, skipped),
-                pickle=experiment.pickle,
-            )
+            .values(**values)
         )
         self.dialect.refresh(conn, [EXPERIMENTS])
 
@@ -483,14 +486,18 @@ class SQLStore(Store):
             )
             if row is None:
                 raise ExperimentNotFoundError(name, self.url)
-            specs = layout.specs_from_meta(row["meta"])
+            specs = layout.specs_from_meta(row["meta"], name)
             if fields is not None:
                 specs = layout.select_specs(name, specs, fields)
             table = self._run_table(name, specs)
             query = sa.select(table).order_by(table.c.id_run)
             if where:
-                query = query.where(sa.text(where))
-            data, n = _select_columns(conn, table, query)
+                # The bound parameter makes drivers run exactly one statement: a condition
+                # cannot smuggle in a second one ("1=1; DROP TABLE ...").
+                query = query.where(
+                    sa.text(f"({where})"), table.c.id_run > sa.bindparam("below", -1)
+                )
+            data, n = _select_columns(conn, table, query, name)
             self._assemble_big_values(conn, name, data, specs)
         return row, specs, data, n
 
@@ -541,7 +548,11 @@ class SQLStore(Store):
             rows = conn.execute(query).mappings().all()
         out = []
         for row in rows:
-            meta = json.loads(row["meta"])
+            try:
+                meta = json.loads(row["meta"])
+            except (TypeError, ValueError):  # a damaged row must not hide the others
+                meta = {}
+            meta = meta if isinstance(meta, dict) else {}
             item = {c.name: row[c.name] for c in columns}
             item["n_fields"] = sum(1 for c in meta.get("columns", []) if c["role"] == "field")
             item["runtable"] = meta.get("runtable")
@@ -584,6 +595,8 @@ class SQLStore(Store):
             with self.engine.connect() as conn:
                 if write:
                     self.dialect.begin_write(conn)
+                else:
+                    self.dialect.begin_read(conn)
                 with conn.begin():
                     yield conn
         except sa.exc.SQLAlchemyError as e:
@@ -698,7 +711,7 @@ def _batches_by_size(
 
 
 def _select_columns(
-    conn: sa.Connection, table: sa.Table, query: sa.Select[Any]
+    conn: sa.Connection, table: sa.Table, query: sa.Select[Any], experiment: str
 ) -> tuple[dict[str, Sequence[Any]], int]:
     """Run a SELECT of whole columns of ``table`` and return them column by column, with
     SQLAlchemy's result processing applied per column (much faster than per row)."""
@@ -720,5 +733,32 @@ def _select_columns(
     data: dict[str, Sequence[Any]] = {}
     for (name, type_code, *_), values in zip(description, columns, strict=True):
         processor = table.c[name].type._cached_result_processor(dialect, type_code)
-        data[name] = [None if v is None else processor(v) for v in values] if processor else values
+        if processor is None:
+            data[name] = values
+            continue
+        try:
+            data[name] = [None if v is None else processor(v) for v in values]
+        except Exception as e:  # a damaged cell (e.g. text that is no JSON): say which
+            data[name] = _process_one_by_one(values, processor, name, data, experiment, e)
     return data, len(rows)
+
+
+def _process_one_by_one(
+    values: Sequence[Any],
+    processor: Any,
+    name: str,
+    data: Mapping[str, Sequence[Any]],
+    experiment: str,
+    error: Exception,
+) -> list[Any]:
+    """Process a column value by value to name the run whose cell is damaged."""
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(None if value is None else processor(value))
+        except Exception as e:
+            run_ids = data.get("id_run", ())
+            run_id = run_ids[i] if i < len(run_ids) else None
+            field = name.removesuffix(COMPANION_SUFFIX)
+            raise CorruptValueError(experiment, run_id, field, f"{type(e).__name__}: {e}") from e
+    raise CorruptValueError(experiment, None, name, str(error)) from error
