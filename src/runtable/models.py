@@ -72,6 +72,7 @@ class ModelStore:
         if not isinstance(store, SQLStore):
             raise TypeError(f"the model store needs a SQL store, not {describe(store)}")
         self._engine, self._dialect, self._url = store.engine, store.dialect, store.url
+        self._connect = store._connect  # one transaction, driver errors as StorageError
         self._schema = _Schema(store.dialect)
         self._checked = False  # model_config exists and has runtable's columns
         self._created = False  # put has made sure that every table exists
@@ -200,19 +201,6 @@ class ModelStore:
         return f"<ModelStore {self._url}>"
 
     # -- helpers -----------------------------------------------------------------------------
-
-    @contextmanager
-    def _connect(self, what: str, *, write: bool = False) -> Iterator[sa.Connection]:
-        """A connection inside one transaction; driver errors become StorageError."""
-        try:
-            with self._engine.connect() as conn:
-                if write:
-                    self._dialect.begin_write(conn)
-                with conn.begin():
-                    yield conn
-        except sa.exc.SQLAlchemyError as e:
-            detail = getattr(e, "orig", None) or e
-            raise StorageError(f"could not {what} in {self._url}: {detail}") from e
 
     @contextmanager
     def _blob_container(self, what: str) -> Iterator[Any]:
