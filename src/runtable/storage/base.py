@@ -63,8 +63,8 @@ class StoredRuns:
     started_at: list[datetime | None] = field(default_factory=list)
     ended_at: list[datetime | None] = field(default_factory=list)
     done_with: list[str | None] = field(default_factory=list)
-    params: dict[str, list[Any]] = field(default_factory=dict)
-    fields: dict[str, list[Any]] = field(default_factory=dict)
+    params: dict[str, Sequence[Any]] = field(default_factory=dict)
+    fields: dict[str, Sequence[Any]] = field(default_factory=dict)
     #: names of the params and fields that some runs do not have
     with_absent: set[str] = field(default_factory=set)
 

@@ -214,7 +214,7 @@ def decode_column(
     experiment: str,
     name: str,
     run_ids: Sequence[int],
-) -> list[Any]:
+) -> Sequence[Any]:
     """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none
     (the names of columns holding any are collected in ``StoredRuns.with_absent``)."""
     if kind == "blob":
@@ -226,6 +226,7 @@ def decode_column(
     types = set(map(type, native))
     nulls = type(None) in types
     types.discard(type(None))
+    out: list[Any]
     if convert is not None and not types <= {convert}:  # the driver gave e.g. 1 for 1.0
         out = []
         for v, run_id in zip(native, run_ids, strict=True):
@@ -235,6 +236,8 @@ def decode_column(
                 raise CorruptValueError(experiment, run_id, name, f"{v!r}: {e}") from e
     elif nulls:
         out = [ABSENT if v is None else v for v in native]
+    elif companion is None:
+        return native  # exact as read: no copy of the column
     else:
         out = list(native)
     if companion is not None:
