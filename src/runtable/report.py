@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import runtable
-from runtable.cli import headline, summarise
+from runtable.summary import headline, summarise
 
 if TYPE_CHECKING:
     from runtable.experiment import Experiment

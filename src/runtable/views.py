@@ -16,7 +16,7 @@ MAX_ROWS = 20
 
 def runs_html(runs: Runs, limit: int = MAX_ROWS) -> str:
     """The first ``limit`` runs as an HTML table, values summarised (arrays by shape)."""
-    from .cli import CELL_WIDTH, cells
+    from .summary import CELL_WIDTH, cells
 
     if len(runs) == 0:
         return "<p><i>no runs</i></p>"
@@ -58,7 +58,7 @@ def run_html(run: Run) -> str:
 
 def session_html(session: Session) -> str:
     """The database and its stored experiments."""
-    from .cli import CELL_WIDTH, cells
+    from .summary import CELL_WIDTH, cells
 
     df = session.ls()
     listing = (
@@ -70,7 +70,7 @@ def session_html(session: Session) -> str:
 
 
 def _mapping_html(title: str, mapping: Any) -> str:
-    from .cli import CELL_WIDTH, summarise
+    from .summary import CELL_WIDTH, summarise
 
     if not mapping:
         return ""

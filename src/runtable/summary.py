@@ -1,0 +1,70 @@
+"""Short text for values in tables: arrays by shape, long text cut, errors by their last line.
+
+Shared by the CLI, the HTML report and the notebook views.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CELL_WIDTH = 40  # widest cell of a table, in characters
+MAX_ITEMS = 50  # longer lists, dicts, ... are shown by their length only
+
+
+def summarise(value: Any, width: int | None = CELL_WIDTH) -> Any:
+    """A short stand-in for a cell: arrays, frames and bytes by their shape or size.
+
+    ``width=None`` (csv, json) keeps numbers, dates, text and small containers whole; else the
+    result is a number or a one-line string of at most ``width`` characters."""
+    if value is None or isinstance(value, bool | int | float | date | time | timedelta):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"bytes({memoryview(value).nbytes})"
+    kind = type(value).__name__
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple):  # numpy and pandas objects
+        if shape == () and hasattr(value, "item"):  # a numpy scalar
+            return summarise(value.item(), width)
+        if kind == "DataFrame" and len(shape) == 2:
+            return f"DataFrame({shape[0]}x{shape[1]})"
+        dtype = getattr(value, "dtype", None)
+        return f"{kind}(shape={shape}{f', dtype={dtype}' if dtype is not None else ''})"
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        if len(value) > MAX_ITEMS:
+            return f"{kind}(len={len(value)})"
+        if width is None:
+            return value
+    text = value if isinstance(value, str) else repr(value)
+    if width is None:
+        return text
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def cells(df: pd.DataFrame, width: int | None) -> pd.DataFrame:
+    """A copy of ``df`` with every non-numeric cell summarised."""
+    out = df.copy()
+    import pandas as pd
+
+    out.columns = pd.RangeIndex(df.shape[1])  # by position: SQL results may repeat a column name
+    for i in out.columns:
+        kind = out[i].dtype.kind
+        if kind == "M" and width is not None:  # datetimes: to the second in tables
+            out[i] = out[i].dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif kind not in "biufcmM":
+            out[i] = out[i].astype(object).map(lambda v: summarise(v, width))
+    out.columns = df.columns
+    return out
+
+
+def headline(error: Any) -> Any:
+    """The line of a traceback that names the exception (the first after the last frame)."""
+    if not isinstance(error, str) or not error.strip():
+        return error
+    lines = error.strip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
+    return lines[frames[-1] + 1] if frames and frames[-1] + 1 < len(lines) else lines[-1]
