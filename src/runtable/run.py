@@ -496,6 +496,10 @@ def _stored_columns(stored: Any, meta: bool) -> dict[str, Sequence[Any]]:
         for name, values in source.items():
             if name in stored.with_absent:
                 values = [None if v is ABSENT else v for v in values]
+            elif name in stored.all_floats:  # straight to float64, no type inference
+                import numpy as np
+
+                values = np.fromiter(values, dtype=np.float64, count=len(values))
             columns[name] = values
     return columns
 

@@ -67,6 +67,8 @@ class StoredRuns:
     fields: dict[str, Sequence[Any]] = field(default_factory=dict)
     #: names of the params and fields that some runs do not have
     with_absent: set[str] = field(default_factory=set)
+    #: names of the float columns whose every value is a plain float (no NULL, no companion)
+    all_floats: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)

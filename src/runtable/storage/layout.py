@@ -107,8 +107,11 @@ def decode_runs(
         values = decode_column(
             spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
         )
-        if None in native and holds_absent(values):
-            runs.with_absent.add(spec.name)
+        if None in native:
+            if holds_absent(values):
+                runs.with_absent.add(spec.name)
+        elif spec.kind == "float" and not spec.exact:
+            runs.all_floats.add(spec.name)
         (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
     return runs
 
