@@ -497,3 +497,20 @@ def test_store_pickle_keeps_what_the_codec_cannot_store(session: rt.Session) -> 
     full = session.load_experiment("objects", unpickle=True)
     assert type(full.runs[0].fields.model) is object
     assert type(full.fields.helper) is object
+
+
+def test_big_arrays_are_written_in_parts_straight_from_their_memory(session: rt.Session) -> None:
+    """Values kept as the codec's buffers (no joined copy) reload exactly, split across parts."""
+    import runtable.storage.columns as columns
+
+    session.store.dialect.max_cell_bytes = 3000  # type: ignore[attr-defined, misc]
+    old = columns.BUFFERS_ABOVE
+    columns.BUFFERS_ABOVE = 1000
+    try:
+        exp = session.create_experiment("buffers").add_run(i=0)
+        exp.runs.first().fields.pair = {"a": np.arange(1000.0), "b": np.ones((30, 7), order="F")}
+        exp.persist()
+    finally:
+        columns.BUFFERS_ABOVE = old
+    loaded = session.load_experiment("buffers").runs.first().fields.pair
+    assert_identical(loaded, exp.runs.first().fields.pair)

@@ -63,6 +63,8 @@ _HEADER = b"RT" + bytes([CODEC_VERSION])
 _MAX_DEPTH = 200  # nesting limit, both ways, well inside Python's recursion limit
 
 Chunks = list[Any]  # bytes or memoryview pieces, joined once at the end
+#: Arrays at least this big decoded from a writable buffer share its memory (no copy).
+_SHARE_ABOVE = 1 << 20
 _Enc = Callable[[Any, Chunks, int], None]
 _Dec = Callable[[memoryview, int, int], tuple[Any, int]]
 
@@ -94,6 +96,16 @@ def encode(value: object) -> bytes:
         return b"".join(out)
     except TypeError:  # a _Strided chunk: see _join_strided
         return _join_strided(out)
+
+
+def encode_buffers(value: object) -> list[bytes | memoryview]:
+    """Like `encode`, as a list of buffers whose concatenation is the encoding, without joining
+    them: big arrays stay views of their own memory (for writing a value in parts)."""
+    out: Chunks = [_HEADER]
+    _enc(value, out, 0)
+    if any(isinstance(chunk, _Strided) for chunk in out):
+        return [_join_strided(out)]
+    return out
 
 
 def decode(data: bytes | bytearray | memoryview) -> object:
@@ -531,6 +543,10 @@ def _dec_ndarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     if count == 0:
         return np.empty(shape, dt, order=order), pos
     flat = np.frombuffer(buf, dt, count, pos)  # a view; the copy below is the only one
+    if not buf.readonly and nbytes >= _SHARE_ABOVE and flat.flags.aligned:
+        # A big array in a writable buffer (a bytearray the caller hands over, as storage does
+        # for values stored in parts): keep the view, writable, instead of copying it.
+        return flat.reshape(shape, order=order), pos + nbytes
     return flat.reshape(shape, order=order).copy(order="K"), pos + nbytes
 
 

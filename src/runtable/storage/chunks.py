@@ -44,26 +44,48 @@ def split_big_values(
     names: Sequence[str],
     run_ids: Sequence[int],
     limit: int,
-) -> list[tuple[int, str, bytes]]:
-    """Replace each value of ``names`` longer than ``limit`` by a reference; return them."""
-    big: list[tuple[int, str, bytes]] = []
+) -> list[tuple[int, str, Any]]:
+    """Replace each value of ``names`` longer than ``limit``, or kept as the codec's buffers,
+    by a reference; return them."""
+    big: list[tuple[int, str, Any]] = []
     for name in names:
         values = columns.get(name)
         if values is None:
             continue
         for i, value in enumerate(values):
-            if value is not None and len(value) > limit:
-                parts = -(-len(value) // limit)
+            if value is not None and (len(value) > limit or hasattr(value, "buffers")):
+                parts = sum(1 for _ in parts_of(value, limit))
                 values[i] = MARK + _HEADER.pack(len(value), parts)
                 big.append((run_ids[i], name, value))
     return big
 
 
-def parts_of(value: bytes, limit: int) -> Iterator[tuple[int, memoryview]]:
-    """The parts of a big value, as views (no copies)."""
-    view = memoryview(value)
-    for part, start in enumerate(range(0, len(value), limit)):
-        yield part, view[start : start + limit]
+def parts_of(value: Any, limit: int) -> Iterator[memoryview | bytes]:
+    """The parts of a big value (bytes, or the codec's buffers), each at most ``limit`` bytes.
+
+    Big buffers are cut into views of their own memory (no copy); small buffers (headers)
+    are gathered into one part, the only bytes ever copied.
+    """
+    buffers = getattr(value, "buffers", None) or [value]
+    small = bytearray()
+    for buffer in buffers:
+        view = memoryview(buffer).cast("B")
+        if len(view) < _SMALL:
+            small += view
+            while len(small) >= limit:
+                yield bytes(small[:limit])
+                del small[:limit]
+            continue
+        if small:
+            yield bytes(small)
+            small = bytearray()
+        for start in range(0, len(view), limit):
+            yield view[start : start + limit]
+    if small:
+        yield bytes(small)
+
+
+_SMALL = 1 << 20
 
 
 def assemble(reference: bytes, parts: Iterator[bytes]) -> bytearray:

@@ -247,11 +247,35 @@ def decode_column(
     return out
 
 
+class Buffers:
+    """A big encoded value kept as the codec's buffers (its arrays' own memory, not a joined
+    copy); storage writes it in parts (see storage.chunks)."""
+
+    __slots__ = ("buffers", "size")
+
+    def __init__(self, buffers: list[bytes | memoryview]) -> None:
+        self.buffers = buffers
+        self.size = sum(memoryview(b).nbytes for b in buffers)
+
+    def __len__(self) -> int:
+        return self.size
+
+
+#: Encoded values at least this long stay as Buffers instead of one bytes object.
+BUFFERS_ABOVE = 64 * 1024 * 1024
+
+
 def _encode(value: Any, name: str, run_id: int | None) -> bytes:
     try:
-        return codec.encode(value)
+        buffers = codec.encode_buffers(value)
     except UnsupportedValueError as e:
         raise e.located(run_id=run_id, field=name) from None
+    if len(buffers) == 1:
+        return bytes(buffers[0])
+    big = Buffers(buffers)
+    if big.size >= BUFFERS_ABOVE:
+        return big  # type: ignore[return-value]  # written in parts, never bound whole
+    return b"".join(buffers)
 
 
 def _decode(raw: Any, experiment: str, name: str, run_id: int | None) -> Any:

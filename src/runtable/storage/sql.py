@@ -363,7 +363,7 @@ class SQLStore(Store):
         if big:  # the parts go first: a run row never points at parts not written yet
             chunks = self._chunks_table(conn)
             for run_id, name, value in big:
-                for part, data in parts_of(value, limit):
+                for part, data in enumerate(parts_of(value, limit)):
                     row = {"id_run": run_id, "name": name, "part": part, "data": data}
                     conn.execute(chunks.insert().values(id_experiment=exp_id, **row))
         self._executemany_insert(conn, table, columns, upsert=upsert)
