@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic as time_monotonic
-from time import time_ns
 from typing import Any, Literal
 from uuid import UUID
 
+from .clock import utcnow
 from .run import Run, Status
 from .seeding import seed_globals
 from .step import Step
@@ -121,7 +121,7 @@ def _execute_joblib(
         if failed is not None:
             failed.status = "failed"
             failed.error = _format(exc)
-            failed.ended_at = failed.ended_at or _utcnow()
+            failed.ended_at = failed.ended_at or utcnow()
         raise
     finally:
         for run in runs:
@@ -185,7 +185,7 @@ def _apply(run: Run, outcome: _Outcome) -> None:
 def _run_steps(
     run: Run, steps: Sequence[Step], on_error: OnError, done_with: str | None = None
 ) -> None:
-    run.started_at = _utcnow()
+    run.started_at = utcnow()
     run.error = None
     run.done_with = None
     run._rng = None  # every execution starts the run's stream afresh, on every backend
@@ -196,7 +196,7 @@ def _run_steps(
             current.apply(run)
     except Exception as exc:
         run._flush_series()
-        run.ended_at = _utcnow()
+        run.ended_at = utcnow()
         run.status = "failed"
         _annotate(exc, run, current.name if current is not None else "?")
         run.error = _format(exc)
@@ -204,17 +204,9 @@ def _run_steps(
             raise
         return
     run._flush_series()
-    run.ended_at = _utcnow()
+    run.ended_at = utcnow()
     run.status = "done"
     run.done_with = done_with
-
-
-_EPOCH = datetime(1970, 1, 1)
-
-
-def _utcnow() -> datetime:
-    """The current UTC time, naive (twice as fast as ``datetime.now(UTC)`` and a tz strip)."""
-    return _EPOCH + timedelta(microseconds=time_ns() // 1000)
 
 
 def _annotate(exc: BaseException, run: Run, step_name: str) -> None:

@@ -10,9 +10,10 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self, overload
 
+from .clock import utcnow
 from .errors import ConflictError, RuntableError, StorageError, UnsupportedValueError
 from .execution import OnError, _annotate, _format, execute_runs
 from .names import check_column_name, check_distinct, check_experiment_name
@@ -153,17 +154,17 @@ class Experiment:
         """
         run = self._add(params, unique=False)
         run.config = self.config
-        run.started_at = _utcnow()
+        run.started_at = utcnow()
         try:
             yield run
         except Exception as exc:
-            run.ended_at = _utcnow()
+            run.ended_at = utcnow()
             run.status = "failed"
             _annotate(exc, run, "<with exp.run()>")
             run.error = _format(exc)
             raise
         run._flush_series()
-        run.ended_at = _utcnow()
+        run.ended_at = utcnow()
         run.status = "done"
 
     # -- executing ---------------------------------------------------------------------------
@@ -468,7 +469,3 @@ def _values(name: str, value: Any) -> list[Any]:
     if not values:
         raise ValueError(f"param {name!r} has an empty list of values: the grid would be empty")
     return values
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)

@@ -519,13 +519,6 @@ def _columns(dicts: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
     return out
 
 
-def _union(mappings: Iterable[Mapping[str, Any]]) -> list[str]:
-    names: dict[str, None] = {}
-    for mapping in mappings:
-        names.update(dict.fromkeys(mapping))
-    return list(names)
-
-
 def _short(value: Any, limit: int = 40) -> str:
     shape = getattr(value, "shape", None)
     if shape is not None and not isinstance(value, (int, float)):

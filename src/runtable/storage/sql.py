@@ -16,12 +16,13 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateColumn
 
+from ..clock import utcnow
 from ..errors import (
     CorruptValueError,
     ExperimentExistsError,
@@ -92,7 +93,7 @@ class SQLStore(Store):
         skipped: list[UnsupportedValueError] | None = [] if experiment.pickle is not None else None
         fields_blob = layout.encode_experiment_value(experiment.fields, "fields", skipped)
         config_blob = layout.encode_experiment_value(experiment.config, "config", skipped)
-        now = _utcnow()
+        now = utcnow()
         with self._connect(f"persist experiment {name!r}", write=True) as conn:
             self._ensure_experiments_table(conn)
             self.dialect.lock(conn, name)
@@ -212,7 +213,7 @@ class SQLStore(Store):
             if stored is None:
                 raise ExperimentNotFoundError(name, self.url)
             specs = self._write_runs(conn, experiment, runs, stored, replace=True)
-            self._update_row(conn, experiment, specs, fields_blob, config_blob, _utcnow())
+            self._update_row(conn, experiment, specs, fields_blob, config_blob, utcnow())
 
     def _write_runs(
         self,
@@ -681,10 +682,6 @@ def _experiments_table(store: SQLStore) -> sa.Table:
         column("meta", "long_text"),
         column("pickle", "blob"),
     )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
