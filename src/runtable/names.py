@@ -17,6 +17,15 @@ from .errors import InvalidNameError
 MAX_EXPERIMENT_NAME = 48
 MAX_COLUMN_NAME = 56
 
+#: The bookkeeping columns of ``df(meta=True)`` (and of the run table), by what they hold.
+#: Code outside storage names them through these constants: their values change with the
+#: storage format (format 2 moves them under the ``runtable_`` prefix).
+STATUS_COLUMN = "status"
+ERROR_COLUMN = "error"
+STARTED_AT_COLUMN = "started_at"
+ENDED_AT_COLUMN = "ended_at"
+META_COLUMNS = (STATUS_COLUMN, ERROR_COLUMN, STARTED_AT_COLUMN, ENDED_AT_COLUMN)
+
 #: Columns every run table has; no param or field may take these names.
 RUN_COLUMNS = (
     "id_run",
