@@ -270,7 +270,7 @@ def test_unknown_experiment(capsys: pytest.CaptureFixture[str], url: str) -> Non
 
 def test_invalid_experiment_name(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, _, err = run(capsys, "show", "Bad-Name", "--url", url)
-    assert code == 1
+    assert code == 2  # a malformed argument: a usage error
     assert "runtable: error: invalid experiment name 'Bad-Name'" in err
 
 

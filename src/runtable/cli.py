@@ -1,15 +1,17 @@
 """The ``runtable`` command: ``ls``, ``show NAME``, ``export NAME FILE``, ``report NAME``,
 ``rm NAME``, ``models ls``, ``sql "SELECT ..."`` and ``version``.
 
+Exit status: 0 on success, 1 when runtable or the database refused (the message says why and
+what to do), 2 for a bad command line, 130 when interrupted. Errors are worded for the shell:
+they name options and commands, not Python calls. Values are written by `runtable.export`.
+
 pandas and SQLAlchemy are imported only by the commands that need them, so the CLI starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -17,15 +19,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import runtable
-from runtable.errors import RuntableError, StorageError
-from runtable.names import table_name
-from runtable.summary import CELL_WIDTH, cells, headline, summarise
+from runtable.errors import ExperimentNotFoundError, InvalidNameError, RuntableError, StorageError
+from runtable.export import table_frame
+from runtable.names import ERROR_COLUMN, STATUS_COLUMN, table_name
+from runtable.summary import CELL_WIDTH, headline, summarise
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-FORMATS = ("table", "csv", "json")
-EXPORT_FORMATS = ("csv", "json", "parquet")
+FORMATS = ("table", "csv", "json", "jsonl", "markdown")
+EXPORT_FORMATS = ("csv", "json", "jsonl", "parquet")
 LS_ORDER = ("name", "n_runs", "n_fields", "created_at", "updated_at", "seed", "id", "table_name")
 
 
@@ -37,7 +40,7 @@ def render_table(df: pd.DataFrame, width: int) -> str:
     """``df`` as text at most ``width`` wide, leaving out right-hand columns that do not fit."""
     if df.shape[0] == 0:
         return f"(no rows; columns: {', '.join(map(str, df.columns))})"
-    df = cells(df, CELL_WIDTH)
+    df = table_frame(df, CELL_WIDTH)
 
     def draw(frame: pd.DataFrame) -> str:
         return str(frame.to_string(index=False, max_colwidth=CELL_WIDTH))
@@ -63,22 +66,20 @@ def render_table(df: pd.DataFrame, width: int) -> str:
 
 
 def emit(df: pd.DataFrame, fmt: str) -> None:
-    """Print ``df`` to stdout as a table fitted to the terminal, CSV or JSON records."""
+    """Print ``df`` to stdout as a table fitted to the terminal, or in a `runtable.export`
+    format (csv, json, jsonl, markdown)."""
+    from runtable.export import write
+
     if fmt == "table":
         print(render_table(df, shutil.get_terminal_size().columns))
-    elif fmt == "csv":
-        cells(df, None).to_csv(sys.stdout, index=False, lineterminator="\n")
-    elif not df.columns.is_unique:
+        return
+    if fmt in ("json", "jsonl") and not df.columns.is_unique:
         raise UsageError("JSON records need distinct column names: rename columns with AS")
-    else:
-        data = cells(df, None).to_json(
-            orient="records", date_format="iso", date_unit="us", default_handler=str
-        )
-        sys.stdout.write(f"{data}\n")
+    write(df, fmt, sys.stdout)
 
 
-def check_database(url: str | None) -> None:
-    """Refuse a SQLite file that does not exist (connecting would create an empty one)."""
+def sqlite_path(url: str | None) -> str | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -88,8 +89,25 @@ def check_database(url: str | None) -> None:
         raise RuntableError(f"invalid database URL: {e}") from e
     path = parsed.database or ""
     local = path and path != ":memory:" and not path.startswith("file:")
-    if parsed.get_backend_name() == "sqlite" and local and not os.path.exists(path):
+    return path if parsed.get_backend_name() == "sqlite" and local else None
+
+
+def check_database(url: str | None) -> None:
+    """Refuse a SQLite file that does not exist (connecting would create an empty one)."""
+    path = sqlite_path(url)
+    if path is not None and not os.path.exists(path):
         raise RuntableError(f"no database file {os.path.abspath(path)!r}; check --url")
+
+
+def check_target(path: str, url: str | None, what: str) -> None:
+    """Refuse to write ``what`` over the database file itself."""
+    database = sqlite_path(url)
+    exists = database and os.path.exists(path) and os.path.exists(database)
+    if exists and os.path.samefile(path, database or ""):
+        raise RuntableError(
+            f"refusing to write the {what} to {path!r}: that is the database it is read "
+            "from; choose another file name"
+        )
 
 
 def cmd_ls(session: runtable.Session, args: argparse.Namespace) -> None:
@@ -99,84 +117,152 @@ def cmd_ls(session: runtable.Session, args: argparse.Namespace) -> None:
     emit(df[first + [c for c in df.columns if c not in first]], args.format)
 
 
+def load(
+    session: runtable.Session,
+    name: str,
+    *,
+    where: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> runtable.Experiment:
+    """``session.load_experiment`` with a SQL error in ``where`` reported as a usage error."""
+    try:
+        return session.load_experiment(name, where=where, columns=columns)
+    except StorageError as e:
+        if where is None:
+            raise
+        raise UsageError(f"--where: {e}") from e
+
+
+def known_columns(session: runtable.Session, name: str, meta: bool) -> tuple[list[str], set[str]]:
+    """The columns ``show`` can print for experiment ``name`` and, of those, the ones that are
+    not fields (id_run, params and, with ``meta``, the bookkeeping columns). Reads no runs."""
+    every = [str(c) for c in load(session, name, where="1 = 0").runs.df(meta=meta).columns]
+    others = {str(c) for c in load(session, name, where="1 = 0", columns=[]).runs.df(meta=meta)}
+    return every, others
+
+
+def status_counts(session: runtable.Session, name: str) -> str:
+    """``6 runs (5 done, 1 failed)`` for the whole stored experiment, counted by SQL."""
+    table = table_name(name)
+    sql = f"SELECT {STATUS_COLUMN} AS s, COUNT(*) AS k FROM {table} GROUP BY {STATUS_COLUMN}"
+    counts = {str(s): int(k) for s, k in session.query(sql).itertuples(index=False, name=None)}
+    total = sum(counts.values())
+    order = sorted(counts, key=lambda s: (s != "done", s != "failed", s))
+    parts = ", ".join(f"{counts[s]} {s}" for s in order)
+    return f"{total} run{'' if total == 1 else 's'}" + (f" ({parts})" if parts else "")
+
+
+def sort_runs(df: pd.DataFrame, spec: str) -> pd.DataFrame:
+    """``df`` sorted by column ``spec`` (``-col``: descending), missing values last; a column
+    of arrays, containers or values that cannot be compared is a usage error."""
+    column = spec.removeprefix("-")
+    present = [v for v in df[column] if v is not None]
+    unordered = next((v for v in present if not orderable(v)), None)
+    if unordered is not None:
+        raise UsageError(
+            f"--sort: cannot sort by {column!r}: it holds {type(unordered).__name__} values, "
+            "which have no order; sort by a column of numbers, text or dates"
+        )
+    try:
+        return df.sort_values(column, ascending=not spec.startswith("-"), kind="stable")
+    except (TypeError, ValueError) as e:
+        kinds = sorted({type(v).__name__ for v in present})
+        raise UsageError(
+            f"--sort: cannot sort by {column!r}: its values ({', '.join(kinds)}) cannot be "
+            "compared with each other"
+        ) from e
+
+
+def orderable(value: Any) -> bool:
+    """Whether ``value`` is a single number, text, date or time (not an array or container)."""
+    if isinstance(value, list | tuple | dict | set | frozenset | bytes | bytearray):
+        return False
+    return getattr(value, "ndim", 0) == 0  # numpy arrays, frames and series have ndim >= 1
+
+
 def cmd_show(session: runtable.Session, args: argparse.Namespace) -> None:
-    """Print one experiment's fields and its runs, filtered, sorted and cut as asked."""
-    exp = session.load_experiment(args.name)
-    df = exp.runs.df(meta=args.meta)
-    known = [str(c) for c in df.columns]
-
-    def check(column: str, option: str) -> str:
-        if column not in known:
-            raise UsageError(f"{option}: unknown column {column!r}; known: {', '.join(known)}")
-        return column
-
-    if args.where:
-        # A bound parameter makes drivers run exactly one statement (no "; DROP ...").
-        sql = f"SELECT id_run FROM {table_name(exp.name)} WHERE ({args.where}) AND id_run > :below"
-        try:
-            ids = session.query(sql, {"below": -1})["id_run"]
-        except StorageError as e:
-            raise UsageError(f"--where: {e}") from e
-        df = df[df["id_run"].isin(ids)]
+    """Print one experiment's fields and its runs, filtered (in SQL), sorted and cut as asked,
+    or one run vertically (``--run``)."""
+    meta = args.meta or args.run is not None
+    where = args.where
+    if args.run is not None:
+        match = f"id_run = {args.run}"
+        where = match if where is None else f"({where}) AND {match}"
+    chosen = [c.strip() for c in (args.columns or "").split(",") if c.strip()]
+    fields = None
+    if chosen or args.sort:
+        every, others = known_columns(session, args.name, meta)
+        for column, option in [*((c, "--columns") for c in chosen), (args.sort, "--sort")]:
+            column = (column or "").removeprefix("-")
+            if column and column not in every:
+                raise UsageError(f"{option}: unknown column {column!r}; known: {', '.join(every)}")
+        if chosen:
+            wanted = [*chosen, *([args.sort.removeprefix("-")] if args.sort else [])]
+            fields = [c for c in dict.fromkeys(wanted) if c not in others]
+    exp = load(session, args.name, where=where, columns=fields)
+    df = exp.runs.df(meta=meta)
+    if args.run is not None and df.empty:
+        raise RuntableError(
+            f"experiment {exp.name} has no run {args.run}"
+            + (" matching --where" if args.where else "")
+            + f"; `runtable show {exp.name} --columns id_run` lists its run ids"
+        )
     if args.sort:
-        column = check(args.sort.removeprefix("-"), "--sort")
-        try:
-            df = df.sort_values(column, ascending=not args.sort.startswith("-"), kind="stable")
-        except (TypeError, ValueError) as e:
-            raise UsageError(f"--sort: cannot sort by {column!r}: {e}") from e
+        df = sort_runs(df, args.sort)
     if args.limit is not None:
         df = df.head(args.limit)
-    if args.columns:
-        chosen = [check(c.strip(), "--columns") for c in args.columns.split(",") if c.strip()]
-        df = df[list(dict.fromkeys(["id_run", *chosen]))]
+    if chosen:
+        df = df[list(dict.fromkeys(["id_run", *(c for c in chosen if c in df.columns)]))]
     if args.format != "table":
         emit(df, args.format)
         return
-    if "error" in df.columns:
-        df = df.assign(error=df["error"].map(headline))
-    print(f"experiment {exp.name}: {len(exp.runs)} runs, seed {exp.seed}, id {exp.id}")
+    counts = status_counts(session, exp.name)
+    matched = f"; {len(df)} shown" if args.where or args.limit is not None else ""
+    print(f"experiment {exp.name}: {counts}, seed {exp.seed}, id {exp.id}{matched}")
     for key, value in exp.fields.items():
         print(f"{key} = {summarise(value, 70)}")
     print()
+    if args.run is not None:
+        row = {str(k): v for k, v in df.iloc[0].items()}
+        print(vertical(row, shutil.get_terminal_size().columns))
+        return
+    if ERROR_COLUMN in df.columns:
+        df = df.assign(**{ERROR_COLUMN: df[ERROR_COLUMN].map(headline)})
     emit(df, args.format)
 
 
+def vertical(row: dict[str, Any], width: int) -> str:
+    """One run as ``name | value`` lines, like psql's ``\\x``: text whole (continued under its
+    first line), arrays and frames by their summary, containers as JSON."""
+    from runtable.export import csv_cell
+
+    names = [str(k) for k in row]
+    pad = max(len(n) for n in names)
+    room = max(width - pad - 3, 20)
+    lines = [f"-[ run {row.get('id_run')} ]".ljust(min(width, pad + 3 + room), "-")]
+    for name, value in zip(names, row.values(), strict=True):
+        text = value if isinstance(value, str) else csv_cell(value)
+        if not isinstance(value, str) and len(text) > room:
+            text = str(summarise(text, room))
+        first, *rest = text.splitlines() or [""]
+        lines.append(f"{name.ljust(pad)} | {first}")
+        lines.extend(f"{'':{pad}} | {line}" for line in rest)
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def cmd_sql(session: runtable.Session, args: argparse.Namespace) -> None:
-    """Print the result of any SQL query."""
-    emit(session.query(args.query), args.format)
+    """Run one SQL statement: read-only unless --write; print its rows, or how many rows it
+    changed."""
+    from runtable.sqlshell import run_statement
 
-
-def full_value(value: Any) -> Any:
-    """A JSON-friendly value for ``export --full``: arrays and pandas objects as lists."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return summarise(value, None)
-    kind = type(value).__name__
-    if kind == "DataFrame":
-        return value.to_dict(orient="records")
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and hasattr(value, "tolist"):  # arrays, Series, Index, scalars
-        return value.tolist()
-    return value
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` for ``json.dumps``: containers recursively, numpy scalars as Python's, floats
-    exactly (NaN, infinities and NaT as null), dates and times in ISO format, the rest as text."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if getattr(value, "shape", None) == () and hasattr(value, "item"):  # a numpy scalar
-        item = value.item()
-        return str(value) if item is value else jsonable(item)
-    if hasattr(value, "isoformat"):  # date, time, datetime, Timestamp (NaT says "NaT")
-        text = value.isoformat()
-        return None if text == "NaT" else text
-    return str(value)
+    outcome = run_statement(session.store, args.query, write=args.write)
+    if outcome.rows is not None:
+        emit(outcome.rows, args.format)
+    elif outcome.rowcount is not None:
+        n = outcome.rowcount
+        print(f"{n} row{'' if n == 1 else 's'} affected")
+    else:
+        print("done (the statement returns no rows and the database gives no row count)")
 
 
 def export_format(args: argparse.Namespace) -> str:
@@ -187,7 +273,7 @@ def export_format(args: argparse.Namespace) -> str:
         fmt = "csv"
     else:
         fmt = os.path.splitext(args.file)[1].lower().lstrip(".")
-        fmt = {"pq": "parquet"}.get(fmt, fmt)
+        fmt = {"pq": "parquet", "ndjson": "jsonl"}.get(fmt, fmt)
         if fmt not in EXPORT_FORMATS:
             raise UsageError(
                 f"cannot tell the format of {args.file!r} from its extension: "
@@ -198,24 +284,13 @@ def export_format(args: argparse.Namespace) -> str:
     return fmt
 
 
-def parquet_ready(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with each object column pyarrow cannot hold as one type turned into text."""
-    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-
-    out = df.copy()
-    for column in out.columns:
-        if out[column].dtype != object:
-            continue
-        try:
-            pa.array(out[column], from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            out[column] = out[column].map(lambda v: None if v is None else str(v))
-    return out
-
-
 def cmd_export(session: runtable.Session, args: argparse.Namespace) -> None:
-    """Write the runs of an experiment to a csv, json or parquet file (or stdout)."""
+    """Write the runs of an experiment to a csv, json, jsonl or parquet file (or stdout)."""
+    from runtable.export import parquet_frame, write
+
     fmt = export_format(args)
+    if args.file != "-":
+        check_target(args.file, args.url, "export")
     if fmt == "parquet":
         try:
             import pyarrow  # type: ignore[import-untyped, unused-ignore]  # noqa: F401
@@ -225,27 +300,14 @@ def cmd_export(session: runtable.Session, args: argparse.Namespace) -> None:
                 "(or export to csv or json)"
             ) from e
     df = session.load_experiment(args.name).runs.df(meta=args.meta)
-    if args.full and fmt != "csv":
-        out = df.copy()
-        for column in out.columns:
-            if out[column].dtype == object:
-                out[column] = out[column].map(full_value)
-    else:
-        out = cells(df, None)
-    target = sys.stdout if args.file == "-" else args.file
     try:
-        if fmt == "csv":
-            out.to_csv(target, index=False, lineterminator="\n")
-        elif fmt == "json":
-            records = [{str(k): jsonable(v) for k, v in r.items()} for r in out.to_dict("records")]
-            text = json.dumps(records, allow_nan=False)
-            if args.file == "-":
-                sys.stdout.write(f"{text}\n")
-            else:
-                with open(args.file, "w", encoding="utf-8") as f:
-                    f.write(f"{text}\n")
+        if args.file == "-":
+            write(df, fmt, sys.stdout, full=args.full)
+        elif fmt == "parquet":
+            write_parquet(parquet_frame(df, args.full), args.file)
         else:
-            parquet_ready(out).to_parquet(args.file, index=False)
+            with open(args.file, "w", encoding="utf-8", newline="") as f:
+                write(df, fmt, f, full=args.full)
     except OSError as e:
         if isinstance(e, BrokenPipeError):
             raise
@@ -254,9 +316,20 @@ def cmd_export(session: runtable.Session, args: argparse.Namespace) -> None:
         print(os.path.abspath(args.file))
 
 
+def write_parquet(df: pd.DataFrame, path: str) -> None:
+    """``df`` to a parquet file; a column pyarrow refuses is named in a RuntableError."""
+    import pyarrow as pa
+
+    try:
+        df.to_parquet(path, index=False)
+    except (pa.ArrowException, TypeError, ValueError) as e:
+        raise RuntableError(
+            f"cannot write {path!r} as parquet: {e}; export to json or csv instead"
+        ) from e
+
+
 def cmd_rm(session: runtable.Session, args: argparse.Namespace) -> None:
     """Delete a stored experiment, after asking on a terminal unless --yes."""
-    from runtable.errors import ExperimentNotFoundError
     from runtable.names import check_experiment_name
 
     name = check_experiment_name(args.name)
@@ -299,12 +372,34 @@ def cmd_models_ls(session: runtable.Session, args: argparse.Namespace) -> None:
     emit(df[first + [c for c in df.columns if c not in first]], args.format)
 
 
+REPORT_MARKS = (b"runtable report", b'content="runtable', b"content='runtable")
+
+
+def is_report(path: str) -> bool:
+    """Whether ``path`` looks like a report runtable wrote (HTML naming runtable at the top)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8192)
+    except OSError:
+        return False
+    html = head.lstrip().lower().startswith(b"<!doctype html")
+    return html and any(mark in head for mark in REPORT_MARKS)
+
+
 def cmd_report(session: runtable.Session, args: argparse.Namespace) -> None:
     """Write the HTML report of an experiment and print its path."""
     from runtable.report import write_report
 
     exp = session.load_experiment(args.name)
     path = args.output or f"{exp.name}.html"
+    check_target(path, args.url, "report")
+    if os.path.isdir(path):
+        raise RuntableError(f"cannot write the report to {path!r}: it is a directory")
+    if os.path.exists(path) and not args.force and not is_report(path):
+        raise RuntableError(
+            f"not overwriting {path!r}: it is not an earlier runtable report; pass --force to "
+            "replace it, or choose another file with -o"
+        )
     try:
         written = write_report(exp, path)
     except OSError as e:
@@ -322,12 +417,55 @@ def cmd_version(args: argparse.Namespace) -> None:
         print(f"{package} {version(package)}")
 
 
+def not_found(session: runtable.Session, name: str) -> str:
+    """The message for an experiment that is not stored, with the closest stored names."""
+    import difflib
+
+    try:
+        names = [str(n) for n in session.ls()["name"]]
+    except RuntableError:
+        names = []
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    n = len(names)
+    stored = (
+        f"`runtable ls` lists the {n} stored experiment{'' if n == 1 else 's'}"
+        if n
+        else "the database holds no experiments yet"
+    )
+    return f"no experiment named {name!r} in {session.url}{hint} ({stored})"
+
+
+#: Advice in runtable's messages meant for Python code, and what the shell user does instead.
+SHELL_WORDS = {
+    "session.ls() lists what is there": "`runtable ls` lists what is there",
+    "session.models.ls() lists them": "`runtable models ls` lists them",
+    "session.models has no ls()": "it cannot list models",
+}
+
+
+def shell_message(error: BaseException) -> str:
+    """``error``'s message with advice about Python calls reworded for the command line."""
+    text = str(error)
+    for python, shell in SHELL_WORDS.items():
+        text = text.replace(python, shell)
+    return text
+
+
 def limit(text: str) -> int:
     """A row count for --limit (zero or more)."""
     n = int(text)
     if n < 0:
         raise argparse.ArgumentTypeError(f"must be zero or more, not {n}")
     return n
+
+
+def run_id(text: str) -> int:
+    """A run id for --run (an integer)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a run id is an integer, not {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="runtable", description="List, show, export, report and query runtable experiments."
     )
     parser.add_argument("--url", default=None, help=url_help)
+    parser.add_argument("--version", action="version", version=f"runtable {runtable.__version__}")
     v_help = "log INFO messages to stderr"
     parser.add_argument("-v", "--verbose", action="store_true", help=v_help)
     common = argparse.ArgumentParser(add_help=False)  # after the command: keep earlier values
@@ -357,12 +496,17 @@ def build_parser() -> argparse.ArgumentParser:
     show = add("show", cmd_show, "show the runs of one experiment")
     show.add_argument("name", help="experiment name")
     show.add_argument("--columns", metavar="A,B,C", help="only these columns (id_run first)")
-    show.add_argument("--where", metavar="SQL", help="keep runs matching this SQL condition")
+    where_help = "only runs matching this SQL condition (run in the database)"
+    show.add_argument("--where", metavar="SQL", help=where_help)
     show.add_argument("--sort", metavar="COL", help="sort by COL; -COL sorts descending")
     show.add_argument("--limit", metavar="N", type=limit, help="at most N runs")
     show.add_argument("--meta", action="store_true", help="add status, error and timestamps")
-    sql = add("sql", cmd_sql, "run a SQL query and print the result")
+    run_help = "one run, vertically: every column with its whole value"
+    show.add_argument("--run", metavar="ID", type=run_id, help=run_help)
+    sql = add("sql", cmd_sql, "run one SQL statement (read-only unless --write)")
     sql.add_argument("query", help='for example "SELECT * FROM experiments"')
+    write_help = "allow the statement to change the database (prints the rows affected)"
+    sql.add_argument("--write", action="store_true", help=write_help)
     export = add("export", cmd_export, "write the runs of one experiment to a file", out=False)
     export.add_argument("name", help="experiment name")
     export.add_argument("file", help="output file; - writes csv or json to stdout")
@@ -374,12 +518,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--full",
         action="store_true",
-        help="json, parquet: arrays and frames as lists, not summaries (csv keeps summaries)",
+        help="arrays and frames as lists (JSON lists in csv cells), not summaries",
     )
     export.add_argument("--meta", action="store_true", help="add status, error and timestamps")
     report = add("report", cmd_report, "write an HTML report of one experiment", out=False)
     report.add_argument("name", help="experiment name")
     report.add_argument("-o", "--output", metavar="FILE", help="default: NAME.html")
+    force_help = "overwrite FILE even if it is not an earlier report (never the database)"
+    report.add_argument("--force", action="store_true", help=force_help)
     rm = add("rm", cmd_rm, "delete one experiment and its runs", out=False)
     rm.add_argument("name", help="experiment name")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -425,13 +571,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_database(args.url)
             with runtable.connect(args.url) as session:
                 logging.getLogger(__name__).info("database: %s", session.url)
-                args.func(session, args)
+                try:
+                    args.func(session, args)
+                except ExperimentNotFoundError as e:
+                    raise RuntableError(not_found(session, e.name)) from e
     except UsageError as e:
         print(f"runtable {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except InvalidNameError as e:
+        print(f"runtable: error: {shell_message(e)}", file=sys.stderr)
+        return 2 if e.kind == "experiment" else 1
     except RuntableError as e:
-        print(f"runtable: error: {e}", file=sys.stderr)
+        print(f"runtable: error: {shell_message(e)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("runtable: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into head & co.: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 CELL_WIDTH = 40  # widest cell of a table, in characters
 MAX_ITEMS = 50  # longer lists, dicts, ... are shown by their length only
+_STR_BITS = 10_000  # ints this many bits long (3,010 digits) are always within str()'s limit
 
 
 def summarise(value: Any, width: int | None = CELL_WIDTH) -> Any:
@@ -20,6 +21,10 @@ def summarise(value: Any, width: int | None = CELL_WIDTH) -> Any:
 
     ``width=None`` (csv, json) keeps numbers, dates, text and small containers whole; else the
     result is a number or a one-line string of at most ``width`` characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and width is not None:
+        if abs(value).bit_length() > _STR_BITS:  # str() may refuse it: say how long it is
+            return f"int({len(int_text(abs(value)))} digits)"
+        return value
     if value is None or isinstance(value, bool | int | float | date | time | timedelta):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
@@ -43,6 +48,18 @@ def summarise(value: Any, width: int | None = CELL_WIDTH) -> Any:
         return text
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def int_text(n: int) -> str:
+    """The decimal digits of ``n``, also beyond Python's int-to-str limit (4,300 digits)."""
+    n = int(n)
+    if n < 0:
+        return "-" + int_text(-n)
+    if n.bit_length() <= _STR_BITS:
+        return str(n)
+    half = int(n.bit_length() * 0.30103) // 2  # about half of its digits
+    high, low = divmod(n, 10**half)
+    return int_text(high) + int_text(low).zfill(half)
 
 
 def cells(df: pd.DataFrame, width: int | None) -> pd.DataFrame:
