@@ -721,3 +721,470 @@ def test_library_wraps_an_unparsable_url() -> None:
     """errors.py: runtable raises one family of exceptions; a bad URL is sqlalchemy's own."""
     with pytest.raises(rt.RuntableError):
         rt.connect("not a url").ls()
+
+
+# -- sql is read-only unless --write (issue 13) ---------------------------------------------
+
+
+def _stored_runs(url: str, name: str) -> tuple[int, int]:
+    """(n_runs as `runtable ls` reports it, rows of the run table)."""
+    with rt.connect(url) as s:
+        listed = int(s.ls().set_index("name").loc[name, "n_runs"])
+        return listed, len(s.load_experiment(name).runs)
+
+
+def test_sql_refuses_changes_without_write(
+    capsys: pytest.CaptureFixture[str], shared_url: str
+) -> None:
+    """DELETE, DROP TABLE, a second statement after a COMMIT: refused, exit 1, nothing changed,
+    and `ls` and `show` still agree (they did not after a DELETE on main)."""
+    with rt.connect(shared_url) as s:
+        s.create_experiment("kept").add_runs(x=range(4)).persist()
+    for sql in (
+        "DELETE FROM e_kept",
+        "DROP TABLE e_kept",
+        "UPDATE e_kept SET x = 0",
+        "SELECT 1; COMMIT; DELETE FROM e_kept",
+        "CREATE TABLE scratch (x INTEGER)",
+    ):
+        code, out, err = run(capsys, "sql", sql, "--url", shared_url)
+        assert code == 1, (sql, out, err)
+        assert out == ""
+        assert err.startswith("runtable: error:")
+        assert "--write" in err or "one statement at a time" in err, err
+        assert "Traceback" not in err
+        assert _stored_runs(shared_url, "kept") == (4, 4)
+    code, out, err = run(capsys, "sql", "SELECT COUNT(*) AS k FROM e_kept", "--url", shared_url)
+    assert code == 0, err
+    assert table_rows(out, "k")[1] == ["4"]
+
+
+def test_sql_write_changes_and_says_how_many_rows(
+    capsys: pytest.CaptureFixture[str], shared_url: str
+) -> None:
+    with rt.connect(shared_url) as s:
+        s.create_experiment("edits").add_runs(x=range(5)).persist()
+    code, out, err = run(
+        capsys, "sql", "DELETE FROM e_edits WHERE x >= 3", "--write", "--url", shared_url
+    )
+    assert code == 0, err
+    assert out == "2 rows affected\n"
+    code, out, _ = run(
+        capsys, "sql", "UPDATE e_edits SET x = 7 WHERE x = 0", "--write", "--url", shared_url
+    )
+    assert (code, out) == (0, "1 row affected\n")
+    code, out, err = run(
+        capsys, "sql", "CREATE TABLE scratch (x INTEGER)", "--write", "--url", shared_url
+    )
+    assert code == 0, err
+    assert out.startswith(("done", "0 rows affected"))
+    data = records(capsys, "sql", "SELECT x FROM e_edits ORDER BY x", "--url", shared_url)
+    assert [r["x"] for r in data] == [1, 2, 7]
+
+
+def test_sql_colons_are_literal(capsys: pytest.CaptureFixture[str], shared_url: str) -> None:
+    """No bind parameters in `runtable sql`: ' :word' in a literal is text (and :: a cast)."""
+    with rt.connect(shared_url) as s:
+        s.create_experiment("colons").add_run(x=1).persist()
+    data = records(capsys, "sql", "SELECT ' :word' AS a, x FROM e_colons", "--url", shared_url)
+    assert data == [{"a": " :word", "x": 1}]
+    if shared_url.startswith("postgresql"):
+        data = records(capsys, "sql", "SELECT '3'::int AS k", "--url", shared_url)
+        assert data == [{"k": 3}]
+
+
+def test_sql_read_only_leaves_no_read_only_connection_behind(url: str) -> None:
+    """After a read-only `sql`, the same process can still write through the library."""
+    assert main(["sql", "SELECT 1 AS one", "--url", url]) == 0
+    with rt.connect(url) as s:
+        s.create_experiment("after_sql").add_run(x=1).persist()
+        assert len(s.load_experiment("after_sql").runs) == 1
+        s.delete_experiment("after_sql")
+
+
+# -- version, did-you-mean, shell wording (issue 13) ------------------------------------------
+
+
+def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out == f"runtable {rt.__version__}\n"
+
+
+def test_unknown_experiment_suggests_close_names(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    for command in (["show", "coin"], ["export", "coin", "-"], ["report", "coin"]):
+        code, out, err = run(capsys, *command, "--url", url)
+        assert code == 1
+        assert out == ""
+        assert "no experiment named 'coin'" in err
+        assert "did you mean 'coins'?" in err
+        assert "`runtable ls`" in err
+        assert "session." not in err  # no Python advice to a shell user
+    code, _, err = run(capsys, "rm", "flakey", "--yes", "--url", url)
+    assert code == 1
+    assert "did you mean 'flaky'?" in err
+    code, _, err = run(capsys, "show", "zzzzzz", "--url", url)
+    assert "did you mean" not in err
+    assert "`runtable ls` lists the 2 stored experiments" in err
+
+
+def test_sort_by_an_array_column_is_a_clear_usage_error(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    for spec in ("tosses", "-tosses"):
+        code, out, err = run(capsys, "show", "coins", "--sort", spec, "--url", url)
+        assert code == 2
+        assert out == ""
+        assert "cannot sort by 'tosses': it holds ndarray values" in err
+        assert "ambiguous" not in err
+        assert "Traceback" not in err
+
+
+def test_sort_by_values_of_mixed_types(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/mixed.db"
+    with rt.connect(url) as s:
+        exp = s.create_experiment("mixed").add_runs(i=range(2))
+        exp.execute(lambda i: {"v": [1, "a"][i]}).persist()
+    code, _, err = run(capsys, "show", "mixed", "--sort", "v", "--url", url)
+    assert code == 2
+    assert "cannot sort by 'v'" in err
+    assert "int, str" in err
+
+
+# -- show: header, --run, jsonl, markdown, --where in SQL (issue 13) ---------------------------
+
+
+def test_show_header_counts_statuses(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, err = run(capsys, "show", "flaky", "--url", url)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("experiment flaky: 3 runs (2 done, 1 failed), seed 0")
+    code, out, _ = run(capsys, "show", "flaky", "--where", "k > 0", "--url", url)
+    assert "3 runs (2 done, 1 failed)" in out.splitlines()[0]  # the whole experiment ...
+    assert out.splitlines()[0].endswith("; 2 shown")  # ... and what the filter kept
+
+
+def test_show_one_run_vertically(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    failed = records(capsys, "show", "flaky", "--where", "k = 1", "--meta", "--url", url)[0]
+    run_id = str(failed["id_run"])
+    code, out, err = run(capsys, "show", "flaky", "--run", run_id, "--url", url)
+    assert code == 0, err
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"-[ run {run_id} ]"))
+    labels = [line.split("|", 1)[0].strip() for line in lines[start + 1 :]]
+    assert [label for label in labels if label][:5] == [
+        "id_run",
+        "status",
+        "error",
+        "started_at",
+        "ended_at",
+    ]
+    assert "k" in labels
+    assert lines[start + 1].split(" | ") == ["id_run".ljust(len("started_at")), run_id]
+    assert lines[start + 2].split(" | ")[1] == "failed"
+    assert "Traceback (most recent call last):" in out  # the whole error, not its last line
+    assert "ValueError: bad k" in out
+    assert "second line" in out
+    data = records(capsys, "show", "flaky", "--run", run_id, "--url", url)
+    assert [r["id_run"] for r in data] == [failed["id_run"]]
+    assert data[0]["status"] == "failed"
+    code, out, err = run(capsys, "show", "flaky", "--run", "123456789", "--url", url)
+    assert code == 1
+    assert "experiment flaky has no run 123456789" in err
+    assert run(capsys, "show", "flaky", "--run", "x", "--url", url)[0] == 2
+
+
+def test_show_jsonl_and_markdown(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, err = run(capsys, "show", "coins", "--format", "jsonl", "--url", url)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 6
+    rows = [json.loads(line) for line in lines]
+    assert rows == records(capsys, "show", "coins", "--url", url)
+    code, out, err = run(capsys, "show", "coins", "--format", "markdown", "--url", url)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "| id_run | n | trial | tosses | err |"
+    assert lines[1] == "| ---: | ---: | ---: | --- | ---: |"
+    assert len(lines) == 2 + 6
+    assert "| ndarray(shape=(10,), dtype=bool) |" in lines[2]
+    assert "note = fair" not in out  # data only, like csv and json
+
+
+def test_markdown_escapes_pipes(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, _ = run(capsys, "sql", "SELECT 'a|b' AS t", "--format", "markdown", "--url", url)
+    assert code == 0
+    assert out.splitlines() == ["| t |", "| --- |", "| a\\|b |"]
+
+
+def test_show_where_runs_in_the_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--where is part of the load: a damaged run that the condition leaves out is never read
+    (on main, show loaded every run first and failed on it)."""
+    url = f"sqlite:///{tmp_path}/damaged.db"
+    with rt.connect(url) as s:
+        exp = s.create_experiment("damaged").add_runs(i=range(3))
+        exp.execute(lambda i: {"a": np.arange(i + 5)}).persist()
+        ids = [r.id for r in exp.runs]
+    bad = ids[2]
+    with rt.connect(url) as s:  # damage one stored cell (not through runtable's API)
+        s.query(f"UPDATE e_damaged SET a = X'00ff' WHERE id_run = {bad}")
+    code, _, err = run(capsys, "show", "damaged", "--url", url)
+    assert code == 1
+    assert "cannot be decoded" in err
+    code, out, err = run(capsys, "show", "damaged", "--where", f"id_run <> {bad}", "--url", url)
+    assert code == 0, err
+    assert [int(r[0]) for r in table_rows(out)[1:]] == ids[:2]
+    data = records(capsys, "show", "damaged", "--where", "i < 2", "--columns", "a", "--url", url)
+    assert [r["id_run"] for r in data] == ids[:2]
+
+
+# -- one encoding of values for show, sql and export (issue 13) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def values_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Experiment "vals": one run holding each kind of value the encoder must treat alike."""
+    import datetime as dt
+    import decimal
+    import uuid
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('values')}/v.db"
+    with rt.connect(url) as s:
+        exp = s.create_experiment("vals").add_run(k=1)
+
+        @exp.step
+        def fill(run: rt.Run) -> None:
+            f = run.fields
+            f.negzero = -0.0
+            f.when = dt.datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=dt.UTC)
+            f.day = dt.date(2026, 1, 2)
+            f.price = decimal.Decimal("19.99")
+            f.uid = uuid.UUID(int=7)
+            f.cfg = {"lr": 0.1, "layers": [2, 3], "name": "x"}
+            f.small = np.arange(3)
+            f.grid = np.zeros((3, 2))
+            f.z = 1 + 2j
+            f.huge = 7**6000  # 5,071 digits: beyond Python's int-to-str limit
+
+        exp.execute().persist()
+    return url
+
+
+HUGE = 7**6000
+
+
+def _json_forms(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, dict[str, object]]:
+    """The one run of "vals" as show, sql and export write it in JSON."""
+    import sys as _sys
+
+    old = _sys.get_int_max_str_digits()
+    _sys.set_int_max_str_digits(0)  # to read the huge int back; writing needs no such thing
+    try:
+        forms = {
+            "show": records(capsys, "show", "vals", "--url", url)[0],
+            "sql": records(capsys, "sql", "SELECT * FROM e_vals", "--url", url)[0],
+        }
+        code, out, err = run(capsys, "export", "vals", "-", "--format", "json", "--url", url)
+        assert code == 0, err
+        forms["export"] = json.loads(out)[0]
+        code, out, err = run(capsys, "export", "vals", "-", "--format", "jsonl", "--url", url)
+        assert code == 0, err
+        forms["export jsonl"] = json.loads(out)
+    finally:
+        _sys.set_int_max_str_digits(old)
+    return forms
+
+
+def test_one_json_encoding_for_show_sql_and_export(
+    capsys: pytest.CaptureFixture[str], values_url: str
+) -> None:
+    forms = _json_forms(capsys, values_url)
+    shown = forms["show"]
+    assert forms["export"] == forms["export jsonl"] == shown
+    assert str(json.dumps(shown["negzero"])) == "-0.0"  # the sign is kept
+    assert shown["when"] == "2026-01-02T03:04:05.600000+00:00"
+    assert shown["day"] == "2026-01-02"
+    assert shown["price"] == 19.99  # a number, not "Decimal('19.99')"
+    assert shown["uid"] == "00000000-0000-0000-0000-000000000007"
+    assert shown["cfg"] == {"lr": 0.1, "layers": [2, 3], "name": "x"}
+    assert shown["small"] == "ndarray(shape=(3,), dtype=int64)"
+    assert shown["z"] == {"real": 1.0, "imag": 2.0}
+    assert shown["huge"] == HUGE
+    # sql reads the raw columns: plain ones are the same values
+    for key in ("negzero", "k", "id_run"):
+        assert forms["sql"][key] == shown[key]
+
+
+def test_json_keeps_the_sign_of_negative_zero_and_decimal_digits(
+    capsys: pytest.CaptureFixture[str], values_url: str
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "show",
+        "vals",
+        "--format",
+        "jsonl",
+        "--columns",
+        "negzero,price",
+        "--url",
+        values_url,
+    )
+    assert code == 0
+    assert out.strip().endswith('"negzero": -0.0, "price": 19.99}')
+
+
+def test_csv_cells_are_one_line_json_not_python_reprs(
+    capsys: pytest.CaptureFixture[str], values_url: str
+) -> None:
+    code, out, err = run(capsys, "show", "vals", "--format", "csv", "--url", values_url)
+    assert code == 0, err
+    assert len(out.splitlines()) == 2  # no multi-line array reprs
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert json.loads(row["cfg"]) == {"lr": 0.1, "layers": [2, 3], "name": "x"}
+    assert row["price"] == "19.99"
+    assert row["uid"] == "00000000-0000-0000-0000-000000000007"
+    assert row["negzero"] == "-0.0"
+    assert row["when"] == "2026-01-02T03:04:05.600000+00:00"
+    assert row["grid"] == "ndarray(shape=(3, 2), dtype=float64)"
+    assert len(row["huge"]) == 5071
+    code, out, err = run(capsys, "export", "vals", "-", "--full", "--url", values_url)
+    assert code == 0, err
+    assert len(out.splitlines()) == 2
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert json.loads(row["grid"]) == [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+    assert json.loads(row["small"]) == [0, 1, 2]
+
+
+def test_tables_show_values_not_reprs(capsys: pytest.CaptureFixture[str], values_url: str) -> None:
+    columns = "price,uid,cfg,huge"
+    code, out, err = run(capsys, "show", "vals", "--columns", columns, "--url", values_url)
+    assert code == 0, err
+    assert "Decimal(" not in out
+    assert "UUID(" not in out
+    assert "int(5071 digits)" in out
+    code, out, err = run(capsys, "show", "vals", "--format", "markdown", "--url", values_url)
+    assert code == 0, err
+    assert '{"lr": 0.1, "layers": [2, 3], "name": "x"}' in out
+    assert "| 19.99 |" in out
+
+
+def test_huge_int_in_show_export_and_report(
+    capsys: pytest.CaptureFixture[str], values_url: str, tmp_path: Path
+) -> None:
+    """Issue 14 item 15: an int of 5,071 digits broke show, export and report."""
+    for fmt in ("table", "csv", "markdown", "jsonl"):
+        code, _, err = run(capsys, "show", "vals", "--format", fmt, "--url", values_url)
+        assert code == 0, (fmt, err)
+    for name in ("v.csv", "v.json", "v.jsonl"):
+        code, _, err = run(capsys, "export", "vals", str(tmp_path / name), "--url", values_url)
+        assert code == 0, (name, err)
+    text = (tmp_path / "v.csv").read_text()
+    digits = next(csv.DictReader(io.StringIO(text)))["huge"]
+    assert len(digits) == 5071
+    assert int(digits[:50]) == HUGE // 10 ** (5071 - 50)
+    code, _, err = run(
+        capsys, "report", "vals", "-o", str(tmp_path / "r.html"), "--url", values_url
+    )
+    assert code == 0, err
+    assert (tmp_path / "r.html").stat().st_size > 0
+
+
+def test_parquet_holds_complex_and_huge_values(
+    capsys: pytest.CaptureFixture[str], values_url: str, tmp_path: Path
+) -> None:
+    """Issue 14 item 18: a complex field made `export x.parquet` fail with
+    ArrowNotImplementedError. Complex values are now {real, imag} structs."""
+    pytest.importorskip("pyarrow")
+    target = tmp_path / "v.parquet"
+    code, _, err = run(capsys, "export", "vals", str(target), "--url", values_url)
+    assert code == 0, err
+    row = pd.read_parquet(target).iloc[0]
+    assert dict(row["z"]) == {"real": 1.0, "imag": 2.0}
+    assert len(row["huge"]) == 5071  # as its digits: parquet has no such integers
+    assert row["price"] == __import__("decimal").Decimal("19.99")
+    assert row["uid"] == "00000000-0000-0000-0000-000000000007"
+    assert str(row["negzero"]) == "-0.0"
+
+
+def test_complex_column_of_numpy_dtype_to_parquet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("pyarrow")
+    url = f"sqlite:///{tmp_path}/c.db"
+    with rt.connect(url) as s:
+        exp = s.create_experiment("cplx").add_runs(i=range(3))
+        exp.execute(lambda i: {"z": complex(i, -i)}).persist()
+    target = tmp_path / "c.parquet"
+    code, _, err = run(capsys, "export", "cplx", str(target), "--url", url)
+    assert code == 0, err
+    assert [dict(v) for v in pd.read_parquet(target)["z"]] == [
+        {"real": float(i), "imag": float(-i)} for i in range(3)
+    ]
+
+
+# -- report -o and export never overwrite what they should not (issue 14 item 16) ------------
+
+
+def test_report_refuses_to_overwrite_the_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = tmp_path / "results.db"
+    url = f"sqlite:///{db}"
+    with rt.connect(url) as s:
+        s.create_experiment("r").add_runs(x=range(3)).persist()
+    before = db.read_bytes()
+    for extra in ([], ["--force"]):
+        code, out, err = run(capsys, "report", "r", "-o", str(db), *extra, "--url", url)
+        assert code == 1
+        assert out == ""
+        assert "the database it is read from" in err
+        assert db.read_bytes() == before
+    code, _, err = run(capsys, "export", "r", str(db), "--format", "csv", "--url", url)
+    assert code == 1
+    assert "the database it is read from" in err
+    assert db.read_bytes() == before
+    with rt.connect(url) as s:
+        assert len(s.load_experiment("r").runs) == 3
+
+
+def test_report_overwrites_only_earlier_reports_unless_forced(
+    capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.html"
+    notes.write_text("<p>my notes</p>")
+    code, _, err = run(capsys, "report", "coins", "-o", str(notes), "--url", url)
+    assert code == 1
+    assert "not an earlier runtable report" in err
+    assert "--force" in err
+    assert notes.read_text() == "<p>my notes</p>"
+    code, _, err = run(capsys, "report", "coins", "-o", str(notes), "--force", "--url", url)
+    assert code == 0, err
+    assert notes.read_text().startswith("<!DOCTYPE html>")
+    code, _, err = run(capsys, "report", "flaky", "-o", str(notes), "--url", url)
+    assert code == 0, err  # an earlier report is replaced without --force
+    assert "flaky" in notes.read_text()
+    code, _, err = run(capsys, "report", "coins", "-o", str(tmp_path), "--url", url)
+    assert code == 1
+    assert "directory" in err
+
+
+def test_cratedb_read_only_rule_reads_the_first_word() -> None:
+    """CrateDB has no read-only transactions: `runtable sql` runs only statements whose first
+    word (after comments and parentheses) is a read. The rule itself, without a server."""
+    from runtable.sqlshell import CRATE_READS, _first_word
+
+    reads = [
+        "SELECT 1",
+        "  select * from e_x",
+        "-- note\nSELECT 1",
+        "/* a\nb */ WITH q AS (SELECT 1) SELECT * FROM q",
+        "(SELECT 1) UNION (SELECT 2)",
+        "EXPLAIN SELECT 1",
+        "SHOW TABLES",
+    ]
+    writes = ["DELETE FROM e_x", "DROP TABLE e_x", "-- SELECT\nDELETE FROM e_x", "", "INSERT"]
+    assert all(_first_word(sql) in CRATE_READS for sql in reads)
+    assert not any(_first_word(sql) in CRATE_READS for sql in writes)

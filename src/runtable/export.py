@@ -188,9 +188,13 @@ def table_frame(df: pd.DataFrame, width: int = CELL_WIDTH) -> pd.DataFrame:
     return out
 
 
+#: Widest cell of a Markdown table: wider than a terminal's, still one line of a page.
+MARKDOWN_WIDTH = 80
+
+
 def markdown(df: pd.DataFrame) -> str:
     """``df`` as a Markdown (GitHub) table of `table_cell` text, numbers right-aligned."""
-    shown = table_frame(df)
+    shown = table_frame(df, MARKDOWN_WIDTH)
     header = [_md(str(c)) for c in df.columns]
     numeric = [df[c].dtype.kind in "biuf" for c in df.columns] if df.columns.is_unique else []
     rule = ["---:" if numeric and numeric[i] else "---" for i in range(len(header))]
