@@ -346,6 +346,12 @@ def test_the_reference_documents_exactly_the_public_names() -> None:
 
     reference = "".join(t for p, t in pages().items() if "reference" in p.parts)
     documented = set(re.findall(r"^:::\s+runtable\.(\w+)\s*$", reference, re.MULTILINE))
+    # A public name may be documented from its module (`runtable.step.step`, the function,
+    # since `runtable.step` names the module for mkdocstrings) when it is the same object.
+    for module, name in re.findall(r"^:::\s+runtable\.(\w+)\.(\w+)\s*$", reference, re.M):
+        found = getattr(importlib.import_module(f"runtable.{module}"), name, None)
+        if name in runtable.__all__ and found is getattr(runtable, name):
+            documented.add(name)
     assert documented == set(runtable.__all__), (
         f"missing: {sorted(set(runtable.__all__) - documented)}, "
         f"not public: {sorted(documented - set(runtable.__all__))}"
