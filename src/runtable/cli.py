@@ -262,7 +262,7 @@ def cmd_sql(session: runtable.Session, args: argparse.Namespace) -> None:
         n = outcome.rowcount
         print(f"{n} row{'' if n == 1 else 's'} affected")
     else:
-        print("done (the statement returns no rows and the database gives no row count)")
+        print("done (no row count)")
 
 
 def export_format(args: argparse.Namespace) -> str:
