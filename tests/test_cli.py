@@ -1188,3 +1188,16 @@ def test_cratedb_read_only_rule_reads_the_first_word() -> None:
     writes = ["DELETE FROM e_x", "DROP TABLE e_x", "-- SELECT\nDELETE FROM e_x", "", "INSERT"]
     assert all(_first_word(sql) in CRATE_READS for sql in reads)
     assert not any(_first_word(sql) in CRATE_READS for sql in writes)
+
+
+def test_text_with_a_lone_surrogate_is_written_escaped() -> None:
+    """A str field may hold a lone surrogate (runtable stores it exactly); UTF-8 output cannot:
+    JSON writes the standard escape, CSV and tables a backslash escape, instead of failing."""
+    from runtable.export import csv_cell, json_text, table_cell
+
+    value = "a\ud800b"
+    assert json.loads(json_text(value)) == value  # exact through JSON
+    assert json_text({"k": value}).encode("utf-8")
+    assert csv_cell(value) == "a\\ud800b"
+    assert table_cell(value) == "a\\ud800b"
+    assert csv_cell(["x", value]).encode("utf-8")

@@ -130,7 +130,8 @@ def load(
     except StorageError as e:
         if where is None:
             raise
-        raise UsageError(f"--where: {e}") from e
+        detail = str(getattr(e.__cause__, "orig", None) or e).strip().splitlines()
+        raise UsageError(f"--where {where!r}: the database refused it: {detail[0]}") from e
 
 
 def known_columns(session: runtable.Session, name: str, meta: bool) -> tuple[list[str], set[str]]:
@@ -234,14 +235,14 @@ def cmd_show(session: runtable.Session, args: argparse.Namespace) -> None:
 def vertical(row: dict[str, Any], width: int) -> str:
     """One run as ``name | value`` lines, like psql's ``\\x``: text whole (continued under its
     first line), arrays and frames by their summary, containers as JSON."""
-    from runtable.export import csv_cell
+    from runtable.export import csv_cell, printable
 
     names = [str(k) for k in row]
     pad = max(len(n) for n in names)
     room = max(width - pad - 3, 20)
     lines = [f"-[ run {row.get('id_run')} ]".ljust(min(width, pad + 3 + room), "-")]
     for name, value in zip(names, row.values(), strict=True):
-        text = value if isinstance(value, str) else csv_cell(value)
+        text = printable(value) if isinstance(value, str) else csv_cell(value)
         if not isinstance(value, str) and len(text) > room:
             text = str(summarise(text, room))
         first, *rest = text.splitlines() or [""]

@@ -122,7 +122,7 @@ def csv_cell(value: Any, full: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return printable(value)
     if isinstance(value, bool):
         return "True" if value else "False"
     return dumps(value)
@@ -169,7 +169,18 @@ def table_cell(value: Any, width: int = CELL_WIDTH) -> Any:
         value = json_text(value)
     elif isinstance(value, datetime | date | time) and not _is_missing(value):
         value = value.isoformat(" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, str):
+        value = printable(value)
     return summarise(value, width)
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (which UTF-8 cannot encode) as ``\\udxxx`` escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def table_frame(df: pd.DataFrame, width: int = CELL_WIDTH) -> pd.DataFrame:
