@@ -1201,3 +1201,13 @@ def test_text_with_a_lone_surrogate_is_written_escaped() -> None:
     assert csv_cell(value) == "a\\ud800b"
     assert table_cell(value) == "a\\ud800b"
     assert csv_cell(["x", value]).encode("utf-8")
+
+
+def test_tables_show_missing_text_blank(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    """The error of a run that did not fail is missing: blank in tables (it showed NaN)."""
+    code, out, err = run(capsys, "show", "flaky", "--meta", "--columns", "error", "--url", url)
+    assert code == 0, err
+    rows = out.splitlines()[-3:]
+    assert [len(r.split()) for r in rows] == [1, 4, 1]  # id only; id and "ValueError: bad k"
+    assert "NaN" not in out
+    assert "None" not in out

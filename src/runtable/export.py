@@ -162,7 +162,10 @@ def write(df: pd.DataFrame, fmt: str, out: IO[str], *, full: bool = False) -> No
 
 def table_cell(value: Any, width: int = CELL_WIDTH) -> Any:
     """A cell of a table for people: numbers as themselves, everything else as one line of at
-    most ``width`` characters (containers as JSON, arrays and frames by their summary)."""
+    most ``width`` characters (containers as JSON, arrays and frames by their summary, missing
+    values blank, as psql shows NULL)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or _is_na(value):
+        return ""
     if isinstance(value, Decimal | UUID):
         value = str(value)
     elif isinstance(value, dict | list | tuple | set | frozenset) and len(value) <= MAX_ITEMS:
@@ -270,6 +273,11 @@ def _string(text: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate: escape it (and everything non-ASCII)
         return json.dumps(text)
     return json.dumps(text, ensure_ascii=False)
+
+
+def _is_na(value: Any) -> bool:
+    """``pd.NA`` or ``NaT`` (without importing pandas for other values)."""
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _is_missing(value: Any) -> bool:
