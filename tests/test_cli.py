@@ -297,6 +297,21 @@ def test_unknown_column(capsys: pytest.CaptureFixture[str], url: str) -> None:
     assert "err" in err.split("known:")[1]  # the known columns are listed
 
 
+def test_meta_column_without_meta_says_to_add_it(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    from runtable.names import STATUS_COLUMN
+
+    code, _, err = run(capsys, "show", "coins", "--columns", STATUS_COLUMN, "--url", url)
+    assert code == 2
+    assert "add --meta" in err
+    code, out, err = run(
+        capsys, "show", "coins", "--columns", STATUS_COLUMN, "--meta", "--url", url
+    )
+    assert code == 0, err
+    assert table_rows(out)[0] == ["id_run", STATUS_COLUMN]
+
+
 def test_bad_sort(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, _, err = run(capsys, "show", "coins", "--sort", "-zz", "--url", url)
     assert code == 2

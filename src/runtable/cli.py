@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import runtable
 from runtable.errors import ExperimentNotFoundError, InvalidNameError, RuntableError, StorageError
-from runtable.names import ERROR_COLUMN, STATUS_COLUMN, table_name
+from runtable.names import ERROR_COLUMN, META_COLUMNS, STATUS_COLUMN, table_name
 from runtable.summary import headline, summarise
 from runtable.terminal import render_table, vertical
 
@@ -167,7 +167,10 @@ def cmd_show(session: runtable.Session, args: argparse.Namespace) -> None:
         for column, option in [*((c, "--columns") for c in chosen), (args.sort, "--sort")]:
             column = (column or "").removeprefix("-")
             if column and column not in every:
-                raise UsageError(f"{option}: unknown column {column!r}; known: {', '.join(every)}")
+                hint = " (add --meta for the bookkeeping columns)" if column in META_COLUMNS else ""
+                raise UsageError(
+                    f"{option}: unknown column {column!r}{hint}; known: {', '.join(every)}"
+                )
         if chosen:
             wanted = [*chosen, *([args.sort.removeprefix("-")] if args.sort else [])]
             fields = [c for c in dict.fromkeys(wanted) if c not in others]
