@@ -795,6 +795,12 @@ def test_sql_write_changes_and_says_how_many_rows(
     assert out.startswith(("done", "0 rows affected"))
     data = records(capsys, "sql", "SELECT x FROM e_edits ORDER BY x", "--url", shared_url)
     assert [r["x"] for r in data] == [1, 2, 7]
+    two = "DELETE FROM e_edits WHERE x = 1; DELETE FROM e_edits WHERE x = 2"
+    code, _, err = run(capsys, "sql", two, "--write", "--url", shared_url)
+    assert code == 1
+    assert "one statement at a time" in err
+    data = records(capsys, "sql", "SELECT x FROM e_edits ORDER BY x", "--url", shared_url)
+    assert [r["x"] for r in data] == [1, 2, 7]
 
 
 def test_sql_colons_are_literal(capsys: pytest.CaptureFixture[str], shared_url: str) -> None:

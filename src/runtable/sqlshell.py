@@ -4,8 +4,8 @@ How each backend keeps a read-only statement from changing anything:
 
 - SQLite: ``PRAGMA query_only = ON`` for the statement; the driver runs one statement per call.
 - PostgreSQL: a ``READ ONLY`` transaction (and session default, so a ``COMMIT`` inside the text
-  cannot leave it), rolled back at the end. With psycopg 3 the statement is also prepared, so the
-  server refuses a second statement after a ``;``.
+  cannot leave it), rolled back at the end. With psycopg 3 the statement is also prepared (with
+  ``write`` too), so the server refuses a second statement after a ``;``.
 - CrateDB has no transactions and no read-only sessions: only statements that begin with
   ``SELECT``, ``WITH``, ``SHOW``, ``EXPLAIN`` or ``VALUES`` run (CrateDB takes one statement per
   request, and those cannot write). For a guarantee, connect as a user with only the ``DQL``
@@ -93,7 +93,7 @@ def _connection(
     with engine.connect() as conn:
         if write and dialect is not None:
             dialect.begin_write(conn)
-        if backend == "postgresql" and not write:
+        if backend == "postgresql":
             raw: Any = conn.connection.dbapi_connection
             if hasattr(raw, "prepare_threshold"):  # psycopg 3: one statement per call
                 raw.prepare_threshold = 0
@@ -110,8 +110,8 @@ def _connection(
         finally:
             if transaction.is_active:
                 transaction.rollback()
-            if not write and backend in ("sqlite", "postgresql"):
-                conn.invalidate()  # the connection's read-only settings go with it
+            if backend == "postgresql" or (backend == "sqlite" and not write):
+                conn.invalidate()  # its read-only or prepare settings go with it
 
 
 def _frame(result: sa.CursorResult[Any]) -> pd.DataFrame:
