@@ -277,6 +277,8 @@ def test_plots_colour_and_metric_in_chromium(browser: Browser, tmp_path: Path) -
         "series.acc vs step",
         "final_loss vs lr",
         "final_loss vs width",
+        "final_loss vs opt",
+        "metrics.f1 vs lr",
     ]
     runs_drawn = "document.querySelectorAll('#plots figure path.run').length"
     assert page.js(runs_drawn) >= 2  # one path per colour
@@ -284,7 +286,7 @@ def test_plots_colour_and_metric_in_chromium(browser: Browser, tmp_path: Path) -
     assert page.js(more) == 0  # collapsed: not drawn until opened
     page.js("document.getElementById('more-plots').open=true")
     page.settle(100)
-    assert page.js(more) == 3  # final_loss vs opt, metrics.f1 and metrics.auc vs lr
+    assert page.js(more) == 1  # metrics.auc vs lr
 
     caption = "document.querySelectorAll('#plots figcaption')[2].textContent"
     assert "mean \u00b1 1 sd over seed" in page.js(caption)
@@ -303,7 +305,11 @@ def test_plots_colour_and_metric_in_chromium(browser: Browser, tmp_path: Path) -
         )
         == 3
     )
-    assert "pools over width (2 values), opt (2 values)" in page.js(caption)
+    # final_loss vs lr: colouring by lr says nothing, so it is coloured by another param
+    assert page.js(caption).startswith("coloured by width: 16 64;")
+    assert "pools over opt (2 values)" in page.js(caption)
+    width_caption = "document.querySelectorAll('#plots figcaption')[3].textContent"
+    assert "pools over opt (2 values)" in page.js(width_caption)  # coloured by lr
 
     best = "document.querySelector('#summary h3').textContent"
     assert page.js(best) == "Best runs by final_loss (lowest)"

@@ -7,7 +7,7 @@
   var cols = D.columns, byKey = {};
   cols.forEach(function (c) { byKey[c.key] = c; });
   var N = cols.length ? cols[0].values.length : 0;
-  var OPEN_PLOTS = 4, PAGE = 200, W = 400, H = 270, L = 62, R = 16, T = 28, B = 44;
+  var OPEN_PLOTS = 6, PAGE = 200, W = 360, H = 260, L = 62, R = 16, T = 28, B = 44;
   var PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
     "#9d755d", "#ff9da6", "#79706e"];
   var VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962",
@@ -111,8 +111,8 @@
     nums.sort(function (a, b) { return a - b; });
     return nums.concat(out.filter(function (v) { return typeof v !== "number"; }));
   }
-  function colouring() {
-    var c = byKey[S.color];
+  function colouring(key) {
+    var c = byKey[key === undefined ? S.color : key];
     if (!c) return { group: function () { return ""; }, colour: function () { return PALETTE[0]; },
       groups: [""], legend: "" };
     var values = distinct(c);
@@ -244,6 +244,12 @@
   /* ---- plots ---------------------------------------------------------------------------- */
   function scatter(p, rows, cl) {
     var yc = byKey[p.y], xc = byKey[p.x], numeric = xc.type === "num", cats = [], where = {};
+    var by = S.color;
+    if (p.x === S.color) {  /* colour by the x axis says nothing: by the next varying param */
+      by = D.axes.filter(function (k) { return k !== p.x && distinct(byKey[k], rows).length > 1; })
+        .sort(function (a, b) { return distinct(byKey[a]).length - distinct(byKey[b]).length; })[0] || null;
+      cl = colouring(by);
+    }
     if (!numeric) distinct(xc).forEach(function (v, k) { cats.push(v); where[typeof v + ":" + v] = k; });
     var pts = [];
     rows.forEach(function (i) {
@@ -278,9 +284,11 @@
     }
     body.push(meanBand(groups, col, sx, sy), "</svg>");
     var skipped = rows.length - pts.length;
-    return figure(p, body.join(""), caption(rows, [p.x, S.color], (log ? esc(xc.label) + " on a log scale" : "") +
-      (skipped ? (log ? "; " : "") + skipped + " runs without a finite value" : "") +
-      (cats.length > 30 ? "; first 30 of " + cats.length + " values labelled" : "")));
+    var notes = [by !== S.color && by ? "coloured by " + cl.legend : "",
+      log ? esc(xc.label) + " on a log scale" : "",
+      skipped ? skipped + " runs without a finite value" : "",
+      cats.length > 30 ? "first 30 of " + cats.length + " values labelled" : ""];
+    return figure(p, body.join(""), caption(rows, [p.x, by], notes.filter(Boolean).join("; ")));
   }
   function curve(p, rows, cl) {
     var C = D.curves[p.y], yc = byKey[p.y], at = {};

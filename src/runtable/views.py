@@ -31,7 +31,10 @@ STATUS_COLOURS = {
 
 _TABLE = "border-collapse:collapse;font-size:12px"
 _TD = "padding:2px 8px;white-space:nowrap;text-align:left;vertical-align:top"
-_NUM = "padding:2px 8px;white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums"
+_NUM = (
+    "padding:2px 8px;white-space:nowrap;text-align:right;vertical-align:top;"
+    "font-variant-numeric:tabular-nums"
+)
 
 
 def runs_html(runs: Runs, limit: int = MAX_ROWS) -> str:
