@@ -170,6 +170,21 @@ class Page:
             "e.dispatchEvent(new Event('input',{bubbles:true}));})()"
         )
 
+    def drag(self, x: float, y0: float, y1: float) -> None:
+        """Press the left mouse button at (x, y0), move to (x, y1) and release: real input
+        events, as a user's drag makes them (a click when y0 == y1)."""
+        for kind, y in (("mousePressed", y0), ("mouseMoved", (y0 + y1) / 2), ("mouseReleased", y1)):
+            self.browser.send(
+                "Input.dispatchMouseEvent",
+                self.session,
+                type=kind,
+                x=x,
+                y=y,
+                button="left",
+                buttons=0 if kind == "mouseReleased" else 1,
+                clickCount=1,
+            )
+
     def settle(self, ms: int = 300) -> None:
         """Let timers (the filter's debounce) and rendering run."""
         self.js(f"new Promise(function(r){{setTimeout(r,{ms})}})")

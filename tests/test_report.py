@@ -353,3 +353,30 @@ def test_many_runs_page_and_show_more(browser: Browser, tmp_path: Path) -> None:
     page.settle()
     assert sorted({int(v) for v in cells(page, "x")}) == list(range(240, 250))
     assert page.errors == []
+
+
+def test_brushing_an_axis_of_the_parallel_coordinates(browser: Browser, tmp_path: Path) -> None:
+    exp = train_sweep(seeds=3)
+    page = open_report(browser, write_report(exp, tmp_path / "report.html"))
+    x, top, bottom = page.js(  # where the metric's axis is on screen, once scrolled to
+        "(function(){var e=document.querySelector('#parcoords .pcax[data-key=final_loss] .hit');"
+        "e.scrollIntoView({block:'center'});var r=e.getBoundingClientRect();"
+        "return [r.left+r.width/2,r.top,r.bottom];})()"
+    )
+    page.drag(x, bottom - 2, (top + bottom) / 2)  # the lower half of the axis: the lower losses
+    page.settle(100)
+    count = page.js("document.getElementById('count').textContent")
+    kept = int(count.split()[0])
+    assert 0 < kept < 34, count
+    assert "brushed: final_loss" in count
+    ids = {int(v) for v in cells(page, "id_run")}
+    assert len(ids) == kept
+    loss = {r.id: r.fields.final_loss for r in exp.runs if r.status == "done"}
+    inside = [loss[i] for i in ids]
+    outside = [v for i, v in loss.items() if i not in ids]
+    assert max(inside) < min(outside)  # exactly the lowest losses
+    assert page.js("document.querySelectorAll('#plots figure').length") == 6  # redrawn
+    page.drag(x, top + 10, top + 10)  # a click on the axis clears its brush
+    page.settle(100)
+    assert page.js("document.getElementById('count').textContent") == "36 of 36 runs match"
+    assert page.errors == []

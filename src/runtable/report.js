@@ -14,7 +14,7 @@
     "#addc30", "#fde725"];
   var S = { rows: [], sort: null, desc: false, shown: PAGE, color: D.colorBy,
     metric: D.metric ? D.metric.key : null, dir: D.metric ? D.metric.dir : "min",
-    brush: {}, unknown: [] };
+    brush: {}, brushPx: {}, pc: null, unknown: [] };
 
   function esc(s) {
     return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
@@ -97,6 +97,8 @@
     var note = rows.length + " of " + N + " runs match";
     if (S.unknown.length) note += " (no column named " + S.unknown.map(esc).join(", ") +
       ": searched as text)";
+    if (brushes.length) note += "; brushed: " + brushes.map(function (k) { return esc(byKey[k].label); })
+      .join(", ") + " (click the axis to clear)";
     document.getElementById("count").innerHTML = note;
   }
 
@@ -378,10 +380,41 @@
       out.push("<g class='pcax' data-key='" + esc(c.key) + "'><path class='ax' d='M" + x(k) + " " + top + "V" + (PH - bot) + "'/>" +
         "<text class='lb' x='" + x(k) + "' y='14' text-anchor='middle'>" + esc(short(c.label, 22)) + (c === m ? (S.dir === "min" ? " \u2193" : " \u2191") : "") + "</text>");
       scales[k].ticks.forEach(function (t) { out.push("<text x='" + (x(k) + 5) + "' y='" + (t[0] + 4).toFixed(1) + "'>" + esc(t[1]) + "</text>"); });
-      out.push("</g>");
+      var b = S.brushPx[c.key];
+      out.push("<rect class='brush' x='" + (x(k) - 7) + "' y='" + (b ? b[0] : 0) + "' width='14' height='" +
+        (b ? b[1] - b[0] : 0) + "'/><rect class='hit' data-k='" + k + "' x='" + (x(k) - 14) + "' y='" + (top - 4) +
+        "' width='28' height='" + (PH - top - bot + 8) + "'/></g>");
     });
     out.push("</svg>");
     box.innerHTML = out.join("");
+    S.pc = { dims: dims, scales: scales };
+  }
+  function brushing() {  /* drag along an axis to keep the runs inside; click it to clear */
+    var box = document.getElementById("parcoords"), drag = null;
+    function y(e) { return e.clientY - box.querySelector("svg").getBoundingClientRect().top; }
+    box.addEventListener("mousedown", function (e) {
+      if (!e.target.classList.contains("hit")) return;
+      var k = +e.target.getAttribute("data-k");
+      drag = { k: k, y0: y(e), rect: e.target.previousSibling };
+      e.preventDefault();
+    });
+    window.addEventListener("mousemove", function (e) {
+      if (!drag) return;
+      var a = Math.min(drag.y0, y(e)), b = Math.max(drag.y0, y(e));
+      drag.rect.setAttribute("y", a); drag.rect.setAttribute("height", b - a);
+    });
+    window.addEventListener("mouseup", function (e) {
+      if (!drag) return;
+      var c = S.pc.dims[drag.k], f = S.pc.scales[drag.k].f;
+      var a = Math.min(drag.y0, y(e)), b = Math.max(drag.y0, y(e));
+      drag = null;
+      if (b - a < 3) { delete S.brush[c.key]; delete S.brushPx[c.key]; }
+      else {
+        S.brushPx[c.key] = [a, b];
+        S.brush[c.key] = function (i) { var q = f(c.values[i]); return q !== null && q >= a && q <= b; };
+      }
+      all();
+    });
   }
 
   /* ---- summary ---------------------------------------------------------------------------- */
@@ -474,7 +507,7 @@
     "<h2>Plots</h2><div id='plots' class='plots'></div>" +
     (D.plots.length > OPEN_PLOTS ? "<details id='more-plots'><summary>" + (D.plots.length - OPEN_PLOTS) +
       " more plots</summary><div id='more-body' class='plots'></div></details>" : "") +
-    "<h2>Parallel coordinates</h2><p class='note'>One line per run across the varying params, coloured by the metric (yellow: best).</p><div id='parcoords' class='scroll-x'></div>" +
+    "<h2>Parallel coordinates</h2><p class='note'>One line per run across the varying params, coloured by the metric (yellow: best). Drag along an axis to keep the runs inside the range; click the axis to clear.</p><div id='parcoords' class='scroll-x'></div>" +
     "<h2>Runs</h2><details id='picker'><summary>Columns (<span id='picker-count'></span>)</summary><div id='picker-body'></div></details>" +
     "<p class='note'>Click a header to sort, again to reverse. Header colours: <span class='param'>params</span>, <span class='field'>fields</span>.</p>" +
     "<div class='scroll'><table id='runs'></table></div><div id='more-rows'></div>";
@@ -485,7 +518,8 @@
   document.getElementById("filter").addEventListener("input", function () {
     clearTimeout(timer); timer = setTimeout(all, 120); });
   document.getElementById("color").addEventListener("change", function (e) { S.color = e.target.value || null; drawPlots(); });
-  document.getElementById("metric").addEventListener("change", function (e) { S.metric = e.target.value || null; summary(); parcoords(); });
+  document.getElementById("metric").addEventListener("change", function (e) {
+    S.metric = e.target.value || null; S.brush = {}; S.brushPx = {}; all(); });
   document.getElementById("dir").addEventListener("change", function (e) { S.dir = e.target.value; summary(); parcoords(); });
   var more = document.getElementById("more-plots");
   if (more) more.addEventListener("toggle", drawPlots);
@@ -507,6 +541,7 @@
   var h = /^#sort=(-?)(.+)$/.exec(location.hash);  /* report.html#sort=-loss opens sorted */
   if (h) { var sc = column(decodeURIComponent(h[2])); if (sc) { S.sort = sc.key; S.desc = h[1] === "-"; } }
   picker();
+  brushing();
   all();
   document.body.setAttribute("data-ready", "1");
 })();
