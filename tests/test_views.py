@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as html_module
+import os
 import re
 import sys
 import types
@@ -184,3 +186,70 @@ def test_progress_label_and_notebook_auto_mode(
     runs = iter([types.SimpleNamespace(status="done")] * 30)
     assert len(list(execution._with_progress(runs, 30, None, label="sweep"))) == 30  # type: ignore[arg-type]
     assert capsys.readouterr().err == ""  # neither a terminal nor a notebook: silent
+
+
+NOTEBOOK = [
+    """import math, numpy as np, runtable as rt
+exp = rt.connect("sqlite://").create_experiment("nbsweep")
+exp.add_runs(lr=[0.1, 0.01, 0.001], width=[16, 64], seed=range(5))
+def train(run):
+    if run.params.seed == 0 and run.params.lr == 0.1:
+        raise ValueError("diverged")
+    for s in range(20):
+        run.log(loss=run.params.lr * math.exp(-s / 5) + 0.01)
+    run.fields.weights = np.zeros((32, 8))
+    run.fields.metrics = {"f1": 0.91, "auc": 0.95}
+exp.execute(train, on_error="record", progress=True)""",
+    "exp",
+    "exp.runs",
+    "next(r for r in exp.runs if r.status == 'failed')",
+]
+
+
+def test_a_rendered_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real kernel executes the notebook: the progress widget and the reprs, rendered."""
+    if os.environ.get("CI", "").strip().lower() in ("", "0", "false", "no"):
+        for module in ("nbclient", "nbconvert", "ipykernel", "ipywidgets"):
+            pytest.importorskip(module, reason="the notebook check needs the dev extra")
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    src = str(Path(rt.__file__).parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+
+    # the progress bar is tqdm's widget; its saved state is what the notebook shows
+    outputs = nb.cells[0].outputs
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    models = [m for m in state.values() if m["model_name"] in ("HTMLModel", "FloatProgressModel")]
+    texts = [
+        html_module.unescape(m["state"]["value"]).replace("\u2007", " ")
+        for m in models
+        if m["model_name"] == "HTMLModel"
+    ]
+    bar = next(m["state"] for m in models if m["model_name"] == "FloatProgressModel")
+    assert (bar["value"], bar["max"]) == (30, 30)
+    assert re.match(r"(runtable|nbsweep): 100%", texts[0])  # the name once the call site passes it
+    assert re.search(r"30/30 \[\d\d:\d\d<00:00, .*2 failed\]", texts[1])  # elapsed time, failures
+
+    html = [c.outputs[0]["data"]["text/html"] for c in nb.cells[1:]]
+    assert "f64[32x8]" in html[1]
+    assert "loss 0.01022 (20 steps)" in html[1]  # a series by its last value (lr 0.01)
+    assert ">failed</span>" in html[2]
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    page_path = tmp_path / "notebook.html"
+    page_path.write_text(body, encoding="utf-8")
+    with Browser(tmp_path / "profile", width=1100) as browser:
+        page = browser.open(page_path.as_uri())
+        heights = page.js(
+            "[].map.call(document.querySelectorAll('.jp-OutputArea-output > div > table > tbody"
+            " > tr'),function(r){return r.cells[1].textContent+' '+r.offsetHeight;})"
+        )
+        failed = [int(h.split()[1]) for h in heights if h.startswith("failed")]
+        assert failed
+        assert max(failed) < 30  # one line: no wrapped array or dict cell in a failed run
+        page.screenshot(tmp_path / "notebook.png")
+        assert page.errors == []
