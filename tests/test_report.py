@@ -21,9 +21,11 @@ from runtable.report import render_report, report_data, write_report
 XSS = "</script><script>alert(1)</script>"
 
 
-def train_sweep(seeds: int = 2, name: str = "train", fail: bool = True) -> rt.Experiment:
+def train_sweep(
+    seeds: int = 2, name: str = "train", fail: bool = True, session: rt.Session | None = None
+) -> rt.Experiment:
     """lr (3 values), width (2), opt (2), seed (replicates): series loss/acc, dict, array."""
-    exp = rt.connect("sqlite://").create_experiment(name, note=XSS)
+    exp = (session or rt.connect("sqlite://")).create_experiment(name, note=XSS)
     exp.add_runs(lr=[0.1, 0.01, 0.001], width=[16, 64], opt=["sgd", "adam"], seed=range(seeds))
 
     def train(run: rt.Run) -> None:
@@ -157,6 +159,21 @@ def test_nan_infinities_and_empty_experiments() -> None:
     assert empty["plots"] == []
     assert empty["metric"] is None
     assert len(empty["columns"][0]["values"]) == 0
+
+
+def test_a_loaded_experiment_shows_its_times_errors_and_series(tmp_path: Path) -> None:
+    session = rt.connect(f"sqlite:///{tmp_path}/t.db")
+    train_sweep(name="stored", session=session).persist()
+    data = report_data(session.load_experiment("stored"))
+    names = [k for k, _ in data["info"]]
+    assert {"created_at", "updated_at"} <= set(names)
+    error = column(data, "@error")
+    failed = [i for i, s in enumerate(column(data, "@status")["values"]) if s == "failed"]
+    assert [error["values"][i] for i in failed] == ["FloatingPointError: loss is NaN"] * 2
+    assert "Traceback" in error["title"][failed[0]]  # the whole error on hover
+    assert not error["hidden"]
+    assert len(data["curves"]["series.loss"]["rows"]) == 24 - 2
+    session.close()
 
 
 def test_write_report_and_size_of_a_large_sweep(tmp_path: Path) -> None:
@@ -344,7 +361,16 @@ def test_many_runs_page_and_show_more(browser: Browser, tmp_path: Path) -> None:
     exp.add_runs(x=range(250), rep=range(2))
     for run in exp.runs:
         run.fields.y = run.params.x * 0.5
+        for step in range(3):
+            run.log(loss=run.params.x / (step + 1))
     page = open_report(browser, write_report(exp, tmp_path / "many.html"))
+    caption = page.js("document.querySelector('#plots figcaption').textContent")
+    assert caption.startswith("thin lines: 400 of 500 runs;")  # a sample drawn, means of all
+    lines = page.js(
+        "[].map.call(document.querySelectorAll('#plots figure')[0].querySelectorAll('path.run'),"
+        "function(p){return p.getAttribute('d');}).join('')"
+    )
+    assert lines.count("M") == 400  # one path per colour, one M per run
     assert len(cells(page, "id_run")) == 200  # a page of rows; the rest on demand
     page.js("document.getElementById('show-more').click()")
     assert len(cells(page, "id_run")) == 500

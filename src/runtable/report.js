@@ -7,7 +7,7 @@
   var cols = D.columns, byKey = {};
   cols.forEach(function (c) { byKey[c.key] = c; });
   var N = cols.length ? cols[0].values.length : 0;
-  var OPEN_PLOTS = 6, PAGE = 200, W = 360, H = 260, L = 62, R = 16, T = 28, B = 44;
+  var OPEN_PLOTS = 6, PAGE = 200, MAX_LINES = 400, W = 360, H = 260, L = 62, R = 16, T = 28, B = 44;
   var PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
     "#9d755d", "#ff9da6", "#79706e"];
   var VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962",
@@ -306,13 +306,16 @@
     var body = [frame(title, "step", (yc ? yc.label : p.y) + (ylog ? " (log)" : ""),
       sx.ticks.map(function (t) { return [sx(t), fmt(t)]; }),
       sy.ticks.map(function (t) { return [sy(t), fmt(t)]; }))];
-    var paths = {}, groups = {}, col = {};
-    use.forEach(function (i) {
+    var paths = {}, groups = {}, col = {}, every = Math.max(1, use.length / MAX_LINES), next = 0;
+    use.forEach(function (i, n) {
       var k = at[i], c = cl.colour(i), g = cl.continuous ? "all" : cl.group(i);
       col[g] = cl.continuous ? "#333" : c;
       var steps = C.steps[C.x[k]];
-      var d = steps.map(function (x, j) { return (j ? "L" : "M") + sx(x).toFixed(1) + " " + sy(C.y[k][j]).toFixed(1); });
-      (paths[c] = paths[c] || []).push(d.join(""));
+      if (n >= next) {  /* beyond MAX_LINES runs, an even sample is drawn; means take all */
+        next += every;
+        var d = steps.map(function (x, j) { return (j ? "L" : "M") + sx(x).toFixed(1) + " " + sy(C.y[k][j]).toFixed(1); });
+        (paths[c] = paths[c] || []).push(d.join(""));
+      }
       var gr = groups[g] = groups[g] || {};
       steps.forEach(function (x, j) { (gr[x] = gr[x] || []).push(C.y[k][j]); });
     });
@@ -327,7 +330,8 @@
       body.push(meanBand(groups, col, sx, sl));
     } else body.push(meanBand(groups, col, sx, sy));
     body.push("</svg>");
-    return figure(p, body.join(""), caption(rows, [S.color], "thin lines: " + use.length + " runs" +
+    var drawn = use.length > MAX_LINES ? Math.ceil(use.length / every - 1e-9) + " of " : "";
+    return figure(p, body.join(""), caption(rows, [S.color], "thin lines: " + drawn + use.length + " runs" +
       (ylog ? "; log scale, geometric mean" : "")));
   }
   function figure(p, svg, cap) {

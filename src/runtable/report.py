@@ -329,6 +329,8 @@ def report_data(
     varying param (or, for a logged metric, its curves), ``"Y:X"`` against X only. Unknown names
     raise RuntableError listing the choices."""
     runs = list(experiment.runs)
+    for run in runs:
+        _ = run.series  # writes rows logged since the series field was last written
     meta = _meta_columns(runs)
     params = _columns(runs, "param")
     fields = _columns(runs, "field")
