@@ -103,6 +103,16 @@ def test_categorical_params_include_none_and_fixed_params_go_to_the_summary() ->
     assert data["plots"] == [{"kind": "scatter", "y": "score", "x": "kernel"}]
 
 
+def test_a_sweep_over_seeds_only_plots_the_metric_per_seed() -> None:
+    exp = rt.connect("sqlite://").create_experiment("seeds").add_runs(seed=range(5))
+    for run in exp.runs:
+        run.fields.loss = run.params.seed / 10
+    data = report_data(exp)
+    assert data["axes"] == []
+    assert data["colorBy"] is None
+    assert data["plots"] == [{"kind": "scatter", "y": "loss", "x": "seed"}]
+
+
 def test_chosen_metric_colour_and_plots() -> None:
     exp = train_sweep()
     data = report_data(
@@ -406,3 +416,28 @@ def test_brushing_an_axis_of_the_parallel_coordinates(browser: Browser, tmp_path
     page.settle(100)
     assert page.js("document.getElementById('count').textContent") == "36 of 36 runs match"
     assert page.errors == []
+
+
+def test_large_run_ids_keep_their_digits_and_sort_as_numbers(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runtable.report as report
+
+    exp = rt.connect("sqlite://").create_experiment("ids").add_runs(x=range(4))
+    for run in exp.runs:
+        run.fields.y = float(run.params.x)
+    data = report.report_data(exp)
+    assert column(data, "id_run")["values"] == [str(r.id) for r in exp.runs]
+    big = ["9223372036854775807", "9007199254740993", "77", "9223372036854775806"]
+    column(data, "id_run")["values"] = big  # ids as 63-bit run ids will be
+    monkeypatch.setattr(report, "report_data", lambda *a, **k: data)
+    page = open_report(browser, write_report(exp, tmp_path / "ids.html"), "#sort=id_run")
+    assert cells(page, "id_run") == [
+        "77",
+        "9007199254740993",  # 2**53 + 1: a JavaScript number would print ...992
+        "9223372036854775806",
+        "9223372036854775807",
+    ]
+    page.type("#filter", "id_run=9007199254740993")
+    page.settle()
+    assert cells(page, "x") == ["1"]

@@ -231,7 +231,8 @@
   }
   function caption(rows, except, extra) {
     var parts = [extra];
-    var reps = D.replicates.filter(function (k) { return distinct(byKey[k], rows).length > 1; });
+    var reps = D.replicates.filter(function (k) {
+      return except.indexOf(k) < 0 && distinct(byKey[k], rows).length > 1; });
     if (reps.length) parts.push("mean \u00b1 1 sd over " + reps.map(function (k) {
       return esc(byKey[k].label); }).join(", "));
     else parts.push("mean \u00b1 1 sd of the runs");
@@ -452,11 +453,16 @@
   function order() {
     if (S.sort === null) return S.rows;
     var c = byKey[S.sort], d = S.desc ? -1 : 1;
-    function k(i) { var v = c.values[i]; return v === null ? [2, ""] : typeof v === "number" && isFinite(v) ? [0, v] : [1, String(v)]; }
+    function k(i) {
+      var v = c.values[i];
+      if (c.type === "id") return [0, BigInt(v)];  /* 63-bit ids, exactly */
+      return v === null ? [2, ""] : typeof v === "number" && isFinite(v) ? [0, v] : [1, String(v)];
+    }
     return S.rows.map(function (i) { return [i, k(i)]; }).sort(function (a, b) {
       if (a[1][0] !== b[1][0]) return a[1][0] - b[1][0];
       if (a[1][0] === 2) return a[0] - b[0];
-      var r = a[1][0] === 0 ? a[1][1] - b[1][1] : a[1][1].localeCompare(b[1][1]);
+      var x = a[1][1], y = b[1][1];
+      var r = a[1][0] === 0 ? (x < y ? -1 : x > y ? 1 : 0) : x.localeCompare(y);
       return d * r || a[0] - b[0];
     }).map(function (p) { return p[0]; });
   }
@@ -464,12 +470,12 @@
     var shown = cols.filter(function (c) { return !c.hidden; }), rows = order();
     var head = shown.map(function (c) {
       var s = S.sort === c.key ? " aria-sort='" + (S.desc ? "descending" : "ascending") + "'" : "";
-      return "<th class='" + c.kind + (c.type === "num" ? " num" : "") + "' data-col='" + esc(c.key) +
+      return "<th class='" + c.kind + (c.type === "num" || c.type === "id" ? " num" : "") + "' data-col='" + esc(c.key) +
         "' title='" + c.kind + " " + esc(c.key) + "'" + s + ">" + esc(c.label) + "</th>";
     }).join("");
     var body = rows.slice(0, S.shown).map(function (i) {
       return "<tr>" + shown.map(function (c) {
-        var v = c.values[i], t = text(c, i), cls = c.type === "num" ? "num" : "";
+        var v = c.values[i], t = text(c, i), cls = c.type === "num" || c.type === "id" ? "num" : "";
         if (c.key === "@status") t = "<span class='s-" + esc(v) + "'>" + esc(v) + "</span>";
         else t = esc(t);
         var title = c.title && c.title[i] ? " title='" + esc(c.title[i]) + "'" : "";

@@ -117,7 +117,7 @@ class _Column:
     label: str
     kind: str  # "meta", "param" or "field"
     values: list[Any] = field(default_factory=list)
-    type: str = "num"  # "num", "cat" (categories: few distinct values) or "text"
+    type: str = "num"  # "num", "cat" (categories: few distinct values), "text" or "id"
     role: str = ""  # "replicate", "axis", "fixed" (params); "series" (last values); "best"
     hidden: bool = False
     best: str | None = None  # the key of the column with the best value of a series metric
@@ -264,7 +264,8 @@ def _curves(name: str, frames: list[Any]) -> dict[str, Any]:
 
 
 def _meta_columns(runs: list[Run]) -> list[_Column]:
-    ids = _Column(ID, ID, "meta", [r.id for r in runs])
+    # ids may exceed 2**53, where JavaScript numbers lose digits: they travel as text
+    ids = _Column(ID, ID, "meta", [str(r.id) for r in runs], type="id")
     status = _Column("@status", "status", "meta", [r.status for r in runs], type="cat")
     durations = [
         (r.ended_at - r.started_at).total_seconds() if r.started_at and r.ended_at else None
@@ -369,7 +370,8 @@ def report_data(
         figures = [_plot_spec(s, columns, numeric + metrics, params, axes, curves) for s in plots]
         chart = [f for group in figures for f in group]
     else:
-        chart = _default_plots(chosen, numeric, axes, curves)
+        replicates = [p for p in params if p.role == "replicate"]
+        chart = _default_plots(chosen, numeric, axes or replicates[:1], curves)
     return {
         "name": experiment.name,
         "info": _info(experiment, params),
@@ -394,7 +396,8 @@ def _default_plots(
     metric: _Column | None, numeric: list[_Column], axes: list[_Column], curves: dict[str, Any]
 ) -> list[dict[str, str]]:
     """Curves of logged metrics, the metric against each varying param, then each other
-    numeric field against the first varying param."""
+    numeric field against the first varying param (``axes``: a replicate index when no other
+    param varies)."""
     chart = [{"kind": "curve", "y": key} for key in curves]
     if metric is not None and metric.role != "series":
         chart += [{"kind": "scatter", "y": metric.key, "x": p.key} for p in axes]
