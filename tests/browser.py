@@ -185,6 +185,10 @@ class Page:
                 clickCount=1,
             )
 
+    def move(self, x: float, y: float) -> None:
+        """Move the mouse pointer to (x, y), as a real input event."""
+        self.browser.send("Input.dispatchMouseEvent", self.session, type="mouseMoved", x=x, y=y)
+
     def settle(self, ms: int = 300) -> None:
         """Let timers (the filter's debounce) and rendering run."""
         self.js(f"new Promise(function(r){{setTimeout(r,{ms})}})")

@@ -441,3 +441,27 @@ def test_large_run_ids_keep_their_digits_and_sort_as_numbers(
     page.type("#filter", "id_run=9007199254740993")
     page.settle()
     assert cells(page, "x") == ["1"]
+
+
+def test_hovering_a_point_names_its_run(browser: Browser, tmp_path: Path) -> None:
+    exp = train_sweep(seeds=3)
+    page = open_report(browser, write_report(exp, tmp_path / "report.html"))
+    x, y = page.js(  # the first point of "final_loss vs lr", on screen
+        "(function(){var f=document.querySelector('#plots figure[data-y=final_loss][data-x=lr]');"
+        "f.scrollIntoView({block:'center'});var m=/M([\\d.]+) ([\\d.]+)h0/.exec("
+        "f.querySelector('path.pts').getAttribute('d')),r=f.querySelector('svg')"
+        ".getBoundingClientRect();return [r.left+ +m[1],r.top+ +m[2]];})()"
+    )
+    page.move(x + 1, y)
+    tip = page.js("document.getElementById('tip').innerText").splitlines()
+    assert page.js("document.getElementById('tip').style.display") == "block"
+    assert tip[0].startswith("run ")
+    run = exp.runs[int(tip[0].split()[1])]
+    assert tip[1].startswith("final_loss = ")
+    assert float(tip[1].split()[-1]) == pytest.approx(run.fields.final_loss, rel=1e-3)
+    assert tip[2] == f"lr = {run.params.lr}"
+    colour = page.js("document.getElementById('color').value")  # the colour param's value
+    assert tip[3] == f"{colour} = {run.params[colour]}"
+    page.move(5, 5)  # away from every plot
+    assert page.js("document.getElementById('tip').style.display") == "none"
+    assert page.errors == []

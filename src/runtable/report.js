@@ -272,10 +272,12 @@
       : cats.slice(0, 30).map(function (v, k) { return [sx(k), short(fmt(v), Math.max(3, 60 / cats.length | 0))]; });
     var body = [frame(title, xc.label, yc.label, xt, sy.ticks.map(function (t) { return [sy(t), fmt(t)]; }))];
     var paths = {}, groups = {}, col = {}, band = (W - L - R) / Math.max(cats.length, 1);
+    var hover = [];
     pts.forEach(function (q, j) {
       var c = cl.colour(q[2]), g = cl.group(q[2]);
       var px = sx(q[0]) + (numeric ? 0 : Math.min(band * 0.3, 24) * (2 * ((j * 0.618034) % 1) - 1));
       (paths[c] = paths[c] || []).push("M" + px.toFixed(1) + " " + sy(q[1]).toFixed(1) + "h0");
+      hover.push([px, sy(q[1]), q[2], fmt(q[1]), numeric ? fmt(q[0]) : fmt(cats[q[0]])]);
       if (!cl.continuous) { col[g] = c; ((groups[g] = groups[g] || {})[q[0]] = groups[g][q[0]] || []).push(q[1]); }
     });
     Object.keys(paths).forEach(function (c) {
@@ -291,7 +293,8 @@
       log ? esc(xc.label) + " on a log scale" : "",
       skipped ? skipped + " runs without a finite value" : "",
       cats.length > 30 ? "first 30 of " + cats.length + " values labelled" : ""];
-    return figure(p, body.join(""), caption(rows, [p.x, by], notes.filter(Boolean).join("; ")));
+    return figure(p, body.join(""), caption(rows, [p.x, by], notes.filter(Boolean).join("; ")),
+      hover, [yc.label, xc.label, by]);
   }
   function curve(p, rows, cl) {
     var C = D.curves[p.y], yc = byKey[p.y], at = {};
@@ -308,13 +311,17 @@
       sx.ticks.map(function (t) { return [sx(t), fmt(t)]; }),
       sy.ticks.map(function (t) { return [sy(t), fmt(t)]; }))];
     var paths = {}, groups = {}, col = {}, every = Math.max(1, use.length / MAX_LINES), next = 0;
+    var hover = [];
     use.forEach(function (i, n) {
       var k = at[i], c = cl.colour(i), g = cl.continuous ? "all" : cl.group(i);
       col[g] = cl.continuous ? "#333" : c;
       var steps = C.steps[C.x[k]];
       if (n >= next) {  /* beyond MAX_LINES runs, an even sample is drawn; means take all */
         next += every;
-        var d = steps.map(function (x, j) { return (j ? "L" : "M") + sx(x).toFixed(1) + " " + sy(C.y[k][j]).toFixed(1); });
+        var d = steps.map(function (x, j) {
+          var px = sx(x), py = sy(C.y[k][j]);
+          hover.push([px, py, i, fmt(C.y[k][j]), fmt(x)]);
+          return (j ? "L" : "M") + px.toFixed(1) + " " + py.toFixed(1); });
         (paths[c] = paths[c] || []).push(d.join(""));
       }
       var gr = groups[g] = groups[g] || {};
@@ -333,14 +340,33 @@
     body.push("</svg>");
     var drawn = use.length > MAX_LINES ? Math.ceil(use.length / every - 1e-9) + " of " : "";
     return figure(p, body.join(""), caption(rows, [S.color], "thin lines: " + drawn + use.length + " runs" +
-      (ylog ? "; log scale, geometric mean" : "")));
+      (ylog ? "; log scale, geometric mean" : "")), hover, [yc ? yc.label : p.y, "step", S.color]);
   }
-  function figure(p, svg, cap) {
+  var HOVER = [];  /* per drawn figure: [x px, y px, row, y text, x text] and the labels */
+  function figure(p, svg, cap, hover, names) {
+    var n = HOVER.push({ pts: hover || [], names: names || [] }) - 1;
     return "<figure data-kind='" + p.kind + "' data-y='" + esc(p.y) + "' data-x='" + esc(p.x || "step") +
-      "'>" + svg + "<figcaption>" + cap + "</figcaption></figure>";
+      "' data-fig='" + n + "'>" + svg + "<figcaption>" + cap + "</figcaption></figure>";
+  }
+  function tooltip(e) {  /* the run nearest the pointer, within 10 px, named in a tooltip */
+    var tip = document.getElementById("tip"), f = e.target.closest && e.target.closest("figure[data-fig]");
+    var h = f && HOVER[+f.getAttribute("data-fig")], best = null, dist = 100;
+    if (h) {
+      var r = f.querySelector("svg").getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
+      h.pts.forEach(function (q) { var d = (q[0] - x) * (q[0] - x) + (q[1] - y) * (q[1] - y); if (d < dist) { dist = d; best = q; } });
+    }
+    if (!best) { tip.style.display = "none"; return; }
+    var c = byKey[h.names[2]], lines = ["run " + byKey.id_run.values[best[2]],
+      esc(h.names[0]) + " = " + esc(best[3]), esc(h.names[1]) + " = " + esc(best[4])];
+    if (c) lines.push(esc(c.label) + " = " + esc(fmt(c.values[best[2]])));
+    tip.innerHTML = lines.join("<br>");
+    tip.style.display = "block";
+    tip.style.left = (e.clientX + 12) + "px";
+    tip.style.top = (e.clientY + 12) + "px";
   }
   function drawPlots() {
     var cl = colouring(), out = [], more = document.getElementById("more-plots");
+    HOVER = [];
     document.getElementById("legend").innerHTML = cl.legend;
     D.plots.forEach(function (p, k) {
       if (k >= OPEN_PLOTS && !(more && more.open)) return;
@@ -520,7 +546,7 @@
     "<h2>Parallel coordinates</h2><p class='note'>One line per run across the varying params, coloured by the metric (yellow: best). Drag along an axis to keep the runs inside the range; click the axis to clear.</p><div id='parcoords' class='scroll-x'></div>" +
     "<h2>Runs</h2><details id='picker'><summary>Columns (<span id='picker-count'></span>)</summary><div id='picker-body'></div></details>" +
     "<p class='note'>Click a header to sort, again to reverse. Header colours: <span class='param'>params</span>, <span class='field'>fields</span>.</p>" +
-    "<div class='scroll'><table id='runs'></table></div><div id='more-rows'></div>";
+    "<div class='scroll'><table id='runs'></table></div><div id='more-rows'></div><div id='tip'></div>";
   document.getElementById("dir").value = S.dir;
 
   function all() { applyFilter(); summary(); drawPlots(); parcoords(); table(); }
@@ -533,6 +559,7 @@
   document.getElementById("dir").addEventListener("change", function (e) { S.dir = e.target.value; summary(); parcoords(); });
   var more = document.getElementById("more-plots");
   if (more) more.addEventListener("toggle", drawPlots);
+  document.addEventListener("mousemove", tooltip);
   document.getElementById("runs").addEventListener("click", function (e) {
     var th = e.target.closest("th");
     if (!th) return;
