@@ -629,8 +629,30 @@ def test_report(capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) ->
     assert text.startswith("<!DOCTYPE html>")
     checker = check_html(text)
     assert "coins" in "".join(checker.text)
-    assert checker.tags.count("tr") == 1 + 6  # header and one row per run
-    assert checker.tags.count("svg") == 2  # err vs n, err vs trial
+    data = report_payload(text)
+    assert len(data["columns"][0]["values"]) == 6  # one row per run
+    assert [p["x"] for p in data["plots"]] == ["n"]  # err vs n; trial is a replicate index
+
+
+def report_payload(text: str) -> dict[str, object]:
+    """The data a report's script draws (its JSON)."""
+    start = text.index("id='report-data'>") + len("id='report-data'>")
+    return json.loads(text[start : text.index("</script>", start)])
+
+
+def test_report_options(capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    target = tmp_path / "r.html"
+    args = ["report", "coins", "-o", str(target), "--url", url, "--color-by", "n"]
+    code, _, err = run(capsys, *args, "--metric", "err:max", "--plot", "err:trial")
+    assert code == 0, err
+    data = report_payload(target.read_text(encoding="utf-8"))
+    assert data["metric"] == {"key": "err", "dir": "max"}
+    assert data["colorBy"] == "n"
+    assert data["plots"] == [{"kind": "scatter", "y": "err", "x": "trial"}]
+    code, _, err = run(capsys, *args, "--plot", "nope")
+    assert code == 1
+    assert "plot 'nope'" in err
+    assert "choose one of: err" in err
 
 
 def test_report_default_path_and_errors(

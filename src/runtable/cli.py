@@ -357,7 +357,9 @@ def cmd_report(session: runtable.Session, args: argparse.Namespace) -> None:
             "replace it, or choose another file with -o"
         )
     try:
-        written = write_report(exp, path)
+        written = write_report(
+            exp, path, metric=args.metric, color_by=args.color_by, plots=args.plot
+        )
     except OSError as e:
         raise RuntableError(f"cannot write {path!r}: {e.strerror or e}") from e
     print(os.path.abspath(written))
@@ -482,6 +484,25 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="FILE", help="default: NAME.html")
     force_help = "overwrite FILE even if it is not an earlier report (never the database)"
     report.add_argument("--force", action="store_true", help=force_help)
+    report.add_argument(
+        "--metric",
+        metavar="FIELD[:min|:max]",
+        help="the metric of the summary and parallel coordinates (default: a loss, error or "
+        "score field; lower is better unless it looks like a score or :max is given)",
+    )
+    report.add_argument(
+        "--color-by",
+        metavar="PARAM",
+        help="colour runs by PARAM (default: the varying param "
+        "with the fewest values; none for no colours)",
+    )
+    report.add_argument(
+        "--plot",
+        metavar="Y[:X]",
+        action="append",
+        help="draw field Y against param X (every varying param without :X; a logged metric "
+        "draws its curves); repeat for more plots; replaces the default plots",
+    )
     rm = add("rm", cmd_rm, "delete one experiment and its runs", out=False)
     rm.add_argument("name", help="experiment name")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")

@@ -256,37 +256,50 @@ def _effective_n_jobs(n_jobs: int | None, backend: Any) -> int:
         return int(joblib.effective_n_jobs(n_jobs))
 
 
-def _with_progress(runs: Iterator[Run], total: int, progress: bool | None) -> Iterator[Run]:
-    """Yield ``runs``, with a tqdm bar on stderr: always for ``progress=True``, never for
-    False, and for None only once an execution of enough runs has lasted PROGRESS_DELAY
-    seconds in a terminal (tqdm is not even imported before that)."""
+def _with_progress(
+    runs: Iterator[Run], total: int, progress: bool | None, *, label: str = "runtable"
+) -> Iterator[Run]:
+    """Yield ``runs``, with a tqdm bar labelled ``label``: always for ``progress=True``, never
+    for False, and for None only once an execution of enough runs has lasted PROGRESS_DELAY
+    seconds in a terminal or a Jupyter notebook (tqdm is not even imported before that).
+
+    In a notebook the bar is tqdm's widget (``tqdm.auto``). Failed runs (status ``"failed"``)
+    are counted on the bar as they come; the bar stays on screen at the end with the elapsed
+    time."""
     if progress is False or (progress is None and total < PROGRESS_MIN_RUNS):
         yield from runs
         return
-    bar = _bar(total, 0, progress) if progress else None
+
+    def visible() -> bool:  # a terminal, or a Jupyter kernel's notebook front end
+        if sys.stderr.isatty():
+            return True
+        shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+        return type(shell).__name__ == "ZMQInteractiveShell"
+
+    bar = _bar(total, 0, label) if progress else None
     start = time_monotonic()
-    done = 0
+    done = failed = 0
     try:
         for run in runs:
             done += 1
+            if run.status == "failed":
+                failed += 1
             if bar is not None:
+                if run.status == "failed":
+                    bar.set_postfix_str(f"{failed} failed", refresh=False)
                 bar.update()
-            elif time_monotonic() - start >= PROGRESS_DELAY and sys.stderr.isatty():
-                bar = _bar(total, done, progress)
+            elif time_monotonic() - start >= PROGRESS_DELAY and visible():
+                bar = _bar(total, done, label)
+                if failed:
+                    bar.set_postfix_str(f"{failed} failed")
             yield run
     finally:
         if bar is not None:
             bar.close()
 
 
-def _bar(total: int, done: int, progress: bool | None) -> Any:
+def _bar(total: int, done: int, label: str) -> Any:
+    """A tqdm bar (the notebook widget under Jupyter) that stays on screen when closed."""
     from tqdm.auto import tqdm
 
-    return tqdm(
-        total=total,
-        initial=done,
-        unit="run",
-        desc="runtable",
-        file=sys.stderr,
-        leave=bool(progress),
-    )
+    return tqdm(total=total, initial=done, unit="run", desc=label, file=sys.stderr, leave=True)

@@ -85,3 +85,63 @@ def headline(error: Any) -> Any:
     lines = error.strip().splitlines()
     frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
     return lines[frames[-1] + 1] if frames and frames[-1] + 1 < len(lines) else lines[-1]
+
+
+_DTYPE_KINDS = {"f": "f", "i": "i", "u": "u", "c": "c"}
+
+
+def dtype_code(dtype: Any) -> str:
+    """A short name for an array's dtype: ``f64``, ``i32``, ``bool``, ``str``, ``obj``, ...
+
+    numpy dtypes by kind and size; others (torch's ``torch.float32``, say) from their name."""
+    kind, size = getattr(dtype, "kind", None), getattr(dtype, "itemsize", None)
+    if isinstance(kind, str) and isinstance(size, int):
+        if kind in _DTYPE_KINDS:
+            return f"{_DTYPE_KINDS[kind]}{size * 8}"
+        names = {"b": "bool", "U": "str", "S": "bytes", "O": "obj", "M": "datetime"}
+        return names.get(kind, "timedelta" if kind == "m" else str(dtype))
+    text = str(dtype).rsplit(".", 1)[-1]
+    for long, short in (("complex", "c"), ("float", "f"), ("uint", "u"), ("int", "i")):
+        if text.startswith(long) and text[len(long) :].isdigit():
+            return short + text[len(long) :]
+    return text
+
+
+def is_series(value: Any) -> bool:
+    """Whether ``value`` is a metric series: a DataFrame with a ``step`` column (what
+    ``run.log`` stores)."""
+    columns = getattr(value, "columns", None)
+    return type(value).__name__ == "DataFrame" and columns is not None and "step" in columns
+
+
+def series_metrics(value: Any) -> list[str]:
+    """The metric columns of a series (all but ``step`` and ``timestamp``)."""
+    return [str(c) for c in value.columns if c not in ("step", "timestamp")]
+
+
+def series_last(value: Any) -> dict[str, float]:
+    """The last logged (non-NaN) value of each metric of a series."""
+    out: dict[str, float] = {}
+    for name in series_metrics(value):
+        column = value[name].dropna()
+        if len(column):
+            out[name] = float(column.iloc[-1])
+    return out
+
+
+def compact(value: Any, width: int = CELL_WIDTH) -> str:
+    """One unbreakable line for a table cell: arrays as ``f64[32x8]``, series by their last
+    values, other DataFrames as ``DataFrame[30x5]``, everything else as ``summarise`` does."""
+    if is_series(value):
+        last = series_last(value)
+        text = ", ".join(f"{k} {v:.4g}" for k, v in last.items()) or "no values"
+        return f"{text} ({len(value)} steps)"
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    is_frame = type(value).__name__ == "DataFrame"
+    if isinstance(shape, tuple) and shape and dtype is not None and not is_frame:
+        return f"{dtype_code(dtype)}[{'x'.join(map(str, shape))}]"
+    if is_frame and isinstance(shape, tuple):
+        return f"DataFrame[{shape[0]}x{shape[1]}]"
+    out = summarise(value, width)
+    return out if isinstance(out, str) else str(out)
