@@ -108,8 +108,8 @@ def value_class(value: Any) -> Kind:
     if np is not None and isinstance(value, np.generic):
         if isinstance(value, np.bool_):
             return "bool"
-        if isinstance(value, np.integer):
-            return "int"
+        if isinstance(value, np.integer) and not isinstance(value, np.timedelta64):
+            return "int"  # timedelta64 is an integer subclass, but its int() is no int
         if isinstance(value, np.floating) and value.dtype.itemsize <= 8:
             return "float"
         if isinstance(value, np.str_):
@@ -443,7 +443,12 @@ def _jsonable(v: Any, depth: int) -> Any:
     if v is None or isinstance(v, (bool, str)):
         return v if not isinstance(v, str) else v.encode("utf-8", "replace").decode()
     if isinstance(v, int):
-        return int(v) if _INT64_MIN <= v <= _INT64_MAX else float(v)
+        if _INT64_MIN <= v <= _INT64_MAX:
+            return int(v)
+        try:
+            return float(v)
+        except OverflowError:  # ints have any size, floats do not: the exact value is elsewhere
+            return None
     if isinstance(v, float):
         return float(v) if math.isfinite(v) else None
     if isinstance(v, dict):
@@ -455,7 +460,10 @@ def _jsonable(v: Any, depth: int) -> Any:
     np = sys.modules.get("numpy")
     if np is not None:
         if isinstance(v, np.generic):
-            return _jsonable(v.item(), depth)
+            item = v.item()  # longdouble and clongdouble give themselves back
+            if isinstance(item, np.generic):
+                return float(item) if isinstance(item, np.floating) else None
+            return _jsonable(item, depth + 1)
         if isinstance(v, np.ndarray) and v.size <= 1000:
             return _jsonable(v.tolist(), depth)
     iso = getattr(v, "isoformat", None)

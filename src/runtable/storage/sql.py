@@ -32,7 +32,7 @@ from ..errors import (
     UnsupportedValueError,
 )
 from ..names import table_name
-from . import layout
+from . import hide_password, layout
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
 from .chunks import TABLE, assemble, chunks_table, is_reference, parts_of, split_big_values
 from .columns import (
@@ -60,10 +60,10 @@ class SQLStore(Store):
     def __init__(self, url: str | sa.URL, **engine_kwargs: Any) -> None:
         try:
             parsed = sa.make_url(url)
-        except sa.exc.ArgumentError as e:
+        except (sa.exc.ArgumentError, ValueError) as e:  # ValueError: a port that is no number
             raise StorageError(
-                f"{url!r} is not a database URL; use a SQLAlchemy URL such as "
-                "'sqlite:///runtable.db' or 'postgresql://user@host/db'"
+                f"{hide_password(str(url))!r} is not a database URL ({e}); use a SQLAlchemy URL "
+                "such as 'sqlite:///runtable.db' or 'postgresql://user@host:5432/db'"
             ) from e
         self.dialect = dialect_for(parsed)
         parsed = self.dialect.normalize_url(parsed)
@@ -495,9 +495,10 @@ class SQLStore(Store):
             if where:
                 # The bound parameter makes drivers run exactly one statement: a condition
                 # cannot smuggle in a second one ("1=1; DROP TABLE ...").
-                query = query.where(
-                    sa.text(f"({where})"), table.c.id_run > sa.bindparam("below", -1)
-                )
+                # The condition is SQL text with no values to bind: every colon is text, even
+                # in a literal such as 'a :word' (which sa.text would take for a parameter).
+                condition = sa.text(f"({where})".replace(":", "\\:"))
+                query = query.where(condition, table.c.id_run > sa.bindparam("below", -1))
             data, n = _select_columns(conn, table, query, name)
             self._assemble_big_values(conn, name, data, specs)
         return row, specs, data, n
