@@ -54,7 +54,7 @@ from runtable.errors import CodecError, UnsupportedValueError
 if TYPE_CHECKING:
     import numpy
 
-__all__ = ["CODEC_VERSION", "decode", "encode"]
+__all__ = ["CODEC_VERSION", "array_data_offset", "decode", "encode", "encode_buffers"]
 
 CODEC_VERSION: int = 1
 """Version written by `encode`; `decode` reads this and every older version."""
@@ -144,6 +144,22 @@ def decode(data: bytes | bytearray | memoryview) -> object:
     if pos != len(buf):
         raise CodecError(f"corrupt data: {len(buf) - pos} bytes left after the value")
     return value
+
+
+def array_data_offset(prefix: bytes | bytearray | memoryview) -> tuple[int, int] | None:
+    """Where the raw data of an encoded ndarray value starts, and its dtype's alignment, read
+    from the first bytes of its encoding; None for any other value (or too short a prefix).
+
+    Storage uses it to place a big value in memory so that `decode` can share its data."""
+    try:
+        buf = memoryview(prefix).cast("B")
+        if len(buf) < 4 or bytes(buf[:3]) != _HEADER or buf[3] != 0x41:  # b"A"
+            return None
+        dt, pos = _read_dtype(buf, 4)
+        _, _, _, pos = _read_shape(buf, pos)
+    except (CodecError, IndexError, TypeError, ValueError):
+        return None
+    return pos, dt.alignment
 
 
 # ------------------------------------------------------------------------ shared helpers

@@ -4,11 +4,13 @@ SQLite refuses cells past about 1 GB, PostgreSQL's bytea stops at 1 GB, and Crat
 stop at 100 MB. An encoded value longer than the dialect's ``max_cell_bytes`` is therefore cut
 into parts written to the table ``runtable_chunks`` (one row per part, each written by its own
 statement, so no request holds more than one part), and its cell in the run table holds a short
-reference instead. Loading puts the parts back together into one buffer of the value's size.
+reference instead. Loading reads the parts a slice at a time straight into one buffer of the
+value's size.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
@@ -88,17 +90,101 @@ def parts_of(value: Any, limit: int) -> Iterator[memoryview | bytes]:
 _SMALL = 1 << 20
 
 
-def assemble(reference: bytes, parts: Iterator[bytes]) -> bytearray:
-    """Put a value back together from its parts, checking the sizes."""
+#: Parts are read at most this many bytes at a time, straight into the value's buffer: reading
+#: a 300 MB value peaks at its size plus one slice (and the driver's copy of one slice).
+SLICE_BYTES = 4 * 1024 * 1024
+
+
+def read_value(
+    conn: sa.Connection, table: sa.Table, where: Sequence[Any], reference: bytes
+) -> memoryview:
+    """Put a big value back together from the parts that ``where`` selects, checking sizes.
+
+    The parts are read slice by slice into one buffer of the value's size, placed so that a
+    big array at the start of the encoding is aligned: the codec then decodes it without a copy
+    (it shares a writable buffer's memory). ValueError for missing, extra or damaged parts.
+    """
     total, count = _HEADER.unpack_from(bytes(reference), len(MARK))
-    out = bytearray(total)
-    offset = n = 0
-    for data in parts:
+    slices = _slices(conn, table, where, count)
+    first = next(slices, b"")
+    buffer = _aligned_buffer(total, first)
+    offset = 0
+    for data in itertools.chain((first,), slices):
         end = offset + len(data)
         if end > total:
             raise ValueError(f"its parts add up to more than the {total} bytes recorded")
-        out[offset:end] = data
-        offset, n = end, n + 1
-    if offset != total or n != count:
-        raise ValueError(f"{n} of {count} parts ({offset} of {total} bytes) were found")
-    return out
+        buffer[offset:end] = data
+        offset = end
+    if offset != total:
+        raise ValueError(f"{offset} of {total} bytes were found in its parts")
+    return buffer
+
+
+def _slices(
+    conn: sa.Connection, table: sa.Table, where: Sequence[Any], count: int
+) -> Iterator[bytes | memoryview]:
+    """The bytes of the parts, in order, in slices of at most SLICE_BYTES (a whole part at a
+    time where the backend has no way to read a slice cheaply)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        info = sa.select(sa.literal_column("rowid"), table.c.part, sa.func.typeof(table.c.data))
+    elif dialect == "postgresql":
+        info = sa.select(table.c.part, table.c.part, sa.func.length(table.c.data))
+    else:
+        info = sa.select(table.c.part, table.c.part, sa.literal(None))
+    rows = conn.execute(info.where(*where).order_by(table.c.part)).all()
+    if [part for _, part, _ in rows] != list(range(count)):
+        found = len(rows)
+        raise ValueError(f"{found} of {count} parts were found (or they are not numbered 0..)")
+    if dialect == "sqlite":
+        yield from _sqlite_slices(conn, rows)
+        return
+    for _, part, length in rows:
+        if dialect == "postgresql":
+            for start in range(0, length or 0, SLICE_BYTES):  # substr counts from 1
+                piece = sa.func.substr(table.c.data, start + 1, SLICE_BYTES)
+                data = conn.execute(sa.select(piece).where(*where, table.c.part == part))
+                yield _bytes(data.scalar(), part)
+        else:
+            data = conn.execute(sa.select(table.c.data).where(*where, table.c.part == part))
+            yield _bytes(data.scalar(), part)
+
+
+def _sqlite_slices(conn: sa.Connection, rows: Sequence[Any]) -> Iterator[bytes]:
+    """SQLite: each part through incremental BLOB I/O on the connection's own transaction
+    (``substr`` would load the whole part for every slice)."""
+    import sqlite3
+
+    blobs: Any = conn.connection.driver_connection
+    for rowid, part, kind in rows:
+        if kind != "blob":
+            raise ValueError(f"part {part} is stored as {kind}, not as bytes")
+        try:
+            with blobs.blobopen(TABLE, "data", rowid, readonly=True) as blob:
+                while data := blob.read(SLICE_BYTES):
+                    yield data
+        except sqlite3.Error as e:
+            raise ValueError(f"part {part} cannot be read: {e}") from e
+
+
+def _bytes(value: Any, part: int) -> bytes | memoryview:
+    if isinstance(value, (bytes, memoryview)):
+        return value
+    raise ValueError(f"part {part} holds a {type(value).__name__}, not bytes")
+
+
+def _aligned_buffer(total: int, prefix: bytes | memoryview) -> memoryview:
+    """A writable buffer of ``total`` bytes in which the data of an array encoded at the start
+    of the value (its header is in ``prefix``) lands on its dtype's alignment."""
+    from ..codec import array_data_offset
+
+    where = array_data_offset(prefix)
+    if where is None:
+        return memoryview(bytearray(total))
+    offset, alignment = where
+    raw = bytearray(total + alignment)
+    import numpy as np
+
+    address = np.frombuffer(raw, np.uint8).ctypes.data if total else 0
+    shift = -(address + offset) % alignment
+    return memoryview(raw)[shift : shift + total]
