@@ -168,6 +168,7 @@ def _big(session: rt.Session, value: Any, max_cell_bytes: int) -> rt.Experiment:
     return exp
 
 
+@pytest.mark.parametrize("method", ["native", "whole_parts"])
 @pytest.mark.parametrize("slice_bytes", [1000, 4096, 1 << 20])
 @pytest.mark.parametrize(
     "value",
@@ -181,9 +182,11 @@ def _big(session: rt.Session, value: Any, max_cell_bytes: int) -> rt.Experiment:
     ids=["float64", "complex-F", "int16", "dict", "bytes"],
 )
 def test_values_in_parts_are_read_back_slice_by_slice(
-    shared_url: str, monkeypatch: pytest.MonkeyPatch, slice_bytes: int, value: Any
+    shared_url: str, monkeypatch: pytest.MonkeyPatch, slice_bytes: int, value: Any, method: str
 ) -> None:
     monkeypatch.setattr(chunks, "SLICE_BYTES", slice_bytes)
+    if method == "whole_parts":  # the way for backends without slices (CrateDB)
+        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
     session = rt.connect(shared_url)
     _big(session, value, max_cell_bytes=3000)
     loaded = rt.connect(shared_url).load_experiment("big")
@@ -236,8 +239,13 @@ DAMAGED_PARTS = {
 }
 
 
+@pytest.mark.parametrize("method", ["native", "whole_parts"])
 @pytest.mark.parametrize("damage", list(DAMAGED_PARTS))
-def test_a_damaged_part_is_a_corrupt_value(shared_url: str, damage: str) -> None:
+def test_a_damaged_part_is_a_corrupt_value(
+    shared_url: str, monkeypatch: pytest.MonkeyPatch, damage: str, method: str
+) -> None:
+    if method == "whole_parts":
+        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
     session = rt.connect(shared_url)
     _big(session, np.arange(2000.0), max_cell_bytes=3000)
     statement = DAMAGED_PARTS[damage]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -125,29 +125,38 @@ def _slices(
 ) -> Iterator[bytes | memoryview]:
     """The bytes of the parts, in order, in slices of at most SLICE_BYTES (a whole part at a
     time where the backend has no way to read a slice cheaply)."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        info = sa.select(sa.literal_column("rowid"), table.c.part, sa.func.typeof(table.c.data))
-    elif dialect == "postgresql":
-        info = sa.select(table.c.part, table.c.part, sa.func.length(table.c.data))
-    else:
-        info = sa.select(table.c.part, table.c.part, sa.literal(None))
-    rows = conn.execute(info.where(*where).order_by(table.c.part)).all()
-    if [part for _, part, _ in rows] != list(range(count)):
-        found = len(rows)
-        raise ValueError(f"{found} of {count} parts were found (or they are not numbered 0..)")
-    if dialect == "sqlite":
+    how = read_method(conn)
+    extra: tuple[Any, ...] = ()
+    if how == "blob_io":
+        extra = (sa.literal_column("rowid"), sa.func.typeof(table.c.data))
+    elif how == "substr":
+        extra = (sa.func.length(table.c.data),)
+    query = sa.select(table.c.part, *extra).where(*where).order_by(table.c.part)
+    rows = conn.execute(query).all()
+    if [row[0] for row in rows] != list(range(count)):
+        raise ValueError(f"{len(rows)} parts were found, not parts 0 to {count - 1}")
+    if how == "blob_io":
         yield from _sqlite_slices(conn, rows)
-        return
-    for _, part, length in rows:
-        if dialect == "postgresql":
+    elif how == "substr":
+        for part, length in rows:
             for start in range(0, length or 0, SLICE_BYTES):  # substr counts from 1
                 piece = sa.func.substr(table.c.data, start + 1, SLICE_BYTES)
                 data = conn.execute(sa.select(piece).where(*where, table.c.part == part))
                 yield _bytes(data.scalar(), part)
-        else:
+    else:
+        for (part,) in rows:
             data = conn.execute(sa.select(table.c.data).where(*where, table.c.part == part))
             yield _bytes(data.scalar(), part)
+
+
+def read_method(conn: sa.Connection) -> Literal["blob_io", "substr", "whole_parts"]:
+    """How parts are read on this connection: SQLite's incremental BLOB I/O, PostgreSQL's
+    ``substr`` of a ``bytea``, else one whole part per query (CrateDB's parts are small)."""
+    if conn.dialect.name == "sqlite" and hasattr(conn.connection.driver_connection, "blobopen"):
+        return "blob_io"
+    if conn.dialect.name == "postgresql":
+        return "substr"
+    return "whole_parts"
 
 
 def _sqlite_slices(conn: sa.Connection, rows: Sequence[Any]) -> Iterator[bytes]:
@@ -156,7 +165,7 @@ def _sqlite_slices(conn: sa.Connection, rows: Sequence[Any]) -> Iterator[bytes]:
     import sqlite3
 
     blobs: Any = conn.connection.driver_connection
-    for rowid, part, kind in rows:
+    for part, rowid, kind in rows:
         if kind != "blob":
             raise ValueError(f"part {part} is stored as {kind}, not as bytes")
         try:
