@@ -9,6 +9,7 @@ import tracemalloc
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from campaign.tally import record
@@ -197,10 +198,21 @@ def test_values_in_parts_are_read_back_slice_by_slice(
         assert array.flags.aligned
 
 
-def test_a_big_array_is_read_into_its_own_buffer_without_a_copy(shared_url: str) -> None:
-    """Generous sanity bound: Python-level allocations while loading a 48 MiB array stay under
+def _big_values(kind: str) -> Any:
+    rng = np.random.default_rng(0)  # incompressible
+    if kind == "array":
+        return rng.random(6 * 2**20)  # 48 MiB
+    if kind == "dict":
+        return {"a": rng.random(3 * 2**20), "name": "x", "b": rng.random(3 * 2**20)}
+    return pd.DataFrame({"a": rng.random(3 * 2**20), "b": np.arange(3 * 2**20)})
+
+
+@pytest.mark.parametrize("kind", ["array", "dict", "frame"])
+def test_a_big_value_is_read_into_one_buffer_without_a_copy(shared_url: str, kind: str) -> None:
+    """Generous sanity bound: Python-level allocations while loading a 48 MiB value stay under
     twice its size (reading used to hold the parts, their join and a decoded copy at once)."""
-    value = np.random.default_rng(0).random(6 * 2**20)  # 48 MiB, incompressible
+    value = _big_values(kind)
+    size = 48 * 2**20
     session = rt.connect(shared_url)
     session.store.dialect.max_cell_bytes = 16 * 2**20  # type: ignore[attr-defined, misc]
     exp = session.create_experiment("big").add_run(i=0)
@@ -215,12 +227,14 @@ def test_a_big_array_is_read_into_its_own_buffer_without_a_copy(shared_url: str)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    np.testing.assert_array_equal(loaded, value)
-    assert loaded.base is not None, "the array was copied out of the buffer its parts filled"
-    assert loaded.flags.aligned
-    assert loaded.flags.writeable
-    print(f"\nload peak {peak / value.nbytes:.2f}x of {value.nbytes / 2**20:.0f} MiB")
-    assert peak < 2 * value.nbytes
+    assert_identical(loaded, value)
+    arrays = {"array": lambda: [loaded], "dict": lambda: [loaded["a"], loaded["b"]]}
+    for array in arrays.get(kind, list)():
+        assert array.base is not None, "the array was copied out of the buffer its parts filled"
+        assert array.flags.aligned
+        assert array.flags.writeable
+    print(f"\nload peak {peak / size:.2f}x of {size / 2**20:.0f} MiB")
+    assert peak < 2 * size
 
 
 DAMAGED_PARTS = {

@@ -10,7 +10,6 @@ value's size.
 
 from __future__ import annotations
 
-import itertools
 import struct
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, Literal
@@ -100,16 +99,14 @@ def read_value(
 ) -> memoryview:
     """Put a big value back together from the parts that ``where`` selects, checking sizes.
 
-    The parts are read slice by slice into one buffer of the value's size, placed so that a
-    big array at the start of the encoding is aligned: the codec then decodes it without a copy
-    (it shares a writable buffer's memory). ValueError for missing, extra or damaged parts.
+    The parts are read slice by slice into one writable buffer of the value's size, which the
+    codec's ``decode(..., consume=True)`` turns into the value without copying its big arrays.
+    ValueError for missing, extra or damaged parts.
     """
     total, count = _HEADER.unpack_from(bytes(reference), len(MARK))
-    slices = _slices(conn, table, where, count)
-    first = next(slices, b"")
-    buffer = _aligned_buffer(total, first)
+    buffer = memoryview(bytearray(total))
     offset = 0
-    for data in itertools.chain((first,), slices):
+    for data in _slices(conn, table, where, count):
         end = offset + len(data)
         if end > total:
             raise ValueError(f"its parts add up to more than the {total} bytes recorded")
@@ -180,20 +177,3 @@ def _bytes(value: Any, part: int) -> bytes | memoryview:
     if isinstance(value, (bytes, memoryview)):
         return value
     raise ValueError(f"part {part} holds a {type(value).__name__}, not bytes")
-
-
-def _aligned_buffer(total: int, prefix: bytes | memoryview) -> memoryview:
-    """A writable buffer of ``total`` bytes in which the data of an array encoded at the start
-    of the value (its header is in ``prefix``) lands on its dtype's alignment."""
-    from ..codec import array_data_offset
-
-    where = array_data_offset(prefix)
-    if where is None:
-        return memoryview(bytearray(total))
-    offset, alignment = where
-    raw = bytearray(total + alignment)
-    import numpy as np
-
-    address = np.frombuffer(raw, np.uint8).ctypes.data if total else 0
-    shift = -(address + offset) % alignment
-    return memoryview(raw)[shift : shift + total]

@@ -282,7 +282,9 @@ def _encode(value: Any, name: str, run_id: int | None) -> bytes:
 
 def _decode(raw: Any, experiment: str, name: str, run_id: int | None) -> Any:
     try:
-        return codec.decode(raw)
+        # A writable memoryview is a value put together from its parts (storage.chunks), made
+        # for this decode only: the codec may rearrange it to share its arrays' memory.
+        return codec.decode(raw, consume=type(raw) is memoryview and not raw.readonly)
     except CodecError as e:
         raise CorruptValueError(experiment, run_id, name, str(e)) from e
 
