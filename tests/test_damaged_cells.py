@@ -237,10 +237,22 @@ def test_a_big_value_is_read_into_one_buffer_without_a_copy(shared_url: str, kin
     assert peak < 2 * size
 
 
+def test_parts_beyond_those_a_value_names_are_ignored(shared_url: str) -> None:
+    session = rt.connect(shared_url)
+    exp = _big(session, np.arange(2000.0), max_cell_bytes=3000)
+    _sql(
+        session,
+        "INSERT INTO runtable_chunks (id_experiment, id_run, name, part, data) "
+        "SELECT id_experiment, id_run, name, 99, data FROM runtable_chunks WHERE part = 0",
+    )
+    for run, before in zip(
+        rt.connect(shared_url).load_experiment("big").runs, exp.runs, strict=True
+    ):
+        assert_identical(run.fields.a, before.fields.a)
+
+
 DAMAGED_PARTS = {
     "missing": "DELETE FROM runtable_chunks WHERE part = 1",
-    "extra": "INSERT INTO runtable_chunks (id_experiment, id_run, name, part, data) "
-    "SELECT id_experiment, id_run, name, 99, data FROM runtable_chunks WHERE part = 0",
     "renumbered": "UPDATE runtable_chunks SET part = 7 WHERE part = 2",
     "short": "UPDATE runtable_chunks SET data = :short WHERE part = 1",
     "long": "UPDATE runtable_chunks SET data = :long WHERE part = 1",

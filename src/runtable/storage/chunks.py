@@ -101,7 +101,7 @@ def read_value(
 
     The parts are read slice by slice into one writable buffer of the value's size, which the
     codec's ``decode(..., consume=True)`` turns into the value without copying its big arrays.
-    ValueError for missing, extra or damaged parts.
+    ValueError for missing or damaged parts (parts past those the reference names are not read).
     """
     total, count = _HEADER.unpack_from(bytes(reference), len(MARK))
     buffer = memoryview(bytearray(total))
@@ -120,29 +120,31 @@ def read_value(
 def _slices(
     conn: sa.Connection, table: sa.Table, where: Sequence[Any], count: int
 ) -> Iterator[bytes | memoryview]:
-    """The bytes of the parts, in order, in slices of at most SLICE_BYTES (a whole part at a
-    time where the backend has no way to read a slice cheaply)."""
+    """The bytes of parts 0 to ``count - 1``, in order, in slices of at most SLICE_BYTES (a
+    whole part at a time where the backend has no way to read a slice cheaply)."""
     how = read_method(conn)
-    extra: tuple[Any, ...] = ()
-    if how == "blob_io":
-        extra = (sa.literal_column("rowid"), sa.func.typeof(table.c.data))
-    elif how == "substr":
-        extra = (sa.func.length(table.c.data),)
-    query = sa.select(table.c.part, *extra).where(*where).order_by(table.c.part)
-    rows = conn.execute(query).all()
-    if [row[0] for row in rows] != list(range(count)):
-        raise ValueError(f"{len(rows)} parts were found, not parts 0 to {count - 1}")
+    if how == "whole_parts":  # by whole primary key: CrateDB sees such lookups before a refresh
+        for part in range(count):
+            query = sa.select(table.c.data).where(*where, table.c.part == part)
+            yield _bytes(conn.execute(query).scalar(), part)
+        return
+    extra: tuple[Any, ...] = (
+        (sa.literal_column("rowid"), sa.func.typeof(table.c.data))
+        if how == "blob_io"
+        else (sa.func.length(table.c.data),)
+    )
+    query = sa.select(table.c.part, *extra).where(*where, table.c.part < count)
+    rows = conn.execute(query.order_by(table.c.part)).all()
+    missing = sorted(set(range(count)) - {row[0] for row in rows})
+    if missing:
+        raise ValueError(f"part {missing[0]} of {count} is missing")
     if how == "blob_io":
         yield from _sqlite_slices(conn, rows)
-    elif how == "substr":
-        for part, length in rows:
-            for start in range(0, length or 0, SLICE_BYTES):  # substr counts from 1
-                piece = sa.func.substr(table.c.data, start + 1, SLICE_BYTES)
-                data = conn.execute(sa.select(piece).where(*where, table.c.part == part))
-                yield _bytes(data.scalar(), part)
-    else:
-        for (part,) in rows:
-            data = conn.execute(sa.select(table.c.data).where(*where, table.c.part == part))
+        return
+    for part, length in rows:
+        for start in range(0, length or 0, SLICE_BYTES):  # substr counts from 1
+            piece = sa.func.substr(table.c.data, start + 1, SLICE_BYTES)
+            data = conn.execute(sa.select(piece).where(*where, table.c.part == part))
             yield _bytes(data.scalar(), part)
 
 
@@ -176,4 +178,6 @@ def _sqlite_slices(conn: sa.Connection, rows: Sequence[Any]) -> Iterator[bytes]:
 def _bytes(value: Any, part: int) -> bytes | memoryview:
     if isinstance(value, (bytes, memoryview)):
         return value
+    if value is None:
+        raise ValueError(f"part {part} is missing or empty")
     raise ValueError(f"part {part} holds a {type(value).__name__}, not bytes")
