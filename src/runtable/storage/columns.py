@@ -226,7 +226,8 @@ def decode_column(
     nulls = type(None) in types
     types.discard(type(None))
     out: list[Any]
-    if not types <= {_NATIVE_TYPE[kind]}:  # the driver gave e.g. 1 for 1.0, or damage
+    native_type = _NATIVE_TYPE.get(kind)
+    if native_type is not None and not types <= {native_type}:  # 1 for 1.0, say, or damage
         convert = _FROM_NATIVE[kind]
         out = []
         for v, run_id in zip(native, run_ids, strict=True):
