@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py            # all cases, writes benchmarks/scale_results.md
     python benchmarks/scale.py wide gib   # some cases, printed only
+    RUNTABLE_SCALE_URL=postgresql://... python benchmarks/scale.py read_300mib   # on PostgreSQL
 
 Each case runs in its own subprocess on a SQLite file in a temporary directory and reports its
 wall time and the process's peak memory (VmHWM). Timings depend on the machine: read them as
@@ -11,6 +12,7 @@ orders of magnitude, and see benchmarks/run.py for the side-by-side comparison w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,12 +28,20 @@ CASES = {
     "load_30k_x_100": "30,000 runs with 100 float fields: load + DataFrame (persist untimed)",
     "frame_1m": "one DataFrame field of 1,000,000 rows (int, float, str): persist, load",
     "gib": "one 1 GiB float64 array field: persist, load (stored in parts)",
+    "read_300mib": "read one 300 MiB float64 array field in a fresh process: peak RSS above "
+    "the RSS before loading, in MiB and as a multiple of the value's size "
+    "($RUNTABLE_SCALE_URL picks the database, default a SQLite file)",
 }
 
 
 def _peak_mb() -> float:
+    return _rss_mb("VmHWM")
+
+
+def _rss_mb(key: str) -> float:
+    """``VmHWM`` (peak) or ``VmRSS`` (current) of this process, in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -42,7 +52,10 @@ def _case(name: str, directory: str) -> dict[str, float]:
 
     import runtable as rt
 
-    session = rt.connect(f"sqlite:///{directory}/scale.db")
+    url = f"sqlite:///{directory}/scale.db"
+    if name == "read_300mib":
+        url = os.environ.get("RUNTABLE_SCALE_URL", url)
+    session = rt.connect(url)
     times: dict[str, float] = {}
     start = time.perf_counter()
 
@@ -101,11 +114,44 @@ def _case(name: str, directory: str) -> dict[str, float]:
         array = session.load_experiment("gib").runs.first().fields.a
         mark("load")
         assert array.nbytes == 2**30
+    elif name == "read_300mib":
+        exp = session.create_experiment("read_300mib").add_run(i=0)
+        exp.runs.first().fields.a = np.random.default_rng(0).random(300 * 2**20 // 8)
+        exp.persist(if_exists="replace")
+        mark("persist")
+        del exp
+        done = subprocess.run(
+            [sys.executable, __file__, "--read", url], capture_output=True, text=True, check=True
+        )
+        times.update(json.loads(done.stdout))
+        session.delete_experiment("read_300mib")
     times["peak_mb"] = round(_peak_mb())
     return times
 
 
+def _read(url: str) -> dict[str, float]:
+    """Load the 300 MiB field in this fresh process; peak RSS above the RSS before loading."""
+    import runtable as rt
+
+    session = rt.connect(url)
+    session.ls()  # connected, with everything a load imports
+    before = _rss_mb("VmRSS")
+    start = time.perf_counter()
+    array = session.load_experiment("read_300mib").runs.first().fields.a
+    seconds = time.perf_counter() - start
+    above = _rss_mb("VmHWM") - before
+    size = array.nbytes / 2**20
+    return {
+        "load": round(seconds, 3),
+        "read_peak_mib": round(above),
+        "x_size": round(above / size, 2),
+    }
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[1] == "--read":
+        print(json.dumps(_read(argv[2])))
+        return 0
     if len(argv) == 3 and argv[1] == "--case":
         with tempfile.TemporaryDirectory() as directory:
             print(json.dumps(_case(argv[2], directory)))

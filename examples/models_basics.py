@@ -32,9 +32,9 @@ sql = """
 """
 print(session.query(sql).to_string(index=False))
 
-# get() checks the bytes against their digest, then returns bytes or the unpickled object.
-print(models.get(digest_b), models.get(digest_c))
-print(models.get(digest_c, unpickle=False)[:2])  # the pickle's bytes, not unpickled
+# get() checks the bytes against their digest and returns them; it unpickles only when asked.
+print(models.get(digest_b), models.get(digest_c)[:2])  # bytes, and the pickle's bytes
+print(models.get(digest_c, unpickle=True))  # runs the pickle's code: trusted databases only
 
 models.delete(digest_b)
 try:

@@ -60,7 +60,7 @@ best = session.query(
 ).iloc[0]
 print(f"best: alpha={best['alpha']} val_mse={best['val_mse']:.4f} digest={best['digest']}")
 
-model = session.models.get(best["digest"])
+model = session.models.get(best["digest"], unpickle=True)  # our own database: trusted
 point = np.array([[1.0, 1.0, 1.0]])
 print(f"coefficients {np.round(model.coef_, 3)} (true {true_coef})")
 print(f"prediction at (1, 1, 1): {model.predict(point)[0]:.3f} (true {(point @ true_coef)[0]:.3f})")

@@ -836,3 +836,51 @@ def test_memory_of_large_frame() -> None:
 
 def test_float_struct_is_little_endian() -> None:
     assert encode(1.5)[4:] == struct.pack("<d", 1.5)
+
+
+# -- a buffer handed over (consume=True): big arrays share it, even unaligned ones ---------------
+
+BIG = 1 << 18  # elements: 2 MiB of float64, past the size from which arrays share a buffer
+
+
+def _handed_over_values() -> list[Any]:
+    rng = np.random.default_rng(5)
+    return [
+        rng.random(BIG),
+        {"a": rng.random(BIG), "label": "x", "b": rng.integers(0, 9, BIG).astype(np.int32)},
+        [b"12345", rng.random((BIG // 4, 4)).T, np.arange(BIG, dtype=np.complex128)],
+        pd.DataFrame({"x": rng.random(BIG), "n": np.arange(BIG), "s": ["a", "b"] * (BIG // 2)}),
+        {"ld": np.arange(BIG // 2, dtype=np.longdouble), "f4": np.ones(BIG, np.float32)},
+    ]
+
+
+@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("offset", range(8))
+def test_a_handed_over_buffer_is_decoded_without_copying_big_arrays(
+    index: int, offset: int
+) -> None:
+    value = _handed_over_values()[index]
+    data = encode(value)
+    raw = bytearray(len(data) + 8)
+    raw[offset : offset + len(data)] = data  # any alignment of the encoding in memory
+    buffer = memoryview(raw)[offset : offset + len(data)]
+    decoded = decode(buffer, consume=True)
+    assert_identical(decoded, value)
+    arrays = [decoded] if isinstance(decoded, np.ndarray) else []
+    if isinstance(decoded, dict):
+        arrays = [v for v in decoded.values() if isinstance(v, np.ndarray)]
+    for array in arrays:
+        assert array.flags.aligned
+        assert array.base is not None or array.dtype.alignment > 8  # shares the buffer
+
+
+def test_a_buffer_that_is_not_handed_over_is_left_as_it_was() -> None:
+    value = {"a": np.random.default_rng(6).random(BIG), "b": np.arange(BIG, dtype=np.float64)}
+    data = encode(value)
+    for offset in range(8):
+        raw = bytearray(len(data) + 8)
+        raw[offset : offset + len(data)] = data
+        decoded = decode(memoryview(raw)[offset : offset + len(data)])
+        assert_identical(decoded, value)
+        assert bytes(raw[offset : offset + len(data)]) == data
+    assert_identical(decode(data, consume=True), value)  # read-only: copied, never moved

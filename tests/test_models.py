@@ -89,7 +89,7 @@ def test_a_fitted_model_round_trips(session: rt.Session) -> None:
     model = FittedModel(np.random.default_rng(0))
     digest = session.models.put(model, name="forecaster", config={"lr": 0.1})
     assert digest == hashlib.sha1(cloudpickle.dumps(model)).hexdigest()
-    loaded = session.models.get(digest)
+    loaded = session.models.get(digest, unpickle=True)
     assert type(loaded).__name__ == "FittedModel"
     assert loaded is not model
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
@@ -136,11 +136,16 @@ def test_the_same_bytes_under_two_names_make_one_blob_and_two_rows(session: rt.S
     assert sorted(session.models.ls()["name"]) == ["a", "b"]
 
 
-def test_unpickle_false_returns_the_checked_bytes(session: rt.Session) -> None:
+def test_get_returns_the_checked_bytes_unless_asked_to_unpickle(
+    session: rt.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = {"w": [1, 2, 3]}
     digest = session.models.put(model, name="m")
-    raw = session.models.get(digest, unpickle=False)
-    assert raw == cloudpickle.dumps(model)
+    assert session.models.get(digest, unpickle=True) == model
+    _forbid_unpickling(monkeypatch)  # the default path never unpickles (issue 14, item 19)
+    for raw in (session.models.get(digest), session.models.get(digest, unpickle=False)):
+        assert raw == cloudpickle.dumps(model)
+    monkeypatch.undo()
     assert pickle.loads(raw) == model
 
 
@@ -180,7 +185,7 @@ def test_config_is_queryable_with_the_backends_json_syntax(session: rt.Session) 
     )
     assert list(found["lr"]) == [0.01]
     assert list(found["opt"]) == ["adam"]
-    assert session.models.get(found["digest"].iloc[0]) == {"lr": 0.01}
+    assert session.models.get(found["digest"].iloc[0], unpickle=True) == {"lr": 0.01}
     digest = session.query("SELECT digest FROM model_config WHERE name = 'forecaster'")
     assert len(digest) == 2
 
@@ -367,7 +372,7 @@ def test_a_large_model_is_copied_at_most_once(session: rt.Session) -> None:
     model = {"weights": weights, "name": "big"}
     n = model["weights"].nbytes
     digest, put_peak = _peak(lambda: session.models.put(model, name="big"))
-    loaded, get_peak = _peak(lambda: session.models.get(digest))
+    loaded, get_peak = _peak(lambda: session.models.get(digest, unpickle=True))
     np.testing.assert_array_equal(loaded["weights"], model["weights"])
     print(f"\nput peak {put_peak / n:.2f}x, get peak {get_peak / n:.2f}x of {n / 2**20:.0f} MiB")
     assert put_peak < 1.3 * n, f"put peaked at {put_peak / n:.2f}x the payload"
@@ -429,7 +434,7 @@ def test_the_cratedb_path_with_a_stand_in_server(monkeypatch: pytest.MonkeyPatch
         raw = models.put(b"raw", name="raw")
         assert not _has_table(session, MODEL_BLOBS)
         assert sorted(container.blobs) == sorted([digest, raw])
-        np.testing.assert_array_equal(models.get(digest).coef_, model.coef_)
+        np.testing.assert_array_equal(models.get(digest, unpickle=True).coef_, model.coef_)
         assert models.get(raw) == b"raw"
         listed = models.ls()
         assert list(listed["name"]) == ["raw", "b", "a"]
@@ -516,7 +521,8 @@ def test_cratedb_round_trip_on_a_real_server() -> None:
         digest = session.models.put(model, name=name, run=3, config={"lr": 0.25})
         raw = session.models.put(b"raw bytes " + name.encode(), name=name)
         try:
-            np.testing.assert_array_equal(session.models.get(digest).coef_, model.coef_)
+            coef = session.models.get(digest, unpickle=True).coef_
+            np.testing.assert_array_equal(coef, model.coef_)
             assert session.models.get(raw) == b"raw bytes " + name.encode()
             listed = session.models.ls(name=name)
             assert list(listed["digest"]) == [raw, digest]

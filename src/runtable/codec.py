@@ -42,6 +42,7 @@ P     pandas object    sub-tag and payload, see `runtable._codec_pandas`
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 import re
 import struct
@@ -54,12 +55,14 @@ from runtable.errors import CodecError, UnsupportedValueError
 if TYPE_CHECKING:
     import numpy
 
-__all__ = ["CODEC_VERSION", "decode", "encode"]
+__all__ = ["CODEC_VERSION", "decode", "encode", "encode_buffers"]
 
 CODEC_VERSION: int = 1
 """Version written by `encode`; `decode` reads this and every older version."""
 
 _HEADER = b"RT" + bytes([CODEC_VERSION])
+#: Whether the buffer being decoded is handed over (see `decode`).
+_CONSUME: contextvars.ContextVar[bool] = contextvars.ContextVar("consume", default=False)
 _MAX_DEPTH = 200  # nesting limit, both ways, well inside Python's recursion limit
 
 Chunks = list[Any]  # bytes or memoryview pieces, joined once at the end
@@ -108,8 +111,13 @@ def encode_buffers(value: object) -> list[bytes | memoryview]:
     return out
 
 
-def decode(data: bytes | bytearray | memoryview) -> object:
+def decode(data: bytes | bytearray | memoryview, *, consume: bool = False) -> object:
     """Decode bytes made by `encode`; never runs code from the data.
+
+    Big arrays decoded from a writable buffer share its memory. With ``consume=True`` the
+    caller hands the buffer over for good: an array whose data is not aligned in it is moved
+    within it (over its own header, already read) instead of copied, so the buffer no longer
+    holds the encoding afterwards.
 
     Raises `CodecError`, and no other exception, for anything that is not a valid
     encoding, and for data written by a newer codec version.
@@ -129,6 +137,7 @@ def decode(data: bytes | bytearray | memoryview) -> object:
                 f"codec (version {CODEC_VERSION}): upgrade runtable to read it"
             )
         raise CodecError(f"unknown codec version {buf[2]}")
+    token = _CONSUME.set(consume and not buf.readonly)
     try:
         value, pos = _dec(buf, 3, 0)
     except CodecError:
@@ -141,6 +150,8 @@ def decode(data: bytes | bytearray | memoryview) -> object:
         raise CodecError("corrupt data: nested too deeply") from exc
     except Exception as exc:  # whatever a constructor fed with corrupt fields raises
         raise CodecError(f"corrupt data ({type(exc).__name__}: {exc})") from exc
+    finally:
+        _CONSUME.reset(token)
     if pos != len(buf):
         raise CodecError(f"corrupt data: {len(buf) - pos} bytes left after the value")
     return value
@@ -535,6 +546,7 @@ def _join_strided(out: Chunks) -> bytes:
 def _dec_ndarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     import numpy as np
 
+    header = pos - 1  # the tag
     dt, pos = _read_dtype(buf, pos)
     order, shape, count, pos = _read_shape(buf, pos)
     nbytes = count * dt.itemsize
@@ -543,11 +555,30 @@ def _dec_ndarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     if count == 0:
         return np.empty(shape, dt, order=order), pos
     flat = np.frombuffer(buf, dt, count, pos)  # a view; the copy below is the only one
-    if not buf.readonly and nbytes >= _SHARE_ABOVE and flat.flags.aligned:
+    if not buf.readonly and nbytes >= _SHARE_ABOVE:
         # A big array in a writable buffer (a bytearray the caller hands over, as storage does
         # for values stored in parts): keep the view, writable, instead of copying it.
-        return flat.reshape(shape, order=order), pos + nbytes
+        if not flat.flags.aligned and _CONSUME.get():
+            flat = _move_to_alignment(buf, flat, pos, pos - header)
+        if flat.flags.aligned:
+            return flat.reshape(shape, order=order), pos + nbytes
     return flat.reshape(shape, order=order).copy(order="K"), pos + nbytes
+
+
+def _move_to_alignment(buf: memoryview, flat: Any, pos: int, room: int) -> Any:
+    """Move an unaligned array's data back onto its dtype's alignment, over at most ``room``
+    bytes just before it (its own header, already read); the array as it is if that is not
+    enough room."""
+    import ctypes
+
+    import numpy as np
+
+    address = flat.ctypes.data
+    shift = address % flat.dtype.alignment
+    if shift > room:
+        return flat
+    ctypes.memmove(address - shift, address, flat.nbytes)  # overlapping: memmove, no copy
+    return np.frombuffer(buf, flat.dtype, flat.size, pos - shift)
 
 
 def _enc_objarray(a: Any, out: Chunks, depth: int) -> None:

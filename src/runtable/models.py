@@ -6,9 +6,10 @@ as a queryable JSON column). The bytes live in ``model_blobs`` (``digest`` prima
 on SQLite and PostgreSQL, written in the same transaction as the row; on CrateDB in the BLOB table
 ``models`` (blob first, then the row, then ``REFRESH TABLE``: CrateDB has no transactions).
 
-Trust: loading a pickled model runs code. ``get`` unpickles only bytes whose sha1 equals the digest
-asked for, which protects against corruption, not against anyone who can write to the database:
-for a database you do not trust use ``get(digest, unpickle=False)``.
+Trust: loading a pickled model runs code, so ``get`` returns the stored bytes unless asked with
+``get(digest, unpickle=True)``, as ``load_experiment`` does. It then unpickles only bytes whose
+sha1 equals the digest asked for, which protects against corruption, not against anyone who can
+write to the database: unpickle only from a database you trust.
 
 Memory: a model must fit in memory twice (its serialized bytes are made or fetched once).
 """
@@ -28,7 +29,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from .errors import CodecError, RuntableError, SchemaError, StorageError, describe
+from .errors import (
+    CodecError,
+    InvalidNameError,
+    RuntableError,
+    SchemaError,
+    StorageError,
+    describe,
+)
 from .names import check_experiment_name
 from .run import Run
 
@@ -44,6 +52,7 @@ MODEL_BLOBS = "model_blobs"
 BLOB_TABLE = "models"  #: CrateDB's BLOB table
 MAX_NAME = 200
 LS_COLUMNS = ["digest", "name", "experiment", "id_run", "created", "config"]
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class ModelNotFoundError(RuntableError, LookupError):
@@ -52,6 +61,10 @@ class ModelNotFoundError(RuntableError, LookupError):
     def __init__(self, digest: str, url: str) -> None:
         self.digest = digest
         super().__init__(f"no model {digest} is stored in {url}; session.models.ls() lists them")
+
+
+class InvalidRunIdError(RuntableError, ValueError):
+    """A run id given to ``put`` that no run table can hold."""
 
 
 class CorruptModelError(CodecError):
@@ -123,11 +136,12 @@ class ModelStore:
             self._dialect.refresh(conn, [MODEL_CONFIG])  # CrateDB: visible to ls() and query()
         return digest
 
-    def get(self, digest: str, *, unpickle: bool = True) -> Any:
-        """The model stored under ``digest``: the object for a pickle, else ``bytes``.
+    def get(self, digest: str, *, unpickle: bool = False) -> Any:
+        """The bytes stored under ``digest``, checked against it (CorruptModelError if they
+        differ).
 
-        The bytes are checked against the digest first (CorruptModelError if they differ, and
-        they are not unpickled). ``unpickle=False`` returns the checked bytes of any kind.
+        ``unpickle=True`` returns the object of a model stored as a pickle (this runs code
+        from the database: only for databases you trust); bytes stay bytes.
         """
         digest = _check_digest(digest)
         s = self._schema
@@ -161,7 +175,7 @@ class ModelStore:
         try:
             return cloudpickle.loads(data)
         except Exception as e:
-            e.add_note(f"while unpickling model {digest}; get(digest, unpickle=False) gives bytes")
+            e.add_note(f"while unpickling model {digest}; get(digest) without unpickle gives bytes")
             raise
 
     def ls(self, name: str | None = None) -> pd.DataFrame:
@@ -347,9 +361,15 @@ def _serialize(model: Any) -> tuple[bytes, Kind]:
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"name must be a non-empty str, not {name!r}")
+        raise InvalidNameError("model", name, "use a non-empty str")
     if len(name) > MAX_NAME or "\x00" in name:
-        raise ValueError(f"name must have at most {MAX_NAME} characters and no NUL: {name!r}")
+        raise InvalidNameError("model", name, f"use at most {MAX_NAME} characters and no NUL")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidNameError(
+            "model", name, "it holds a lone surrogate, which is no text a database stores"
+        ) from None
     return name
 
 
@@ -357,6 +377,11 @@ def _run_id(run: object) -> int | None:
     if run is None or isinstance(run, Run):
         return None if run is None else run.id
     if isinstance(run, int) and not isinstance(run, bool):
+        if not _INT64_MIN <= run <= _INT64_MAX:
+            raise InvalidRunIdError(
+                f"run id {run} is outside the 64-bit range that id_run columns hold "
+                f"({_INT64_MIN}..{_INT64_MAX}); pass the Run or an id read from the database"
+            )
         return run
     raise TypeError(f"run must be a runtable Run or a run id (int), not {describe(run)}")
 

@@ -443,10 +443,10 @@ class Runs:
 
         With ``meta=True`` also ``status``, ``error``, ``started_at`` and ``ended_at``.
         """
-        import pandas as pd
+        from ._frames import dataframe  # text with lone surrogates stays object
 
         if self._deferred is not None:
-            return pd.DataFrame(_stored_columns(self._deferred[0], meta))
+            return dataframe(_stored_columns(self._deferred[0], meta))
         runs = list(self._by_id.values())
         columns: dict[str, Sequence[Any]] = {"id_run": [r.id for r in runs]}
         if meta:
@@ -456,7 +456,7 @@ class Runs:
             columns["ended_at"] = [r.ended_at for r in runs]
         columns.update(_columns([r.params._data for r in runs]))
         columns.update(_columns([r.fields._data for r in runs]))
-        return pd.DataFrame(columns)
+        return dataframe(columns)
 
     def _repr_html_(self) -> str:
         from .views import runs_html

@@ -13,10 +13,41 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .errors import InvalidNameError, RuntableError
+
 if TYPE_CHECKING:
     import pandas as pd
 
 FIELD = "series"
+#: The series' own columns; no metric may take these names.
+RESERVED = ("step", "timestamp")
+
+
+class MetricValueError(RuntableError, TypeError, ValueError):
+    """A value given to ``run.log()`` that is not a number a float64 column holds."""
+
+
+def _number(name: str, value: Any) -> float:
+    """The float64 value of metric ``name``; refuse names and values the series cannot keep."""
+    if name in RESERVED:
+        raise InvalidNameError(
+            "metric",
+            name,
+            f"the series has its own {name!r} column; log the metric under another name "
+            f"(for example {name + '_value'!r})",
+        )
+    try:
+        return float(value)
+    except OverflowError:
+        raise MetricValueError(
+            f"run.log({name}=...) takes numbers a float64 holds; this int has "
+            f"{value.bit_length()} bits: log a float, or store the value as a field"
+        ) from None
+    except (TypeError, ValueError):
+        raise MetricValueError(
+            f"run.log({name}=...) takes numbers; got {type(value).__name__}: store "
+            "other values as fields"
+        ) from None
 
 
 class SeriesLog:
@@ -48,24 +79,23 @@ class SeriesLog:
         self.steps = [int(s) for s in frame["step"]]
         self.times = [int(t) for t in frame["timestamp"].astype("int64")]
         for name in frame.columns:
-            if name not in ("step", "timestamp"):
+            if name not in RESERVED:
                 self.values[str(name)] = [float(v) for v in frame[name]]
 
     def append(self, step: int | None, values: Mapping[str, Any]) -> None:
-        """Add one row; ``step`` defaults to the previous step plus one (0 first)."""
+        """Add one row; ``step`` defaults to the previous step plus one (0 first).
+
+        Raises InvalidNameError for a metric named like a column of the series itself
+        (``step``, ``timestamp``) and MetricValueError for a value that is not a number a
+        float64 holds; the series is unchanged then.
+        """
         if not values:
             raise ValueError("run.log() needs at least one metric, as in run.log(loss=0.5)")
+        numbers = {name: _number(name, value) for name, value in values.items()}
         if step is None:
             step = self.steps[-1] + 1 if self.steps else 0
         n = len(self.steps)
-        for name, value in values.items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"run.log({name}=...) takes numbers; got {type(value).__name__}: store "
-                    "other values as fields"
-                ) from None
+        for name, number in numbers.items():
             column = self.values.get(name)
             if column is None:
                 column = self.values[name] = [math.nan] * n

@@ -20,8 +20,10 @@ def hide_password(url: str) -> str:
 
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
+    except (sa.exc.ArgumentError, ValueError):  # not a URL, or a port that is no number
+        import re
+
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(url))
 
 
 __all__ = ["Store", "hide_password", "open_store"]

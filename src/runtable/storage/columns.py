@@ -108,8 +108,8 @@ def value_class(value: Any) -> Kind:
     if np is not None and isinstance(value, np.generic):
         if isinstance(value, np.bool_):
             return "bool"
-        if isinstance(value, np.integer):
-            return "int"
+        if isinstance(value, np.integer) and not isinstance(value, np.timedelta64):
+            return "int"  # timedelta64 is an integer subclass, but its int() is no int
         if isinstance(value, np.floating) and value.dtype.itemsize <= 8:
             return "float"
         if isinstance(value, np.str_):
@@ -222,18 +222,21 @@ def decode_column(
             ABSENT if raw is None else _decode(raw, experiment, name, rid)
             for raw, rid in zip(native, run_ids, strict=True)
         ]
-    convert = _FROM_NATIVE.get(kind)
     types = set(map(type, native))
     nulls = type(None) in types
     types.discard(type(None))
     out: list[Any]
-    if convert is not None and not types <= {convert}:  # the driver gave e.g. 1 for 1.0
+    native_type = _NATIVE_TYPE.get(kind)
+    if native_type is not None and not types <= {native_type}:  # 1 for 1.0, say, or damage
+        convert = _FROM_NATIVE[kind]
         out = []
         for v, run_id in zip(native, run_ids, strict=True):
             try:
                 out.append(ABSENT if v is None else convert(v))
             except (TypeError, ValueError) as e:  # text in a float column, say
-                raise CorruptValueError(experiment, run_id, name, f"{v!r}: {e}") from e
+                raise CorruptValueError(
+                    experiment, run_id, name, f"{_short(v)} in the {kind} column: {e}"
+                ) from e
     elif nulls:
         out = [ABSENT if v is None else v for v in native]
     elif companion is None:
@@ -280,7 +283,9 @@ def _encode(value: Any, name: str, run_id: int | None) -> bytes:
 
 def _decode(raw: Any, experiment: str, name: str, run_id: int | None) -> Any:
     try:
-        return codec.decode(raw)
+        # A writable memoryview is a value put together from its parts (storage.chunks), made
+        # for this decode only: the codec may rearrange it to share its arrays' memory.
+        return codec.decode(raw, consume=type(raw) is memoryview and not raw.readonly)
     except CodecError as e:
         raise CorruptValueError(experiment, run_id, name, str(e)) from e
 
@@ -404,11 +409,59 @@ _PROJECTIONS: dict[Kind, Projection] = {
     "json": _to_json,
 }
 
-_FROM_NATIVE: dict[Kind, Callable[[Any], Any]] = {
+
+def _bool_from_native(v: Any) -> bool:
+    if type(v) is bool or (type(v) is int and v in (0, 1)):  # SQLite's booleans are 0 and 1
+        return bool(v)
+    raise ValueError("it holds True, False, 1 or 0")
+
+
+def _int_from_native(v: Any) -> int:
+    if type(v) is int:  # not bool, and never a float: integer columns give back ints
+        return v
+    raise ValueError("it holds integers")
+
+
+def _float_from_native(v: Any) -> float:
+    if type(v) is float or type(v) is int:  # some drivers give 1 for 1.0
+        return float(v)
+    raise ValueError("it holds numbers")
+
+
+def _only(kind: type) -> Callable[[Any], Any]:
+    def convert(v: Any) -> Any:
+        if isinstance(v, kind):  # a subclass (pandas.Timestamp, ...)
+            return v
+        raise ValueError(f"it holds {kind.__name__} values")
+
+    return convert
+
+
+#: The one Python type each native column gives back (blobs go to the codec, which checks
+#: everything itself). Other values go through _FROM_NATIVE, which converts what a driver
+#: may legitimately give and refuses damage (then a CorruptValueError names run and field).
+_NATIVE_TYPE: dict[Kind, type] = {
     "bool": bool,
     "int": int,
     "float": float,
+    "str": str,
+    "datetime": datetime,
+    "json": dict,
 }
+_FROM_NATIVE: dict[Kind, Callable[[Any], Any]] = {
+    "bool": _bool_from_native,
+    "int": _int_from_native,
+    "float": _float_from_native,
+    "str": _only(str),
+    "datetime": _only(datetime),
+    "json": _only(dict),
+}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
 
 _MAX_JSON_DEPTH = 64
 
@@ -443,7 +496,12 @@ def _jsonable(v: Any, depth: int) -> Any:
     if v is None or isinstance(v, (bool, str)):
         return v if not isinstance(v, str) else v.encode("utf-8", "replace").decode()
     if isinstance(v, int):
-        return int(v) if _INT64_MIN <= v <= _INT64_MAX else float(v)
+        if _INT64_MIN <= v <= _INT64_MAX:
+            return int(v)
+        try:
+            return float(v)
+        except OverflowError:  # ints have any size, floats do not: the exact value is elsewhere
+            return None
     if isinstance(v, float):
         return float(v) if math.isfinite(v) else None
     if isinstance(v, dict):
@@ -455,7 +513,10 @@ def _jsonable(v: Any, depth: int) -> Any:
     np = sys.modules.get("numpy")
     if np is not None:
         if isinstance(v, np.generic):
-            return _jsonable(v.item(), depth)
+            item = v.item()  # longdouble and clongdouble give themselves back
+            if isinstance(item, np.generic):
+                return float(item) if isinstance(item, np.floating) else None
+            return _jsonable(item, depth + 1)
         if isinstance(v, np.ndarray) and v.size <= 1000:
             return _jsonable(v.tolist(), depth)
     iso = getattr(v, "isoformat", None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,10 +32,10 @@ from ..errors import (
     StorageError,
     UnsupportedValueError,
 )
-from ..names import table_name
-from . import layout
+from ..names import STATUS_COLUMN, table_name
+from . import hide_password, layout
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
-from .chunks import TABLE, assemble, chunks_table, is_reference, parts_of, split_big_values
+from .chunks import TABLE, chunks_table, is_reference, parts_of, read_value, split_big_values
 from .columns import (
     ABSENT,
     COMPANION_SUFFIX,
@@ -53,6 +54,8 @@ SWAP_SUFFIX = "__swap"
 #: Reads of an experiment that a concurrent replace keeps changing, before giving up.
 LOAD_ATTEMPTS = 20
 
+_log = logging.getLogger(__name__)
+
 
 class SQLStore(Store):
     """A Store on any database SQLAlchemy reaches and runtable has a Dialect for."""
@@ -60,10 +63,10 @@ class SQLStore(Store):
     def __init__(self, url: str | sa.URL, **engine_kwargs: Any) -> None:
         try:
             parsed = sa.make_url(url)
-        except sa.exc.ArgumentError as e:
+        except (sa.exc.ArgumentError, ValueError) as e:  # ValueError: a port that is no number
             raise StorageError(
-                f"{url!r} is not a database URL; use a SQLAlchemy URL such as "
-                "'sqlite:///runtable.db' or 'postgresql://user@host/db'"
+                f"{hide_password(str(url))!r} is not a database URL ({e}); use a SQLAlchemy URL "
+                "such as 'sqlite:///runtable.db' or 'postgresql://user@host:5432/db'"
             ) from e
         self.dialect = dialect_for(parsed)
         parsed = self.dialect.normalize_url(parsed)
@@ -468,7 +471,7 @@ class SQLStore(Store):
             name=row["name"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
-            seed=int(row["seed"]),
+            seed=_stored_int(row["seed"], name, "seed"),
             fields=layout.decode_experiment_value(row["fields"], name, "fields"),
             config=layout.decode_experiment_value(row["config"], name, "config"),
             meta=json.loads(row["meta"]),
@@ -495,10 +498,12 @@ class SQLStore(Store):
             if where:
                 # The bound parameter makes drivers run exactly one statement: a condition
                 # cannot smuggle in a second one ("1=1; DROP TABLE ...").
-                query = query.where(
-                    sa.text(f"({where})"), table.c.id_run > sa.bindparam("below", -1)
-                )
+                # The condition is SQL text with no values to bind: every colon is text, even
+                # in a literal such as 'a :word' (which sa.text would take for a parameter).
+                condition = sa.text(f"({where})".replace(":", "\\:"))
+                query = query.where(condition, table.c.id_run > sa.bindparam("below", -1))
             data, n = _select_columns(conn, table, query, name)
+            _check_statuses(name, data)
             self._assemble_big_values(conn, name, data, specs)
         return row, specs, data, n
 
@@ -518,17 +523,13 @@ class SQLStore(Store):
                     continue
                 table = table if table is not None else self._chunks_table(conn, create=False)
                 run_id = data["id_run"][i]
-                query = (
-                    sa.select(table.c.data)
-                    .where(
-                        table.c.id_experiment == data["id_experiment"][i],
-                        table.c.id_run == run_id,
-                        table.c.name == name,
-                    )
-                    .order_by(table.c.part)
+                where = (
+                    table.c.id_experiment == data["id_experiment"][i],
+                    table.c.id_run == run_id,
+                    table.c.name == name,
                 )
                 try:
-                    whole = assemble(value, iter(conn.execute(query).scalars()))
+                    whole = read_value(conn, table, where, value)
                 except (ValueError, sa.exc.SQLAlchemyError) as e:
                     raise CorruptValueError(experiment, run_id, name, f"big value: {e}") from e
                 if not isinstance(values, list):
@@ -546,16 +547,31 @@ class SQLStore(Store):
             if not self._has_experiments(conn):
                 return []
             query = sa.select(*columns, e.meta).order_by(e.created_at, e.name)
-            rows = conn.execute(query).mappings().all()
+            # A damaged row must not hide the others: its damaged cells are listed as None.
+            damaged: dict[int, list[str]] = {}
+            data, n = _select_columns(conn, self._experiments, query, EXPERIMENTS, damaged)
+        for column in ("n_runs", "seed"):
+            for i, value in enumerate(data[column]):
+                if value is not None and type(value) is not int:
+                    damaged.setdefault(i, []).append(column)
         out = []
-        for row in rows:
+        for i in range(n):
             try:
-                meta = json.loads(row["meta"])
-            except (TypeError, ValueError):  # a damaged row must not hide the others
+                meta = json.loads(data["meta"][i])
+            except (TypeError, ValueError):
                 meta = {}
             meta = meta if isinstance(meta, dict) else {}
-            item = {c.name: row[c.name] for c in columns}
-            item["n_fields"] = sum(1 for c in meta.get("columns", []) if c["role"] == "field")
+            specs = meta.get("columns")
+            specs = specs if isinstance(specs, list) else []
+            item = {c.name: data[c.name][i] for c in columns}
+            for column in damaged.get(i, ()):
+                item[column] = None
+                _log.warning(
+                    "experiment %r: its %s in %r is damaged", item["name"], column, EXPERIMENTS
+                )
+            item["n_fields"] = sum(
+                1 for c in specs if isinstance(c, dict) and c.get("role") == "field"
+            )
             item["runtable"] = meta.get("runtable")
             out.append(item)
         return out
@@ -635,7 +651,12 @@ class SQLStore(Store):
         """The experiments row of ``name``; its pickle (maybe large) only when asked for."""
         e = self._experiments
         columns = [c for c in e.columns if with_pickle or c.name != "pickle"]
-        row = conn.execute(sa.select(*columns).where(e.c.name == name)).mappings().first()
+        try:
+            row = conn.execute(sa.select(*columns).where(e.c.name == name)).mappings().first()
+        except (TypeError, ValueError) as error:  # a damaged cell: a created_at that is no time
+            raise CorruptValueError(
+                name, None, f"{EXPERIMENTS} row", f"{type(error).__name__}: {error}"
+            ) from error
         return dict(row) if row is not None else None
 
     def _run_table(self, name: str, specs: Sequence[ColumnSpec], suffix: str = "") -> sa.Table:
@@ -707,11 +728,45 @@ def _batches_by_size(
         yield rows[start:]
 
 
+#: The statuses a stored run may have (runtable.run.STATUSES; storage does not import runs).
+RUN_STATUSES = frozenset({"pending", "done", "failed"})
+
+
+def _check_statuses(experiment: str, data: Mapping[str, Sequence[Any]]) -> None:
+    """CorruptValueError for a run whose stored status is none runtable writes."""
+    statuses = data.get(STATUS_COLUMN, ())
+    if all(type(s) is str for s in statuses) and set(statuses) <= RUN_STATUSES:
+        return
+    ids = data.get("id_run", ())
+    for i, status in enumerate(statuses):
+        if type(status) is not str or status not in RUN_STATUSES:
+            raise CorruptValueError(
+                experiment,
+                ids[i] if i < len(ids) else None,
+                STATUS_COLUMN,
+                f"unknown status {status!r}; runs are {', '.join(sorted(RUN_STATUSES))}",
+            )
+
+
+def _stored_int(value: Any, experiment: str, what: str) -> int:
+    """An integer cell of the experiments row; CorruptValueError for anything else."""
+    if type(value) is int:
+        return value
+    raise CorruptValueError(experiment, None, what, f"{value!r} is not an integer")
+
+
 def _select_columns(
-    conn: sa.Connection, table: sa.Table, query: sa.Select[Any], experiment: str
+    conn: sa.Connection,
+    table: sa.Table,
+    query: sa.Select[Any],
+    experiment: str,
+    damaged: dict[int, list[str]] | None = None,
 ) -> tuple[dict[str, Sequence[Any]], int]:
     """Run a SELECT of whole columns of ``table`` and return them column by column, with
-    SQLAlchemy's result processing applied per column (much faster than per row)."""
+    SQLAlchemy's result processing applied per column (much faster than per row).
+
+    A cell the processing refuses is a CorruptValueError; with ``damaged``, it becomes None
+    and its column is listed under its row number instead."""
     dialect = conn.dialect
     compiled = query.compile(dialect=dialect)
     params = compiled.construct_params()
@@ -729,15 +784,38 @@ def _select_columns(
     )
     data: dict[str, Sequence[Any]] = {}
     for (name, type_code, *_), values in zip(description, columns, strict=True):
-        processor = table.c[name].type._cached_result_processor(dialect, type_code)
+        column_type = table.c[name].type
+        # Booleans are checked by decode_column: SQLite's processor makes True of any value.
+        processor = (
+            None
+            if isinstance(column_type, sa.Boolean)
+            else column_type._cached_result_processor(dialect, type_code)
+        )
         if processor is None:
             data[name] = values
             continue
         try:
             data[name] = [None if v is None else processor(v) for v in values]
         except Exception as e:  # a damaged cell (e.g. text that is no JSON): say which
-            data[name] = _process_one_by_one(values, processor, name, data, experiment, e)
+            if damaged is None:
+                data[name] = _process_one_by_one(values, processor, name, data, experiment, e)
+            else:
+                data[name] = _process_leniently(values, processor, name, damaged)
     return data, len(rows)
+
+
+def _process_leniently(
+    values: Sequence[Any], processor: Any, name: str, damaged: dict[int, list[str]]
+) -> list[Any]:
+    """Process a column value by value; damaged cells become None, listed in ``damaged``."""
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(None if value is None else processor(value))
+        except Exception:
+            out.append(None)
+            damaged.setdefault(i, []).append(name)
+    return out
 
 
 def _process_one_by_one(
