@@ -19,12 +19,15 @@ except ValueError as e:  # the step's own exception type, with notes naming the 
     print(f"ValueError: {e} | {e.__notes__[0]}")
 print(exp.runs)  # runs finished before the failure keep their results
 
-exp.execute(fragile, on_error="record")  # only the runs not done yet run again
+exp.execute(fragile, on_error="record", resume=True)  # resume: only the runs not done yet
 print(exp.runs)
 failed = [run for run in exp.runs if run.status == "failed"]
 print([run.params.x for run in failed], failed[0].error.splitlines()[-2])
 
-# Failed runs are stored like the others, with their traceback in the error column.
+print(exp.last_execution)
+
+# Failed runs are stored like the others, with their traceback in runtable_error.
 exp.persist(if_exists="replace")
-sql = "SELECT x, status, half, error IS NOT NULL AS has_error FROM e_fragile ORDER BY x"
+sql = """SELECT x, runtable_status AS status, half, runtable_error IS NOT NULL AS has_error
+         FROM e_fragile ORDER BY x"""
 print(session.query(sql).to_string(index=False))

@@ -10,7 +10,7 @@ print([tuple(run.params.values()) for run in exp.runs])
 
 # A str, bytes, dict or any non-iterable value counts as one value of its param.
 exp.add_runs(model="forest", depth=[1, 2], options={"trees": 10})
-print(len(exp.runs), exp.runs[5].params)
+print(len(exp.runs), exp.runs.at(5).params)
 
 # Extending a grid adds only the combinations that are new: two of these four exist.
 exp.add_runs(model=["linear", "tree"], depth=[2, 3])

@@ -23,7 +23,7 @@ with exp.run(lr=0.1) as run:  # a second run with lr=0.1
     run.fields.final_loss = 0.3
 
 print(exp.runs)
-print(exp.runs.df(meta=True)[["id_run", "status", "lr", "final_loss"]].to_string(index=False))
-print(exp.runs[2].error.splitlines()[-2:])
+print(exp.runs.df(meta=True)[["runtable_status", "lr", "final_loss"]].to_string(index=False))
+print(exp.runs.at(2).error.splitlines()[-2:])
 exp.persist(if_exists="replace")
-print(session.query("SELECT status, COUNT(*) AS n FROM e_manual GROUP BY status"))
+print(session.query("SELECT runtable_status, COUNT(*) AS n FROM e_manual GROUP BY 1"))

@@ -37,7 +37,7 @@ print(numbers(sweep().execute(draw)) == numbers(first))
 print(numbers(sweep(seed=1).execute(draw)) == numbers(first))
 
 # Each execution starts a run's stream afresh, so executing again repeats the numbers.
-again = first.execute(draw, force=True)
+again = first.execute(draw)
 print(numbers(again) == numbers(sweep().execute(draw)))
 
 # A loaded experiment keeps its seed: its runs draw the same numbers as before.
@@ -46,5 +46,5 @@ stored = session.create_experiment("seeds")
 stored.seed = 42
 stored.add_runs(a=[1, 2]).execute(draw).persist(if_exists="replace")
 loaded = session.load_experiment("seeds")
-print(loaded.seed, numbers(loaded.execute(draw, force=True)) == numbers(stored))
+print(loaded.seed, numbers(loaded.execute(draw)) == numbers(stored))
 print(loaded.runs.first().seed_sequence.entropy == stored.runs.first().seed_sequence.entropy)

@@ -8,18 +8,19 @@ session = rt.connect()
 exp = session.load_experiment("long_sweep")
 print(exp.runs)
 
-exp.execute(slow_square, persist=True)  # runs done with the same steps are skipped
+exp.execute(slow_square, persist=True, resume=True)  # skips the runs done with this step
 print("executed:", executed)
+print(exp.last_execution)
 print(session.load_experiment("long_sweep").runs)
 
 executed.clear()
-exp.execute(slow_square, persist=True)  # nothing is left to do
+exp.execute(slow_square, persist=True, resume=True)  # nothing is left to do
 print("executed:", executed)
 
-exp.execute(slow_square, persist=True, force=True)  # force=True: every run again
+exp.execute(slow_square, persist=True)  # without resume=True: every run, as given
 print("executed:", executed)
 
-# A new config (or seed, or step source) is a new execution: every run again.
+# A new config (or seed, or step source) does not match the runs' records: every run again.
 executed.clear()
-exp.execute(slow_square, config={"note": "v2"})
+exp.execute(slow_square, config={"note": "v2"}, resume=True)
 print("executed:", executed)

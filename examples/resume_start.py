@@ -15,5 +15,6 @@ try:
 except KeyboardInterrupt:
     print("interrupted after", resume_steps.executed)
 
-sql = "SELECT status, COUNT(*) AS runs FROM e_long_sweep GROUP BY status ORDER BY status"
+sql = """SELECT runtable_status AS status, COUNT(*) AS runs
+         FROM e_long_sweep GROUP BY runtable_status ORDER BY runtable_status"""
 print(session.query(sql).to_string(index=False))

@@ -1,7 +1,7 @@
 """The step of resume_start.py and resume_finish.py, in a module that both import.
 
-A run counts as done when it was executed with the same steps (names and source code), config
-and seed: keeping steps in a module gives every process the same code.
+``execute(resume=True)`` skips a run whose own record of the step shows the same source code,
+config and seed: keeping steps in a module gives every process the same code.
 """
 
 import runtable as rt

@@ -39,10 +39,12 @@ try:
 except AttributeError as e:
     print(f"AttributeError: {e}")
 
-# The collection: iterate, look up by id, count, or get a DataFrame.
-print(exp.runs, len(exp.runs), exp.runs.ids())
-print(exp.runs[3].params.to_dict())
-print(exp.runs.df(meta=True).drop(columns=["started_at", "ended_at"]).to_string(index=False))
+# The collection: iterate, look up by id or position, count, or get a DataFrame.
+print(exp.runs, len(exp.runs))
+fourth = exp.runs.at(3)
+print(fourth.params.to_dict(), exp.runs[fourth.id] is fourth)
+meta = exp.runs.df(meta=True).drop(columns=["id_run", "runtable_started_at", "runtable_ended_at"])
+print(meta.to_string(index=False))
 
 exp.persist(if_exists="replace")
 stored = rt.connect().load_experiment("walks")

@@ -48,5 +48,5 @@ try:
 except ZeroDivisionError as e:
     print(f"ZeroDivisionError: {e}")
     print(e.__notes__)
-print({run.id: run.status for run in exp.runs})  # run 2 never started
-print(exp.runs[1].error.splitlines()[-2:])  # the traceback is kept on the run
+print({run.params.x: run.status for run in exp.runs})  # x=2 never started
+print(exp.runs.at(1).error.splitlines()[-2:])  # the traceback is kept on the run

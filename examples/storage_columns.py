@@ -1,4 +1,4 @@
-"""How values become columns: native SQL types, JSON, the codec, and __exact companions."""
+"""How values become columns: native SQL types, JSON, the codec, and exact values."""
 
 from datetime import datetime
 
@@ -26,18 +26,18 @@ def measure(run):
 
 exp.add_runs(i=range(3)).execute().persist(if_exists="replace")
 
-# The run table: fixed columns, one per param (i) and per field, and one companion.
+# The run table: runtable's columns, one per param (i) and per field, and runtable_exact.
 columns = session.query("SELECT name, type FROM pragma_table_info('e_columns')")  # SQLite
 print(columns.to_string(index=False))
 
-# SQL sees native values; the int 1 and the NaN also went, exactly, to loss__exact.
+# SQL sees native values; the int 1 and the NaN also went, exactly, to runtable_exact.
 sql = """
-    SELECT i, converged, loss, loss__exact IS NOT NULL AS has_exact,
+    SELECT i, converged, loss, runtable_exact IS NOT NULL AS has_exact,
            json_extract(metrics, '$.precision') AS precision, note
     FROM e_columns ORDER BY i
 """
 print(session.query(sql).to_string(index=False))
 
-# Loading prefers the companion: every value comes back as it was.
+# Loading prefers the exact value: every value comes back as it was.
 for run in session.load_experiment("columns").runs:
-    print(run.id, repr(run.fields.loss), run.fields.weights, "note" in run.fields)
+    print(run.params.i, repr(run.fields.loss), run.fields.weights, "note" in run.fields)

@@ -70,3 +70,15 @@ def where(run: rt.Run) -> None:
 def plain_square(n: int) -> dict[str, Any]:
     """An undecorated function used as a step."""
     return {"square": n * n}
+
+
+class Tally:
+    """A value the safe codec does not store, changed in place by a step."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+def bump_tally(tally: Tally) -> None:
+    """Change a field in place without assigning it again."""
+    tally.count += 10

@@ -126,9 +126,7 @@ BAD_COLUMN_NAMES: list[Any] = [
     "x y",
     "x.y",
     "é",
-    "x__y",
-    "y__exact",
-    "a" * 57,
+    "a" * 64,
     SQL_NAME,
     "x'--",
     '"x"',
@@ -138,14 +136,13 @@ RESERVED_NAMES = [
     "id_run",
     "ID_RUN",
     "id_experiment",
-    "status",
-    "Status",
-    "error",
-    "started_at",
-    "ended_at",
-    "done_with",
-    "run",
-    "RUN",
+    "runtable_status",
+    "Runtable_status",
+    "runtable_anything",
+    # PostgreSQL's system columns: refused on every backend so a name behaves the same on all
+    "xmin",
+    "ctid",
+    "TableOid",
 ]
 
 
@@ -173,7 +170,7 @@ def test_invalid_and_reserved_field_names_are_refused(db: rt.Session, name: Any)
     tables = _tables(db)
     exp = db.create_experiment("fields").add_runs(x=range(3))
     with pytest.raises(rt.InvalidNameError, match="invalid field name"):
-        exp.runs[0].fields[name] = 1
+        exp.runs.at(0).fields[name] = 1
 
     def returns_it(x: int) -> dict[Any, int]:
         return {name: x}
@@ -193,11 +190,11 @@ def test_names_differing_only_in_case_are_refused(db: rt.Session) -> None:
         db.create_experiment("case").add_runs(lr=[1], LR=[2])
     exp = db.create_experiment("case").add_runs(x=range(2))
     with pytest.raises(rt.InvalidNameError, match="case"):
-        exp.runs[0].fields.X = 1  # a field like a param
-    exp.runs[0].fields.loss = 1
+        exp.runs.at(0).fields.X = 1  # a field like a param
+    exp.runs.at(0).fields.loss = 1
     with pytest.raises(rt.InvalidNameError, match="case"):
-        exp.runs[0].fields.Loss = 2  # two fields of one run
-    exp.runs[1].fields.LOSS = 3  # two fields of two runs: one column
+        exp.runs.at(0).fields.Loss = 2  # two fields of one run
+    exp.runs.at(1).fields.LOSS = 3  # two fields of two runs: one column
     with pytest.raises(rt.InvalidNameError, match="case"):
         exp.persist()
     _nothing_written(db, tables)
@@ -207,7 +204,7 @@ def test_names_differing_only_in_case_are_refused(db: rt.Session) -> None:
     stored.execute(lambda x: {"loss": x * 1.0}).persist()
     before = db.load_experiment("stored").runs.df()
     extended = db.load_experiment("stored").add_runs(x=[2])
-    extended.runs[2].fields.LOSS = 9.0
+    extended.runs.at(2).fields.LOSS = 9.0
     with pytest.raises(rt.InvalidNameError, match="case"):
         extended.persist(if_exists="append")
     later = db.load_experiment("stored").add_runs(x=[5])
@@ -290,15 +287,17 @@ def test_cli_show_where_cannot_run_a_second_statement(
 def test_a_10_mb_string_and_bytes_round_trip(db: rt.Session) -> None:
     huge = "x" * 10_000_000
     exp = db.create_experiment("huge", blurb=huge[:1_000_000]).add_runs(i=range(2))
-    exp.runs[0].fields.text = huge
-    exp.runs[1].fields.text = "é\x00" * 2_500_000  # NUL: not in a text column, kept exactly
-    exp.runs[0].fields.raw = huge.encode()
+    exp.runs.at(0).fields.text = huge
+    exp.runs.at(1).fields.text = "é\x00" * 2_500_000  # NUL: not in a text column, kept exactly
+    exp.runs.at(0).fields.raw = huge.encode()
     exp.persist()
     loaded = db.load_experiment("huge")
     assert loaded.fields.blurb == huge[:1_000_000]
     for before, after in zip(exp.runs, loaded.runs, strict=True):
         assert dict(after.fields) == dict(before.fields)
-    assert db.query("SELECT LENGTH(text) AS n FROM e_huge WHERE id_run = 0")["n"][0] == len(huge)
+    first = exp.runs.at(0).id
+    length = db.query(f"SELECT LENGTH(text) AS n FROM e_huge WHERE id_run = {first}")["n"][0]
+    assert length == len(huge)
     record("test_bad_input.py::huge", inputs=4)
 
 
@@ -380,11 +379,11 @@ def test_unsupported_field_types_name_run_field_and_type_and_write_nothing(
     try:
         exp = db.create_experiment("unsupported").add_runs(x=range(4))
         exp.execute(lambda x: {"ok": x})
-        exp.runs[2].fields.bad = value
+        exp.runs.at(2).fields.bad = value
         with pytest.raises(rt.UnsupportedValueError) as info:
             exp.persist()
         message = str(info.value)
-        assert "run 2" in message
+        assert f"run {exp.runs.at(2).id}" in message
         assert "field 'bad'" in message
         assert type_name in message
         assert "store_pickle=True" in message
@@ -395,7 +394,8 @@ def test_unsupported_field_types_name_run_field_and_type_and_write_nothing(
             db.create_experiment("unsupported", bad=value).persist()
         _nothing_written(db, tables)
         sweep = db.create_experiment("sweep").add_runs(x=range(4))
-        with pytest.raises(rt.UnsupportedValueError, match=r"run 2.*field 'bad'"):
+        third = sweep.runs.at(2).id
+        with pytest.raises(rt.UnsupportedValueError, match=rf"run {third}.*field 'bad'"):
             sweep.execute(lambda x: {"bad": value} if x == 2 else {"ok": x}, persist=True)
         loaded = db.load_experiment("sweep")  # the grid, stored first, is intact
         assert [r.params.x for r in loaded.runs] == [0, 1, 2, 3]

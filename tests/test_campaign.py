@@ -35,6 +35,7 @@ from campaign.checks import (
     HERE,
     assert_same_runs,
     check_sweep,
+    index,
     log_ids,
     run_sweep,
     script_env,
@@ -67,25 +68,29 @@ def check_runs(
     session: rt.Session, name: str, expected: rt.Experiment, failed: frozenset[int] = frozenset()
 ) -> set[int]:
     """Load ``name`` and check every run: done runs hold exactly the reference's fields, other
-    runs are pending (or failed, for the ids in ``failed``) and hold no field. Returns the ids
-    of the done runs."""
+    runs are pending (or failed, for the indices in ``failed``) and hold no field. Runs are
+    keyed by their place in the grid (`index`): ids are random per process. Returns the
+    indices of the done runs."""
     loaded = session.load_experiment(name)
-    assert [r.id for r in loaded.runs] == [r.id for r in expected.runs]
+    assert [index(r) for r in loaded.runs] == [index(r) for r in expected.runs]
     assert session.ls().set_index("name").loc[name, "n_runs"] == len(expected.runs)
+    by_index = {index(r): r for r in expected.runs}
     done = set()
     for run in loaded.runs:
+        k = index(run)
         if run.status == "done":
-            assert_identical(dict(run.fields), dict(expected.runs[run.id].fields))
-            done.add(run.id)
+            assert_identical(dict(run.fields), dict(by_index[k].fields))
+            done.add(k)
         else:
-            assert run.status == ("failed" if run.id in failed else "pending"), run.id
-            assert dict(run.fields) == {}, run.id
+            assert run.status == ("failed" if k in failed else "pending"), k
+            assert dict(run.fields) == {}, k
     return done
 
 
 def started_at(session: rt.Session, name: str) -> dict[int, Any]:
     """When each done run started, as stored."""
-    return {r.id: r.started_at for r in session.load_experiment(name).runs if r.status == "done"}
+    runs = session.load_experiment(name).runs
+    return {index(r): r.started_at for r in runs if r.status == "done"}
 
 
 def sha256(path: Path) -> str:
@@ -124,7 +129,7 @@ def cap_pages(session: rt.Session, extra_pages: int) -> Callable[[], None]:
 
 def with_arrays(exp: rt.Experiment, size: int) -> rt.Experiment:
     for run in exp.runs:
-        run.fields.data = np.random.default_rng(run.id).random(size)
+        run.fields.data = np.random.default_rng(index(run)).random(size)
     return exp
 
 
@@ -180,13 +185,13 @@ def test_disk_full_mid_sweep_keeps_the_stored_runs_and_a_resume_completes(sqlite
     _, exp, lift = fill_mid_sweep(sqlite_url, n)
     done = check_runs(rt.connect(sqlite_url), "sweep", expected)
     assert 0 < len(done) < n, "the cap should stop the sweep after its first batch"
-    computed = {r.id for r in exp.runs if r.status == "done"}
+    computed = {index(r) for r in exp.runs if r.status == "done"}
     assert done <= computed
     record("test_campaign.py::disk_full_sweep", faults=1, in_flight=len(computed - done))
 
     lift()
     resumed = rt.connect(sqlite_url).load_experiment("sweep")
-    resumed.execute(measure, persist=True)
+    resumed.execute(measure, persist=True, resume=True)
     final = rt.connect(sqlite_url)
     assert check_runs(final, "sweep", expected) == set(range(n))
     assert_same_runs(final.load_experiment("sweep"), expected)
@@ -197,13 +202,14 @@ def test_after_disk_full_executing_the_same_experiment_again_stores_every_run(
     sqlite_url: str,
 ) -> None:
     """The natural reaction to "database or disk is full": free space, run the same
-    ``exp.execute(..., persist=True)`` again. Runs computed in the batch that could not be
-    written must then be written, not skipped as done while the database keeps them pending."""
+    ``exp.execute(..., persist=True, resume=True)`` again. Runs computed in the batch that could
+    not be written must then be written, not skipped as done while the database keeps them
+    pending."""
     n = 200
     _, exp, lift = fill_mid_sweep(sqlite_url, n)
     record("test_campaign.py::disk_full_same_object", faults=1)
     lift()
-    exp.execute(measure, persist=True)
+    exp.execute(measure, persist=True, resume=True)
     assert all(r.status == "done" for r in exp.runs)
     assert statuses(rt.connect(sqlite_url), "sweep") == {"done": n}
 
@@ -258,7 +264,7 @@ def test_disk_full_on_a_real_tiny_filesystem(tiny_filesystem: Path) -> None:
     remount = ["mount", "-o", "remount,size=64m", str(tiny_filesystem)]
     subprocess.run(remount, check=True, capture_output=True, timeout=30)
     resumed = rt.connect(url)
-    resumed.load_experiment("sweep").execute(measure, persist=True)
+    resumed.load_experiment("sweep").execute(measure, persist=True, resume=True)
     assert check_runs(resumed, "sweep", expected) == set(range(n)) >= done
     assert_same_runs(resumed.load_experiment("small"), before)
     resumed.close()
@@ -280,7 +286,7 @@ def test_read_only_connection_is_a_clear_error_and_changes_nothing(tmp_path: Pat
         "persist": lambda: ro.create_experiment("second").add_runs(x=range(3)).persist(),
         "replace": lambda: ro.create_experiment("first").add_runs(x=range(9)).persist("replace"),
         "append": lambda: ro.load_experiment("first").add_runs(x=[7, 8]).persist("append"),
-        "execute": lambda: ro.load_experiment("first").execute(values, persist=True, force=True),
+        "execute": lambda: ro.load_experiment("first").execute(values, persist=True),
         "delete": lambda: ro.delete_experiment("first"),
     }
     for what, attempt in attempts.items():
@@ -376,17 +382,18 @@ def test_one_failing_run_in_1000_is_recorded_and_every_other_run_stored(
     n, bad = 1000, 617
     expected = reference(n)
     exp = rt.connect(shared_url).create_experiment("flaky").add_runs(i=range(n))
-    exp.runs[bad].vars.fault = "raise"
+    exp.runs.at(bad).vars.fault = "raise"
     exp.execute(measure, on_error="record", persist=True, **BACKENDS[backend])
     record("test_campaign.py::one_in_1000_record", faults=1, inputs=n)
 
     session = rt.connect(shared_url)
     assert statuses(session, "flaky") == {"done": n - 1, "failed": 1}
     assert check_runs(session, "flaky", expected, failed=frozenset({bad})) == set(range(n)) - {bad}
-    error = session.load_experiment("flaky").runs[bad].error
+    error = session.load_experiment("flaky").runs.at(bad).error
     assert error.startswith("Traceback (most recent call last)")
-    assert f"FlakyError: injected failure in run {bad}" in error
-    assert f"run {bad} with params {{'i': {bad}}} failed in step 'measure'" in error
+    assert f"FlakyError: injected failure in run i={bad}" in error
+    bad_id = exp.runs.at(bad).id
+    assert f"run {bad_id} with params {{'i': {bad}}} failed in step 'measure'" in error
 
 
 @pytest.mark.slow
@@ -397,23 +404,23 @@ def test_one_failing_run_in_1000_with_raise_keeps_its_type_and_a_resume_complete
     n, bad = 1000, 500
     expected = reference(n)
     exp = rt.connect(shared_url).create_experiment("flaky").add_runs(i=range(n))
-    exp.runs[bad].vars.fault = "raise"
-    with pytest.raises(FlakyError, match=f"injected failure in run {bad}") as info:
+    exp.runs.at(bad).vars.fault = "raise"
+    with pytest.raises(FlakyError, match=f"injected failure in run i={bad}") as info:
         exp.execute(measure, persist=True, **BACKENDS[backend])
-    assert any(f"run {bad} " in note for note in info.value.__notes__)
+    assert any(f"run {exp.runs.at(bad).id} " in note for note in info.value.__notes__)
     record("test_campaign.py::one_in_1000_raise", faults=1, inputs=n)
 
     session = rt.connect(shared_url)
     done = check_runs(session, "flaky", expected, failed=frozenset({bad}))
-    assert "FlakyError" in session.load_experiment("flaky").runs[bad].error
-    computed = {r.id for r in exp.runs if r.status == "done"}
+    assert "FlakyError" in session.load_experiment("flaky").runs.at(bad).error
+    computed = {index(r) for r in exp.runs if r.status == "done"}
     assert done == computed  # every run finished before the failure is stored
     if backend == "in-process":
         assert done == set(range(bad))
     before = started_at(session, "flaky")
 
     resumed = rt.connect(shared_url).load_experiment("flaky")
-    resumed.execute(measure, persist=True, **BACKENDS[backend])
+    resumed.execute(measure, persist=True, resume=True, **BACKENDS[backend])
     assert check_runs(session, "flaky", expected) == set(range(n))
     after = started_at(session, "flaky")
     assert {i: after[i] for i in before} == before  # the resume did not run them again
@@ -435,7 +442,7 @@ def test_a_worker_process_that_dies_is_a_clear_error_and_a_resume_completes(
     exp = rt.connect(shared_url).create_experiment("dies").add_runs(i=range(n))
     for run in exp.runs:
         run.vars.update(log=str(log), sleep=0.01)
-    exp.runs[bad].vars.fault = "exit"
+    exp.runs.at(bad).vars.fault = "exit"
     with pytest.raises(TerminatedWorkerError, match="terminated"):
         exp.execute(measure, n_jobs=2, backend="loky", persist=True)
 
@@ -444,13 +451,13 @@ def test_a_worker_process_that_dies_is_a_clear_error_and_a_resume_completes(
     _, ended = log_ids(log)
     assert bad not in done
     assert done <= ended
-    computed = {r.id for r in exp.runs if r.status == "done"}
+    computed = {index(r) for r in exp.runs if r.status == "done"}
     assert done == computed  # what the parent received is stored
     record("test_campaign.py::worker_dies", faults=1, in_flight=len(ended - done))
     before = started_at(session, "dies")
 
     resumed = rt.connect(shared_url).load_experiment("dies")
-    resumed.execute(measure, n_jobs=2, backend="loky", persist=True)
+    resumed.execute(measure, n_jobs=2, backend="loky", persist=True, resume=True)
     assert check_runs(session, "dies", expected) == set(range(n))
     after = started_at(session, "dies")
     assert {i: after[i] for i in before} == before
@@ -466,14 +473,14 @@ def test_keyboard_interrupt_in_a_step_keeps_the_finished_runs(shared_url: str, f
     n, bad = 200, 120
     expected = reference(n)
     exp = rt.connect(shared_url).create_experiment("ctrl_c").add_runs(i=range(n))
-    exp.runs[bad].vars.fault = fault
+    exp.runs.at(bad).vars.fault = fault
     with pytest.raises(KeyboardInterrupt):
         exp.execute(measure, persist=True)
     record("test_campaign.py::keyboard_interrupt", faults=1)
 
     session = rt.connect(shared_url)
     assert check_runs(session, "ctrl_c", expected) == set(range(bad))
-    rt.connect(shared_url).load_experiment("ctrl_c").execute(measure, persist=True)
+    rt.connect(shared_url).load_experiment("ctrl_c").execute(measure, persist=True, resume=True)
     assert check_runs(session, "ctrl_c", expected) == set(range(n))
     assert_same_runs(session.load_experiment("ctrl_c"), expected)
 
@@ -517,7 +524,7 @@ def test_sigint_to_a_sweep_process_keeps_finished_runs_and_a_resume_completes(
     assert "KeyboardInterrupt" in err
 
     session = rt.connect(url)
-    reference_fields = {r.id: dict(r.fields) for r in sweep_reference.runs}
+    reference_fields = {index(r): dict(r.fields) for r in sweep_reference.runs}
     done = check_sweep(session, "sweep", SWEEP_RUNS, reference_fields)
     _, ended = log_ids(log)
     assert done <= ended  # no interrupted run is marked done
@@ -528,7 +535,7 @@ def test_sigint_to_a_sweep_process_keeps_finished_runs_and_a_resume_completes(
     record("test_campaign.py::sigint", faults=1, in_flight=len(in_flight))
 
     run_sweep(url, "sweep", SWEEP_A, SWEEP_B)
-    assert check_sweep(session, "sweep", SWEEP_RUNS, reference_fields) == set(range(SWEEP_RUNS))
+    assert check_sweep(session, "sweep", SWEEP_RUNS, reference_fields) == set(reference_fields)
     assert_same_runs(session.load_experiment("sweep"), sweep_reference)
 
 
@@ -545,7 +552,7 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_result(
     equal to the uninterrupted run, or pending with none), and no stored run is lost."""
     rng = random.Random(20240611)
     delays = [rng.uniform(0.0, 0.15)] + [rng.uniform(1.4, 2.6) for _ in range(4)]
-    reference_fields = {r.id: dict(r.fields) for r in sweep_reference.runs}
+    reference_fields = {index(r): dict(r.fields) for r in sweep_reference.runs}
     session = rt.connect(shared_url)
     stored: set[int] = set()
     mid_sweep = 0
@@ -577,7 +584,7 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_result(
     assert mid_sweep >= 2, "fewer than two kills landed in the middle of the sweep"
 
     run_sweep(shared_url, "sweep", SWEEP_A, SWEEP_B)
-    assert check_sweep(session, "sweep", SWEEP_RUNS, reference_fields) == set(range(SWEEP_RUNS))
+    assert check_sweep(session, "sweep", SWEEP_RUNS, reference_fields) == set(reference_fields)
     assert_same_runs(session.load_experiment("sweep"), sweep_reference)
     session.close()
 
@@ -587,26 +594,36 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_result(
 JUNK = b"\x00junk\xff" * 4
 
 #: name -> (SQL that corrupts experiment "good", the field named by the error, backends it
-#: applies to). Run 3 is the corrupted one; ``:junk`` and ``:half`` are bound by the test.
+#: applies to). The fourth run (``:bad``) is the corrupted one; ``:junk``, ``:half`` and
+#: ``:entry`` (an exact-values map whose entry for "mixed" is junk) are bound by the test.
 CORRUPTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "blob-junk": (
-        "UPDATE e_good SET path = :junk WHERE id_run = 3",
+        "UPDATE e_good SET path = :junk WHERE id_run = :bad",
         "path",
         ("sqlite", "postgresql"),
     ),
     "blob-truncated": (
-        "UPDATE e_good SET path = :half WHERE id_run = 3",
+        "UPDATE e_good SET path = :half WHERE id_run = :bad",
         "path",
         ("sqlite", "postgresql"),
     ),
-    "companion-junk": (
-        "UPDATE e_good SET mixed__exact = :junk WHERE id_run = 3",
+    "exact-map-junk": (
+        "UPDATE e_good SET runtable_exact = :junk WHERE id_run = :bad",
+        "runtable_exact",
+        ("sqlite", "postgresql"),
+    ),
+    "exact-entry-junk": (
+        "UPDATE e_good SET runtable_exact = :entry WHERE id_run = :bad",
         "mixed",
         ("sqlite", "postgresql"),
     ),
-    "float-cell-text": ("UPDATE e_good SET value = 'junk' WHERE id_run = 3", "value", ("sqlite",)),
+    "float-cell-text": (
+        "UPDATE e_good SET value = 'junk' WHERE id_run = :bad",
+        "value",
+        ("sqlite",),
+    ),
     "json-cell-junk": (
-        "UPDATE e_good SET metrics = 'junk{' WHERE id_run = 3",
+        "UPDATE e_good SET metrics = 'junk{' WHERE id_run = :bad",
         "metrics",
         ("sqlite",),
     ),
@@ -629,7 +646,7 @@ def corruptible(x: int) -> dict[str, Any]:
         "label": f"x{x}",
         "path": np.arange(x + 100, dtype=np.float64),
         "metrics": {"x": x, "half": x / 2},
-        "mixed": x if x == 3 else x + 0.25,  # an int among floats: kept in mixed__exact
+        "mixed": x if x == 3 else x + 0.25,  # an int among floats: kept in runtable_exact
     }
 
 
@@ -645,9 +662,12 @@ def test_a_corrupted_stored_value_names_its_run_and_field_and_breaks_nothing_els
     good = session.create_experiment("good", note="n").add_runs(x=range(6)).execute(corruptible)
     good.persist()
     other = session.create_experiment("other").add_runs(x=range(4)).execute(corruptible).persist()
-    stored_path = session.query("SELECT path FROM e_good WHERE id_run = 3")["path"][0]
+    bad = good.runs.at(3).id
+    stored_path = session.query(f"SELECT path FROM e_good WHERE id_run = {bad}")["path"][0]
+    entry = rt.codec.encode({"mixed": JUNK})
     with session.store.engine.begin() as conn:  # type: ignore[attr-defined]
-        conn.execute(sa.text(sql), {"junk": JUNK, "half": bytes(stored_path)[:40]})
+        binds = {"junk": JUNK, "half": bytes(stored_path)[:40], "entry": entry, "bad": bad}
+        conn.execute(sa.text(sql), {k: v for k, v in binds.items() if f":{k}" in sql})
     record("test_campaign.py::corrupt", faults=1)
 
     reader = rt.connect(shared_url)
@@ -664,13 +684,14 @@ def test_a_corrupted_stored_value_names_its_run_and_field_and_breaks_nothing_els
         assert isinstance(info.value, (rt.CorruptValueError, rt.SchemaError)), repr(info.value)
     else:
         assert isinstance(info.value, rt.CorruptValueError), repr(info.value)
-        assert "run 3" in message
+        assert f"run {bad}" in message
         assert f"'{field}'" in message
-        part = reader.load_experiment("good", where="id_run <> 3")  # the rest stays readable
-        assert [r.id for r in part.runs] == [0, 1, 2, 4, 5]
-        others = [f for f in ("value", "label", "path", "metrics", "mixed") if f != field]
-        columns = reader.load_experiment("good", columns=others)
-        assert columns.runs[3].fields.label == "x3"
+        part = reader.load_experiment("good", where=f"id_run <> {bad}")  # the rest is readable
+        assert [r.id for r in part.runs] == [r.id for r in good.runs if r.id != bad]
+        if field != "runtable_exact":  # a damaged map holds exact values of every column
+            others = [f for f in ("value", "label", "path", "metrics", "mixed") if f != field]
+            columns = reader.load_experiment("good", columns=others)
+            assert columns.runs.at(3).fields.label == "x3"
     # and storing the experiment again repairs it
     good.persist(if_exists="replace")
     assert_same_runs(rt.connect(shared_url).load_experiment("good"), good)
@@ -693,14 +714,14 @@ def test_a_stored_pickle_is_never_unpickled_unless_asked(shared_url: str, tmp_pa
     marker = tmp_path / "unpickled"
     session = rt.connect(shared_url)
     exp = session.create_experiment("trap").add_runs(x=range(3)).execute(values)
-    exp.runs[1].vars.trap = Trap(str(marker))
+    exp.runs.at(1).vars.trap = Trap(str(marker))
     exp.persist(store_pickle=True)
     assert not marker.exists()
 
     reader = rt.connect(shared_url)
     loaded = reader.load_experiment("trap")
     assert_same_runs(loaded, exp)
-    assert dict(loaded.runs[1].vars) == {}
+    assert dict(loaded.runs.at(1).vars) == {}
     reader.load_experiment("trap", where="x > 0", columns=["y"])
     reader.ls()
     cli = [sys.executable, "-m", "runtable.cli"]
@@ -714,7 +735,7 @@ def test_a_stored_pickle_is_never_unpickled_unless_asked(shared_url: str, tmp_pa
 
     unpickled = rt.connect(shared_url).load_experiment("trap", unpickle=True)
     assert marker.exists()  # the trap works: the test above could have failed
-    unpickled.runs[1].vars.trap.close()
+    unpickled.runs.at(1).vars.trap.close()
 
 
 def test_a_stored_pickle_survives_incremental_writes(shared_url: str) -> None:

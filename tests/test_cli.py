@@ -18,6 +18,7 @@ import pytest
 
 import runtable as rt
 from runtable.cli import main, summarise
+from runtable.names import ERROR_COLUMN, META_COLUMNS, STARTED_AT_COLUMN, STATUS_COLUMN
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,15 @@ def test_show_prints_fields_and_summarised_arrays(
     rows = table_rows(out)
     assert rows[0][0] == "id_run"
     assert {"n", "trial", "err"} <= set(rows[0])
-    assert [r[0] for r in rows[1:]] == ["0", "1", "2", "3", "4", "5"]
+    assert [r[0] for r in rows[1:]] == [str(i) for i in stored_ids(url, "coins")]
+
+
+def stored_ids(url: str, name: str) -> list[int]:
+    """The run ids of a stored experiment, in order (they are random per process)."""
+    with rt.connect(url) as session:
+        return [
+            int(i) for i in session.query(f"SELECT id_run FROM e_{name} ORDER BY id_run")["id_run"]
+        ]
 
 
 def test_show_columns(capsys: pytest.CaptureFixture[str], url: str) -> None:
@@ -136,11 +145,12 @@ def test_show_columns(capsys: pytest.CaptureFixture[str], url: str) -> None:
 
 def test_show_where_keeps_matching_runs(capsys: pytest.CaptureFixture[str], url: str) -> None:
     data = records(capsys, "show", "coins", "--where", "n > 10", "--url", url)
-    assert [r["id_run"] for r in data] == [3, 4, 5]
+    ids = stored_ids(url, "coins")
+    assert [r["id_run"] for r in data] == ids[3:]
     assert {r["n"] for r in data} == {100}
     code, out, _ = run(capsys, "show", "coins", "--where", "n > 10 AND trial = 1", "--url", url)
     assert code == 0
-    assert [r[0] for r in table_rows(out)[1:]] == ["4"]
+    assert [r[0] for r in table_rows(out)[1:]] == [str(ids[4])]
 
 
 def test_show_sort_descending_and_ascending(capsys: pytest.CaptureFixture[str], url: str) -> None:
@@ -154,7 +164,7 @@ def test_show_sort_descending_and_ascending(capsys: pytest.CaptureFixture[str], 
 def test_show_limit(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, out, _ = run(capsys, "show", "coins", "--limit", "2", "--url", url)
     assert code == 0
-    assert [r[0] for r in table_rows(out)[1:]] == ["0", "1"]
+    assert [r[0] for r in table_rows(out)[1:]] == [str(i) for i in stored_ids(url, "coins")[:2]]
     data = records(capsys, "show", "coins", "--sort", "-n", "--limit", "2", "--url", url)
     assert [r["n"] for r in data] == [100, 100]
 
@@ -186,9 +196,9 @@ def test_show_meta_and_summarised_values(capsys: pytest.CaptureFixture[str], url
     assert "bytes(1024)" in out
     assert "DataFrame(3x2)" in out
     data = records(capsys, "show", "flaky", "--meta", "--url", url)
-    assert [r["status"] for r in data] == ["done", "failed", "done"]
-    assert "Traceback" in str(data[1]["error"])  # json keeps the full text
-    assert str(data[0]["started_at"]).count("T") == 1
+    assert [r[STATUS_COLUMN] for r in data] == ["done", "failed", "done"]
+    assert "Traceback" in str(data[1][ERROR_COLUMN])  # json keeps the full text
+    assert str(data[0][STARTED_AT_COLUMN]).count("T") == 1
 
 
 # -- sql --------------------------------------------------------------------------------------
@@ -439,12 +449,12 @@ def test_export_full_json_of_frames_bytes_and_meta(
     code, _, err = run(capsys, "export", "flaky", str(target), "--full", "--meta", "--url", url)
     assert code == 0, err
     data = json.loads(target.read_text())
-    assert [r["status"] for r in data] == ["done", "failed", "done"]
+    assert [r[STATUS_COLUMN] for r in data] == ["done", "failed", "done"]
     assert data[0]["frame"] == [{"a": 1, "b": 4}, {"a": 2, "b": 5}, {"a": 3, "b": 6}]
     assert data[0]["blob"] == "bytes(1024)"
     assert data[1]["frame"] is None  # the failed run has no fields
-    assert "Traceback" in data[1]["error"]
-    assert pd.Timestamp(data[0]["started_at"]).year >= 2024
+    assert "Traceback" in data[1][ERROR_COLUMN]
+    assert pd.Timestamp(data[0][STARTED_AT_COLUMN]).year >= 2024
 
 
 def test_export_parquet_round_trip(
@@ -467,7 +477,7 @@ def test_export_parquet_round_trip(
     assert [list(v) for v in df["tosses"]] == [v.tolist() for v in want["tosses"]]
     flaky = tmp_path / "flaky.parquet"  # mixed frames and missing values still write
     assert run(capsys, "export", "flaky", str(flaky), "--full", "--meta", "--url", url)[0] == 0
-    assert pd.read_parquet(flaky)["status"].tolist() == ["done", "failed", "done"]
+    assert pd.read_parquet(flaky)[STATUS_COLUMN].tolist() == ["done", "failed", "done"]
 
 
 def test_export_parquet_without_pyarrow(
@@ -916,22 +926,17 @@ def test_show_one_run_vertically(capsys: pytest.CaptureFixture[str], url: str) -
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"-[ run {run_id} ]"))
     labels = [line.split("|", 1)[0].strip() for line in lines[start + 1 :]]
-    assert [label for label in labels if label][:5] == [
-        "id_run",
-        "status",
-        "error",
-        "started_at",
-        "ended_at",
-    ]
+    assert [label for label in labels if label][:5] == ["id_run", *META_COLUMNS]
     assert "k" in labels
-    assert lines[start + 1].split(" | ") == ["id_run".ljust(len("started_at")), run_id]
+    width = max(map(len, ["id_run", *META_COLUMNS]))
+    assert lines[start + 1].split(" | ") == ["id_run".ljust(width), run_id]
     assert lines[start + 2].split(" | ")[1] == "failed"
     assert "Traceback (most recent call last):" in out  # the whole error, not its last line
     assert "ValueError: bad k" in out
     assert "second line" in out
     data = records(capsys, "show", "flaky", "--run", run_id, "--url", url)
     assert [r["id_run"] for r in data] == [failed["id_run"]]
-    assert data[0]["status"] == "failed"
+    assert data[0][STATUS_COLUMN] == "failed"
     code, out, err = run(capsys, "show", "flaky", "--run", "123456789", "--url", url)
     assert code == 1
     assert "experiment flaky has no run 123456789" in err
@@ -1248,7 +1253,7 @@ def test_text_with_a_lone_surrogate_is_written_escaped() -> None:
 
 def test_tables_show_missing_text_blank(capsys: pytest.CaptureFixture[str], url: str) -> None:
     """The error of a run that did not fail is missing: blank in tables (it showed NaN)."""
-    code, out, err = run(capsys, "show", "flaky", "--meta", "--columns", "error", "--url", url)
+    code, out, err = run(capsys, "show", "flaky", "--meta", "--columns", ERROR_COLUMN, "--url", url)
     assert code == 0, err
     rows = out.splitlines()[-3:]
     assert [len(r.split()) for r in rows] == [1, 4, 1]  # id only; id and "ValueError: bad k"

@@ -21,6 +21,7 @@ import pytest
 from campaign.checks import (
     WRITER,
     check_sweep,
+    index,
     script_env,
     start_sweep,
     statuses,
@@ -251,7 +252,7 @@ def test_readers_work_while_a_sweep_writes(shared_url: str) -> None:
     a loop while a sweep subprocess persists its runs: every read succeeds and is consistent,
     and the count of done runs only grows."""
     a, b = 20, 20
-    reference = {r.id: dict(r.fields) for r in sweep_uninterrupted(a, b).runs}
+    reference = {index(r): dict(r.fields) for r in sweep_uninterrupted(a, b).runs}
     child = start_sweep(shared_url, "live", a, b, RUNTABLE_SWEEP_SLEEP="0.006")
     session = rt.connect(shared_url)
     loads: list[int] = []
@@ -316,11 +317,11 @@ def test_readers_work_while_a_sweep_writes(shared_url: str) -> None:
     assert set(cli_ls) == {a * b}  # the whole grid, always
     assert len(loads) >= 3
     assert any(0 < n < a * b for n in loads), f"no read saw the sweep in progress: {loads}"
-    assert check_sweep(session, "live", a * b, reference) == set(range(a * b))
+    assert check_sweep(session, "live", a * b, reference) == set(reference)
     session.close()
 
 
-DONE_SQL = "SELECT COUNT(*) AS n FROM e_live WHERE status = 'done'"
+DONE_SQL = "SELECT COUNT(*) AS n FROM e_live WHERE runtable_status = 'done'"
 
 
 @pytest.mark.slow
@@ -361,4 +362,42 @@ def test_a_reader_never_sees_half_of_a_commit(shared_url: str) -> None:
     assert not torn, f"{len(torn)} torn reads in {len(sizes)} loads, e.g. " + "; ".join(torn[:3])
     assert sizes == sorted(sizes)
     assert len(session.load_experiment("grow").runs) == rounds + 1
+    session.close()
+
+
+@pytest.mark.slow
+def test_a_reader_during_replaces_sees_a_whole_version(shared_url: str) -> None:
+    """Issue 14 #1: on PostgreSQL a load during another process's replace returned the
+    experiment with 0 runs (its snapshot held the old experiments row while the table name
+    already meant the new table). Every load must be the old or the new version, whole."""
+    rounds = 30
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), shared_url, "w", "swap", str(rounds), "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=script_env(),
+    )
+    session = rt.connect(shared_url)
+    seen: list[int] = []
+    broken: list[str] = []
+    try:
+        while writer.poll() is None:
+            try:
+                loaded = session.load_experiment("swap")
+            except rt.ExperimentNotFoundError:
+                continue
+            runs = list(loaded.runs)
+            seen.append(len(runs))
+            if len(runs) not in (10, 15) or any(r.fields.n != len(runs) for r in runs):
+                broken.append(f"load {len(seen)}: {len(runs)} runs")
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        out, err = writer.communicate()
+    assert writer.returncode == 0, err
+    assert "finished" in out
+    record("test_concurrency.py::replace_reads", faults=rounds, inputs=len(seen))
+    assert seen, "the reader never loaded the experiment"
+    assert not broken, f"{len(broken)} of {len(seen)} loads were not whole: {broken[:3]}"
     session.close()

@@ -552,7 +552,8 @@ def test_the_example_finds_the_best_model_with_sql(tmp_path: Path) -> None:
         assert "best: alpha=0.1 " in done.stdout
     with rt.connect(f"sqlite:///{tmp_path / 'runtable.db'}") as session:
         listed = session.models.ls(name="ridge")
-        assert sorted(listed["id_run"]) == [0, 1, 2]
+        ids = session.query("SELECT id_run FROM e_ridge ORDER BY id_run")["id_run"].tolist()
+        assert sorted(listed["id_run"]) == ids
         assert set(listed["experiment"]) == {"ridge"}
 
 

@@ -157,7 +157,7 @@ def test_plot_series_one_curve_per_run_one_legend_entry_per_hue() -> None:
     assert by_lr[0.1] != by_lr[0.01]
     assert ax.get_xlabel() == "step"
     assert ax.get_ylabel() == "loss"
-    first = exp.runs[0].fields.series
+    first = exp.runs.at(0).fields.series
     assert data(ax.lines[0].get_xdata()) == list(first["step"])
 
 

@@ -43,7 +43,7 @@ def test_a_sweep_on_ray_persists_and_keeps_failure_types(ray_backend: None, tmp_
         exp.execute(simulate, persist=True, on_error="record")
     loaded = rt.connect(url).load_experiment("on_ray")
     assert sum(r.status == "done" for r in loaded.runs) == 39
-    assert "RayStepError" in (loaded.runs[13].error or "")
+    assert "RayStepError" in (loaded.runs.at(13).error or "")
 
     local = rt.connect("sqlite://").create_experiment("on_ray").add_runs(i=range(40))
     local.execute(simulate, on_error="record")

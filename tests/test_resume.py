@@ -1,4 +1,5 @@
-"""Incremental persistence and resume: execute(persist=True), skipping runs already done."""
+"""Incremental persistence and resume: execute(persist=True), and execute(resume=True) that
+skips the runs already done with the same steps (and only when asked)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import pandas as pd
 import pytest
 
 import runtable as rt
+from runtable.names import ERROR_COLUMN, STATUS_COLUMN
 
 calls: list[int] = []
 
 
 @rt.step
 def square(run: rt.Run) -> None:
-    calls.append(run.id)
+    calls.append(run.params.x)
     run.fields.sq = run.params.x**2
 
 
@@ -30,7 +32,9 @@ def _no_calls() -> None:
 
 
 def _statuses(session: rt.Session, name: str) -> dict[str, int]:
-    df = session.query(f"SELECT status, COUNT(*) AS n FROM e_{name} GROUP BY status")
+    df = session.query(
+        f"SELECT {STATUS_COLUMN} AS status, COUNT(*) AS n FROM e_{name} GROUP BY {STATUS_COLUMN}"
+    )
     return dict(zip(df["status"], df["n"], strict=True))
 
 
@@ -50,9 +54,11 @@ def test_a_loaded_experiment_skips_runs_done_with_the_same_steps(shared_url: str
     session.create_experiment("skip").add_runs(x=range(5)).execute(square, persist=True)
     calls.clear()
     loaded = rt.connect(shared_url).load_experiment("skip")
-    loaded.execute(square, persist=True)
+    loaded.execute(square, persist=True, resume=True)
     assert calls == []
-    loaded.execute(square, persist=True, force=True)
+    assert loaded.last_execution is not None
+    assert loaded.last_execution.skipped == 5
+    loaded.execute(square, persist=True)  # without resume: everything, as given
     assert calls == [0, 1, 2, 3, 4]
 
 
@@ -79,12 +85,12 @@ def test_only_failed_runs_execute_again(shared_url: str) -> None:
         run.fields.sq = run.params.x**2
 
     loaded = rt.connect(shared_url).load_experiment("flaky")
-    loaded.execute(sometimes_again, persist=True)
+    loaded.execute(sometimes_again, persist=True, resume=True)
     assert sorted(seen) == [0, 1, 2, 3, 4, 5]  # changed code: everything again
 
     seen.clear()
     again = rt.connect(shared_url).load_experiment("flaky")
-    again.execute(sometimes_again, persist=True)
+    again.execute(sometimes_again, persist=True, resume=True)
     assert seen == []
     assert _statuses(session, "flaky") == {"done": 6}
 
@@ -92,13 +98,15 @@ def test_only_failed_runs_execute_again(shared_url: str) -> None:
 def test_a_new_config_or_seed_executes_again(session: rt.Session) -> None:
     exp = session.create_experiment("cfg").add_runs(x=range(3))
     exp.execute(square, config={"k": 1})
-    exp.execute(square, config={"k": 1})
+    exp.execute(square, config={"k": 1}, resume=True)
     assert calls == [0, 1, 2]
-    exp.execute(square, config={"k": 2})
+    exp.execute(square, config={"k": 2}, resume=True)
     assert calls == [0, 1, 2] * 2
     exp.seed = 7
-    exp.execute(square)
+    exp.execute(square, resume=True)
     assert calls == [0, 1, 2] * 3
+    exp.execute(square)  # no resume: executed as given
+    assert calls == [0, 1, 2] * 4
 
 
 def test_extending_the_grid_of_a_stored_experiment_runs_only_new_points(shared_url: str) -> None:
@@ -106,8 +114,8 @@ def test_extending_the_grid_of_a_stored_experiment_runs_only_new_points(shared_u
     session.create_experiment("grow").add_runs(x=[1, 2]).execute(square, persist=True)
     calls.clear()
     loaded = rt.connect(shared_url).load_experiment("grow")
-    loaded.add_runs(x=[1, 2, 3, 4]).execute(square, persist=True)
-    assert calls == [2, 3]  # the ids of the two new runs
+    loaded.add_runs(x=[1, 2, 3, 4]).execute(square, persist=True, resume=True)
+    assert calls == [3, 4]  # the two new grid points
     stored = rt.connect(shared_url).load_experiment("grow")
     assert [(r.params.x, r.fields.sq) for r in stored.runs] == [(1, 1), (2, 4), (3, 9), (4, 16)]
 
@@ -130,35 +138,46 @@ def test_persisting_runs_adds_columns_and_companions_as_they_appear(shared_url: 
 def test_persist_true_with_append_and_a_process_backend(shared_url: str) -> None:
     session = rt.connect(shared_url)
     session.create_experiment("app").add_runs(x=[0, 1]).persist()
-    exp = session.create_experiment("app").add_runs(x=[0, 1, 2, 3])
+    exp = session.create_experiment("app").add_runs(x=[2, 3])  # another shard of the grid
     exp.execute(square, persist=True, if_exists="append", n_jobs=2, backend="loky")
     loaded = rt.connect(shared_url).load_experiment("app")
-    assert [r.fields.sq for r in loaded.runs] == [0, 1, 4, 9]
+    got = sorted((r.params.x, dict(r.fields).get("sq")) for r in loaded.runs)
+    assert got == [(0, None), (1, None), (2, 4), (3, 9)]
 
 
-def test_different_runs_under_one_id_are_a_conflict_not_an_overwrite(shared_url: str) -> None:
+def test_a_stored_run_with_other_params_is_a_conflict_not_an_overwrite(shared_url: str) -> None:
     first = rt.connect(shared_url)
     first.create_experiment("two").add_run(x=1).execute(square, persist=True)
-    other = rt.connect(shared_url).create_experiment("two").add_run(x=99)  # also run id 0
-    with pytest.raises(rt.ConflictError, match="run 0"):
-        other.execute(square, persist=True, if_exists="append")
-    assert [r.params.x for r in first.load_experiment("two").runs] == [1]
+    stale = rt.connect(shared_url).load_experiment("two")
+    first.query("UPDATE e_two SET x = 99")  # another writer changed what that run is
+    with pytest.raises(rt.ConflictError, match=f"run {stale.runs.first().id}"):
+        stale.execute(square, persist=True)
+    assert [r.params.x for r in first.load_experiment("two").runs] == [99]
+
+
+INTERRUPT_AT: set[int] = set()
+
+
+@rt.step
+def interruptible(run: rt.Run) -> None:
+    if run.params.x in INTERRUPT_AT:
+        raise KeyboardInterrupt
+    calls.append(run.params.x)
+    run.fields.sq = run.params.x**2
 
 
 def test_keyboard_interrupt_keeps_the_runs_finished_before_it(shared_url: str) -> None:
     session = rt.connect(shared_url)
     exp = session.create_experiment("ctrl_c").add_runs(x=range(20))
-
-    def interrupted(run: rt.Run) -> None:
-        if run.params.x == 12:
-            raise KeyboardInterrupt
-        run.fields.sq = run.params.x**2
-
+    INTERRUPT_AT.add(12)
     with pytest.raises(KeyboardInterrupt):
-        exp.execute(interrupted, persist=True)
+        exp.execute(interruptible, persist=True)
     assert _statuses(session, "ctrl_c") == {"done": 12, "pending": 8}
+    INTERRUPT_AT.clear()
+    calls.clear()
     loaded = rt.connect(shared_url).load_experiment("ctrl_c")
-    loaded.execute(square, persist=True)
+    loaded.execute(interruptible, persist=True, resume=True)
+    assert sorted(calls) == list(range(12, 20))  # only what the interrupt left
     assert _statuses(session, "ctrl_c") == {"done": 20}
 
 
@@ -173,7 +192,9 @@ def test_a_failure_with_raise_stores_the_failed_run_too(shared_url: str) -> None
 
     with pytest.raises(ValueError, match="three"):
         exp.execute(fail_at_three, persist=True)
-    df = session.query("SELECT x, status, error FROM e_boom ORDER BY x")
+    df = session.query(
+        f"SELECT x, {STATUS_COLUMN} AS status, {ERROR_COLUMN} AS error FROM e_boom ORDER BY x"
+    )
     assert list(df["status"]) == ["done", "done", "done", "failed", "pending"]
     assert "ValueError: three" in df["error"][3]
 
@@ -187,9 +208,10 @@ SWEEP = textwrap.dedent(
 
     @rt.step
     def simulate(run):
-        if run.id == 120:
+        position = run.params.a * 20 + run.params.b
+        if position == 120:
             open(marker, "w").close()   # the parent kills us from here on
-        if run.id >= 120:
+        if position >= 120:
             time.sleep(0.01)
         run.fields.value = float(run.rng.normal())
         run.fields.path = run.rng.random(50)
@@ -199,7 +221,7 @@ SWEEP = textwrap.dedent(
         exp = session.load_experiment("sweep")
     except rt.ExperimentNotFoundError:
         exp = session.create_experiment("sweep").add_runs(a=range(20), b=range(20))
-    exp.execute(simulate, persist=True)
+    exp.execute(simulate, persist=True, resume=True)
     print("finished")
     """
 )
@@ -249,7 +271,7 @@ def test_kill_9_mid_sweep_then_resume_gives_the_uninterrupted_result(tmp_path: P
 
 def assert_same_results(url: str, reference_url: str) -> None:
     def frame(u: str) -> pd.DataFrame:
-        df = rt.connect(u).load_experiment("sweep").runs.df()
+        df = rt.connect(u).load_experiment("sweep").runs.df().drop(columns="id_run")
         return df.assign(path=df["path"].map(lambda a: a.tobytes()))
 
     pd.testing.assert_frame_equal(frame(url), frame(reference_url))

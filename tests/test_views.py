@@ -82,7 +82,7 @@ def test_reprs_are_short() -> None:
     assert repr(exp) == "<Experiment 'view': 30 runs, 0 steps, fields: note>"
     assert repr(exp.runs) == "<Runs 30: 29 pending, 1 failed>"
     text = repr(exp.runs.first())
-    assert text.startswith("<Run 0 pending (n=0) fields: samples, err>")
+    assert text.startswith(f"<Run {exp.runs.first().id} pending (n=0) fields: samples, err>")
     assert len(repr(exp.runs.first().fields)) < 200
 
 
@@ -232,7 +232,7 @@ def test_a_rendered_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ]
     bar = next(m["state"] for m in models if m["model_name"] == "FloatProgressModel")
     assert (bar["value"], bar["max"]) == (30, 30)
-    assert re.match(r"(runtable|nbsweep): 100%", texts[0])  # the name once the call site passes it
+    assert re.match(r"nbsweep: 100%", texts[0])  # the bar is labelled with the experiment
     assert re.search(r"30/30 \[\d\d:\d\d<00:00, .*2 failed\]", texts[1])  # elapsed time, failures
 
     html = [c.outputs[0]["data"]["text/html"] for c in nb.cells[1:]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .decoding import decode
 from .errors import (
     CodecError,
     ConflictError,
@@ -38,6 +39,8 @@ __all__ = [
     "Runs",
     "step",
     "Step",
+    # reading stored values without runtable's objects
+    "decode",
     # errors
     "RuntableError",
     "CodecError",

@@ -38,16 +38,23 @@ class UnsupportedValueError(RuntableError, TypeError):
         path: str = "",
         run_id: int | None = None,
         field: str | None = None,
+        fix: str | None = None,
     ) -> None:
         self.value_type = value_type
         self.path = path
         self.run_id = run_id
         self.field = field
+        self.fix = fix
         super().__init__(self._message())
 
-    def located(self, *, run_id: int | None, field: str) -> UnsupportedValueError:
-        """Return a copy of this error that names the run and field where the value was."""
-        return UnsupportedValueError(self.value_type, path=self.path, run_id=run_id, field=field)
+    def located(
+        self, *, run_id: int | None, field: str, fix: str | None = None
+    ) -> UnsupportedValueError:
+        """Return a copy of this error that names the run and field where the value was (and,
+        when given, the fix that fits the call that met it)."""
+        return UnsupportedValueError(
+            self.value_type, path=self.path, run_id=run_id, field=field, fix=fix or self.fix
+        )
 
     def _message(self) -> str:
         name = f"{self.value_type.__module__}.{self.value_type.__qualname__}"
@@ -59,6 +66,8 @@ class UnsupportedValueError(RuntableError, TypeError):
             where.append(self.field if labelled else f"field {self.field!r}")
         place = f" in {', '.join(where)}" if where else ""
         inner = f" at {self.path}" if self.path else ""
+        if self.fix is not None:
+            return f"cannot store a value of type {name}{place}{inner}: {self.fix}"
         if self.field is not None and self.field.startswith("param "):
             return (
                 f"cannot store a value of type {name}{place}{inner}: params are stored as SQL "

@@ -13,6 +13,7 @@ failed, keeps the traceback in ``run.error`` and goes on.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sys
 import traceback
 import uuid
@@ -47,11 +48,42 @@ class _Outcome:
     error: str | None
     started_at: datetime
     ended_at: datetime
-    done_with: str | None
+    steps: dict[str, dict[str, Any]]
     fields: dict[str, Any]
     deleted: tuple[str, ...]
     vars: dict[str, Any]
     in_place: bool = False  #: executed on the parent's own Run: nothing to copy back
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSummary:
+    """What one ``execute()`` did: runs ``done`` and ``failed``, runs ``skipped`` because
+    ``resume=True`` found them done with the same steps, and runs ``not_run`` because an
+    earlier failure stopped the execution (``on_error="raise"``)."""
+
+    experiment: str
+    steps: tuple[str, ...]
+    done: int
+    failed: int
+    skipped: int
+    not_run: int
+    seconds: float
+
+    def __str__(self) -> str:
+        parts = [f"{self.done} done"]
+        if self.failed:
+            parts.append(f"{self.failed} failed (see run.error)")
+        if self.not_run:
+            parts.append(f"{self.not_run} not run (stopped at the first failure)")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped: already done with the same steps (resume=True)")
+        steps = ", ".join(self.steps)
+        return f"{self.experiment!r} [{steps}]: {', '.join(parts)} in {self.seconds:.2f} s"
+
+    def log(self, logger: logging.Logger) -> None:
+        """One line on ``logger``: a warning when runs failed or were not run, else info."""
+        level = logging.WARNING if self.failed or self.not_run else logging.INFO
+        logger.log(level, "runtable: %s", self)
 
 
 def execute_runs(
@@ -62,29 +94,31 @@ def execute_runs(
     backend: Any = None,
     on_error: OnError = "raise",
     progress: bool | None = None,
-    done_with: str | None = None,
+    key: StepKey | None = None,
+    label: str = "runtable",
 ) -> Iterator[Run]:
     """Execute ``steps`` in order on each run, yielding each run once it has finished.
 
-    Runs are updated in place (status, error, timestamps, fields, vars; ``done_with`` is set on
-    success). Yield order is completion order. With ``on_error="raise"`` the first failure is
+    Runs are updated in place (status, error, timestamps, fields, vars, and the record of each
+    step executed, with the config digest and seed of ``key``). Yield order is completion
+    order; a progress bar is labelled ``label``. With ``on_error="raise"`` the first failure is
     raised after its run is marked failed; runs finished before it keep their results.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
     finished = (
-        _execute_here(runs, steps, on_error, done_with)
+        _execute_here(runs, steps, on_error, key)
         if _effective_n_jobs(n_jobs, backend) == 1
-        else _execute_joblib(runs, steps, n_jobs, backend, on_error, done_with)
+        else _execute_joblib(runs, steps, n_jobs, backend, on_error, key)
     )
-    yield from _with_progress(finished, len(runs), progress)
+    yield from _with_progress(finished, len(runs), progress, label=label)
 
 
 def _execute_here(
-    runs: Sequence[Run], steps: Sequence[Step], on_error: OnError, done_with: str | None
+    runs: Sequence[Run], steps: Sequence[Step], on_error: OnError, key: StepKey | None
 ) -> Iterator[Run]:
     for run in runs:
-        _run_steps(run, steps, on_error, done_with)
+        _run_steps(run, steps, on_error, key)
         yield run
 
 
@@ -99,17 +133,20 @@ def _execute_joblib(
     n_jobs: int | None,
     backend: Any,
     on_error: OnError,
-    done_with: str | None,
+    key: StepKey | None,
 ) -> Iterator[Run]:
     import joblib
 
     token = uuid.uuid4().hex
     by_id = {run.id: run for run in runs}
     _HOME_RUNS.update({(token, run.id): run for run in runs})
-    parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
-    tasks = (
-        joblib.delayed(_execute_remote)(run, steps, on_error, done_with, token) for run in runs
-    )
+    try:
+        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
+    except ValueError:
+        # joblib's "multiprocessing" backend returns all results at the end, in order: runs
+        # then finish (and are stored) together, and a failure surfaces only after all ran.
+        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list")
+    tasks = (joblib.delayed(_execute_remote)(run, steps, on_error, key, token) for run in runs)
     try:
         for outcome in parallel(tasks):
             run = by_id[outcome.id]
@@ -129,7 +166,7 @@ def _execute_joblib(
 
 
 def _execute_remote(
-    run: Run, steps: Sequence[Step], on_error: OnError, done_with: str | None, token: str
+    run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None, token: str
 ) -> _Outcome:
     """Worker side: run the steps and report what changed.
 
@@ -138,14 +175,17 @@ def _execute_remote(
     changed in place (found by fingerprint), travel back; unchanged fields do not.
     """
     if _HOME_RUNS.get((token, run.id)) is run:
-        _run_steps(run, steps, on_error, done_with)
+        _run_steps(run, steps, on_error, key)
         return _outcome(run, (), in_place=True)
     before = {k: _fingerprint(v) for k, v in run.fields._data.items() if not _immutable(v)}
     run.fields._track_changes()
-    _run_steps(run, steps, on_error, done_with)
+    _run_steps(run, steps, on_error, key)
     data = run.fields._data
     changed = set(run.fields._changed or ())
-    changed.update(k for k, f in before.items() if k in data and _fingerprint(data[k]) != f)
+    # A value the codec cannot encode has no fingerprint: it always travels back.
+    changed.update(
+        k for k, f in before.items() if k in data and (f is None or _fingerprint(data[k]) != f)
+    )
     return _outcome(run, changed)
 
 
@@ -158,7 +198,7 @@ def _outcome(run: Run, changed: Iterable[str], *, in_place: bool = False) -> _Ou
         error=run.error,
         started_at=run.started_at,  # type: ignore[arg-type]  # set by _run_steps
         ended_at=run.ended_at,  # type: ignore[arg-type]
-        done_with=run.done_with,
+        steps=run._step_records(),
         fields={k: v for k, v in data.items() if k in changed},  # in the run's field order
         deleted=tuple(sorted(k for k in changed if k not in data)),
         vars=run._vars._data if run._vars is not None else {},
@@ -177,25 +217,49 @@ def _apply(run: Run, outcome: _Outcome) -> None:
         run._vars = None
     run.status = outcome.status
     run.error = outcome.error
-    run.done_with = outcome.done_with
+    run._steps = outcome.steps
     run.started_at = outcome.started_at
     run.ended_at = outcome.ended_at
 
 
-def _run_steps(
-    run: Run, steps: Sequence[Step], on_error: OnError, done_with: str | None = None
-) -> None:
-    run.started_at = utcnow()
+@dataclass(frozen=True, slots=True)
+class StepKey:
+    """What an execution records with each step besides its name and source hash: a digest
+    of the config and the experiment's seed (what ``resume=True`` compares)."""
+
+    config: str
+    seed: int
+
+
+def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None) -> None:
+    """Run ``steps`` in order on ``run`` and record each one in ``run.steps``.
+
+    ``started_at`` stays when the run keeps records of steps not executed now (a later
+    evaluation step does not erase the time of the fit before it); ``ended_at`` is now.
+    """
+    records = dict(run._step_records())
+    now = utcnow()
+    if run.started_at is None or not set(records) - {s.name for s in steps}:
+        run.started_at = now
     run.error = None
-    run.done_with = None
     run._rng = None  # every execution starts the run's stream afresh, on every backend
     seed_globals(run._experiment_seed, run.params_digest)
+    config = key.config if key is not None else ""
+    seed = key.seed if key is not None else run._experiment_seed
+    first: dict[str, str] = {}
     current: Step | None = None
     try:
         for current in steps:
-            current.apply(run)
+            began = first.setdefault(current.name, utcnow().isoformat())
+            try:
+                current.apply(run)
+            except BaseException:
+                records[current.name] = _record(current, config, seed, "failed", began)
+                raise
+            records[current.name] = _record(current, config, seed, "done", began)
     except Exception as exc:
         run._flush_series()
+        run._steps = records
         run.ended_at = utcnow()
         run.status = "failed"
         _annotate(exc, run, current.name if current is not None else "?")
@@ -204,9 +268,39 @@ def _run_steps(
             raise
         return
     run._flush_series()
+    run._steps = records
     run.ended_at = utcnow()
     run.status = "done"
-    run.done_with = done_with
+
+
+def _record(step: Step, config: str, seed: int, status: str, began: str) -> dict[str, Any]:
+    return {
+        "hash": step.source_hash,
+        "config": config,
+        "seed": seed,
+        "status": status,
+        "started_at": began,
+        "ended_at": utcnow().isoformat(),
+    }
+
+
+def resumable(run: Run, steps: Sequence[Step], key: StepKey) -> bool:
+    """Whether ``run`` is done and its own record of every step in ``steps`` shows the same
+    source hash, config digest and seed, with status done (what ``resume=True`` skips)."""
+    if run.status != "done" or not steps:
+        return False
+    records = run._step_records()
+    for s in steps:
+        record = records.get(s.name)
+        if (
+            record is None
+            or record.get("status") != "done"
+            or record.get("hash") != s.source_hash
+            or record.get("config") != key.config
+            or record.get("seed") != key.seed
+        ):
+            return False
+    return True
 
 
 def _annotate(exc: BaseException, run: Run, step_name: str) -> None:
@@ -236,9 +330,12 @@ def _immutable(value: Any) -> bool:
 
 def _fingerprint(value: Any) -> bytes | None:
     """A digest of a mutable value's exact encoding; None when it cannot be encoded (such a
-    value is then always sent back)."""
+    value is then always sent back: in-place changes to it must not be lost)."""
     from .codec import encode
 
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+        value = np.asarray(value)  # joblib hands big arrays to workers as read-only memmaps
     try:
         return hashlib.blake2b(encode(value), digest_size=16).digest()
     except Exception:

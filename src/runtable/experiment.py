@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
-import os
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,10 +13,18 @@ from typing import TYPE_CHECKING, Any, Self, overload
 
 from .clock import utcnow
 from .errors import ConflictError, RuntableError, StorageError, UnsupportedValueError
-from .execution import OnError, _annotate, _format, execute_runs
+from .execution import (
+    ExecutionSummary,
+    OnError,
+    StepKey,
+    _annotate,
+    _format,
+    execute_runs,
+    resumable,
+)
 from .names import check_column_name, check_distinct, check_experiment_name
 from .run import Config, Namespace, Run, Runs
-from .seeding import params_digest
+from .seeding import config_digest, params_digest
 from .step import Step, as_step
 
 logger = logging.getLogger(__name__)
@@ -63,10 +69,21 @@ class Experiment:
         self.created_at: datetime | None = None  #: when it was first stored (UTC), if loaded
         self.updated_at: datetime | None = None  #: when it was last stored (UTC), if loaded
         self._session = session
-        self._next_id = 0
+        self._next_id = new_run_id_origin()
+        #: what the last ``execute()`` did: runs done, failed and skipped (see ExecutionSummary)
+        self.last_execution: ExecutionSummary | None = None
         self._digests: dict[int, int] | None = {}  # params digest -> run id (None: not built)
         self._executed: dict[str, str] = {}  # step name -> source hash, for the metadata
         self._slice: str | None = None  # set when loaded with where/columns: not persistable
+
+    @property
+    def seed(self) -> int:
+        """The experiment's seed: every run's ``rng`` derives from it and the run's params."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        self._seed = check_seed(value)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -107,7 +124,9 @@ class Experiment:
             add = self.runs._add
             for combination in itertools.product(*axes):
                 params = dict(zip(names, combination, strict=True))
-                add(restore(next_id, params, {}, config, seed, "pending", None, None, None, None))
+                run = restore(next_id, params, {}, config, seed, "pending", None, None, None, None)
+                run._grid = True
+                add(run)
                 next_id += 1
             self._next_id = next_id
             self._digests = None  # rebuilt from the runs if a later add needs it
@@ -131,6 +150,7 @@ class Experiment:
         run = Run._restore(
             self._next_id, params, {}, self.config, self.seed, "pending", None, None, None, None
         )
+        run._grid = unique
         run._digest = digest
         self._next_id += 1
         self.runs._add(run)
@@ -180,9 +200,10 @@ class Experiment:
         progress: bool | None = None,
         persist: bool = False,
         if_exists: IfExists = "fail",
-        force: bool = False,
+        resume: bool = False,
     ) -> Self:
-        """Run steps, in order, on every run that needs them.
+        """Run steps, in order, on every run (an experiment without runs gets one, with no
+        params, as in MLTRAQ).
 
         ``steps``: one step or a list; None means the registered steps. ``config``: constants
         every step can read (merged into the experiment's config and persisted with it).
@@ -191,18 +212,25 @@ class Experiment:
         raises it with its own type; "record" marks failed runs and goes on. ``progress``: True,
         False, or None for a bar only on long executions in a terminal.
 
-        A run already done with the same steps (names and source hashes), config and seed is
-        skipped, so executing a loaded experiment again finishes what is missing or failed;
-        ``force=True`` runs everything. ``persist=True`` writes finished runs to the database
-        as they complete, in batches (every second or 500 runs), so a crash loses at most the
-        runs not yet written; an experiment not stored yet is first persisted with
-        ``if_exists``.
+        ``resume=True`` skips the runs that are done and whose own record of each of these
+        steps (name, source hash, config digest, seed) matches: what finishing an interrupted
+        sweep needs. ``persist=True`` writes finished runs to the database as they complete, in
+        batches (every second or 500 runs), so a crash loses at most the runs not yet written;
+        an experiment not stored yet is first persisted with ``if_exists``.
+
+        What happened is in ``last_execution`` (runs done, failed, skipped) and logged on the
+        ``runtable`` logger (a warning when runs failed).
         """
         chosen = self._steps(steps)
         if config:
             self.config = Config({**self.config, **config})
-        key = done_key(chosen, self.config, self.seed)
-        todo = [r for r in self.runs if force or r.status != "done" or r.done_with != key]
+        if len(self.runs) == 0:
+            self._add({})
+        key = StepKey(config_digest(self.config), self.seed)
+        if persist:
+            self._check_storable()
+        runs = list(self.runs)
+        todo = [r for r in runs if not resumable(r, chosen, key)] if resume else runs
         for run in todo:
             run.config = self.config
             run._experiment_seed = self.seed
@@ -210,6 +238,8 @@ class Experiment:
             self._executed[s.name] = s.source_hash
         sink = _RunSink(self, if_exists) if persist else None
         failure: BaseException | None = None
+        counts = {"done": 0, "failed": 0}
+        started = time.monotonic()
         try:
             for run in execute_runs(
                 todo,
@@ -218,20 +248,49 @@ class Experiment:
                 backend=backend,
                 on_error=on_error,
                 progress=progress,
-                done_with=key,
+                key=key,
+                label=self.name,
             ):
+                counts[run.status] = counts.get(run.status, 0) + 1
                 if sink is not None:
                     sink.add(run)
         except BaseException as exc:
             failure = exc
             failed = getattr(exc, "runtable_run_id", None)
-            if sink is not None and isinstance(failed, int) and failed in self.runs:
-                sink.add(self.runs[failed])
+            if isinstance(failed, int) and failed in self.runs:
+                counts["failed"] += 1
+                if sink is not None:
+                    sink.add(self.runs[failed])
             raise
         finally:
             if sink is not None:
                 sink.close(failure)
+            self.last_execution = ExecutionSummary(
+                experiment=self.name,
+                steps=tuple(s.name for s in chosen),
+                done=counts["done"],
+                failed=counts["failed"],
+                skipped=len(runs) - len(todo),
+                not_run=len(todo) - counts["done"] - counts["failed"],
+                seconds=time.monotonic() - started,
+            )
+            self.last_execution.log(logger)
         return self
+
+    def _check_storable(self) -> None:
+        """Before any run starts: the config and params must be storable, or an execution
+        that persists as it goes would lose its work at the first write."""
+        from .codec import encode
+
+        try:
+            encode(dict(self.config))
+        except UnsupportedValueError as e:
+            raise e.located(
+                run_id=None,
+                field="experiment config",
+                fix="execute(persist=True) stores the config as runs finish: give a storable "
+                "config, or execute without persist=True and then persist(store_pickle=True)",
+            ) from None
 
     def _steps(self, steps: Any) -> list[Step]:
         if steps is None:
@@ -247,16 +306,65 @@ class Experiment:
 
     # -- storing -----------------------------------------------------------------------------
 
-    def persist(self, if_exists: IfExists = "fail", *, store_pickle: bool = False) -> Self:
+    def persist(
+        self,
+        if_exists: IfExists = "fail",
+        *,
+        store_pickle: bool = False,
+        session: Session | None = None,
+    ) -> Self:
         """Store the experiment and its runs in the session's database.
 
         ``if_exists``: "fail" (an error if the name is stored), "replace" (the stored version is
-        swapped for this one, atomically), or "append" (runs not stored yet are added, by run
-        id). ``store_pickle=True`` also stores a cloudpickle of the whole experiment, vars and
-        steps included, which only ``load_experiment(name, unpickle=True)`` ever unpickles.
-        All-or-nothing: when persist raises, the database is as it was.
+        swapped for this one, atomically), or "append" (new runs added, stored runs of the same
+        ids updated with the fields they carry). ``store_pickle=True`` also stores a cloudpickle
+        of the whole experiment, vars and steps included, which only
+        ``load_experiment(name, unpickle=True)`` ever unpickles. ``session``: store it in that
+        session's database instead, and attach the experiment to it (copying an experiment from
+        one database to another). All-or-nothing: when persist raises, the database is as it
+        was.
         """
-        self._require_session()._persist(self, if_exists=if_exists, store_pickle=store_pickle)
+        target = self._require_session() if session is None else session
+        if session is not None and self._slice is not None:
+            self._require_session()  # a slice is refused with its reason
+        target._persist(self, if_exists=if_exists, store_pickle=store_pickle)
+        self._session = target
+        return self
+
+    def reload(self) -> Self:
+        """Read this experiment again from its database, in place: its fields, config, seed
+        and runs as stored now (registered steps stay). ExperimentNotFoundError when it is not
+        stored."""
+        steps = self.steps
+        fresh = self._require_session().load_experiment(self.name)
+        self.__dict__.update(fresh.__dict__)
+        self.steps = steps
+        return self
+
+    def merge_runs(self, *sources: Experiment | Iterable[Run]) -> Self:
+        """Copy the runs of other experiments (or collections of runs) into this one, as new
+        runs with ids of this experiment: params, fields, vars, status, error, timestamps and
+        step records. Runs with equal params are all kept, as runs tracked by hand are."""
+        for source in sources:
+            runs = source.runs if isinstance(source, Experiment) else source
+            for run in list(runs):
+                copy = Run._restore(
+                    self._next_id,
+                    dict(run.params),
+                    dict(run.fields),
+                    self.config,
+                    self.seed,
+                    run.status,
+                    run.error,
+                    run.started_at,
+                    run.ended_at,
+                    run.steps_record,
+                )
+                if run._vars is not None:
+                    copy.vars.update(run._vars)
+                self._next_id += 1
+                self.runs._add(copy)
+        self._digests = None
         return self
 
     def _require_session(self) -> Session:
@@ -279,6 +387,7 @@ class Experiment:
         return {
             **environment(),
             "git_commit": git_commit(),
+            "seed": str(self.seed),
             "config": _jsonable(dict(self.config), 0),
             "steps": [{"name": n, "hash": h} for n, h in self._executed.items()],
             "registered_steps": [s.name for s in self.steps],
@@ -287,7 +396,8 @@ class Experiment:
     @classmethod
     def _from_stored(cls, stored: StoredExperiment, session: Session) -> Experiment:
 
-        exp = cls(stored.name, session=session, fields=stored.fields, seed=stored.seed)
+        seed = stored.meta.get("seed", stored.seed)  # exact, whatever its size
+        exp = cls(stored.name, session=session, fields=stored.fields, seed=int(seed))
         exp.id = stored.id
         exp.created_at = stored.created_at
         exp.updated_at = stored.updated_at
@@ -307,17 +417,17 @@ class Experiment:
                 runs.error,
                 runs.started_at,
                 runs.ended_at,
-                runs.done_with,
+                runs.steps,
                 strict=True,
             )
-            for run_id, params, fields, status, error, started, ended, done in rows:
+            for run_id, params, fields, status, error, started, ended, steps in rows:
                 yield restore(
-                    run_id, params, fields, config, seed, status, error, started, ended, done
+                    run_id, params, fields, config, seed, status, error, started, ended, steps
                 )
 
         exp.runs._defer(runs, build)
         exp._digests = None
-        exp._next_id = max(runs.ids, default=-1) + 1
+        exp._next_id = run_id_origin_after(max(runs.ids, default=0))
         return exp
 
     # -- viewing -----------------------------------------------------------------------------
@@ -358,26 +468,39 @@ class Experiment:
         return state
 
 
-def done_key(steps: Sequence[Step], config: Mapping[str, Any], seed: int) -> str:
-    """What a run's successful execution is recognised by: the steps' names and source
-    hashes, a digest of the config and the seed (stored in the run's ``done_with``)."""
-    try:
-        from .codec import encode
+def check_seed(value: Any) -> int:
+    """A seed as an int: any integer (numpy integers too, 128-bit entropy included); anything
+    else is refused here rather than rounded or truncated later."""
+    import numbers
 
-        config_bytes = encode(tuple(sorted(config.items())))
-    except (UnsupportedValueError, TypeError):  # unstorable or unsortable: never equal twice
-        try:
-            config_bytes = repr(sorted(config.items(), key=repr)).encode()
-        except RecursionError:
-            config_bytes = os.urandom(16)
-    return json.dumps(
-        {
-            "steps": [f"{s.name}:{s.source_hash}" for s in steps],
-            "config": hashlib.sha256(config_bytes).hexdigest()[:16],
-            "seed": seed,
-        },
-        separators=(",", ":"),
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    raise ValueError(
+        f"seed must be an integer (of any size, numpy integers too), not {value!r}; "
+        "a float seed would be rounded by some databases and change every run's numbers"
     )
+
+
+#: Ids of runs are 63-bit integers: a new experiment's first id is drawn from [LOW, HIGH),
+#: so ids always have 19 digits (tables line up), with room above for later extensions.
+_LOW, _HIGH = 10**18, 4 * 10**18
+#: Runs added to a loaded experiment start this far (at random) past its largest id.
+_GAP = 2**40
+
+
+def new_run_id_origin() -> int:
+    """The first id of the runs a new Experiment object adds: random, so that processes and
+    machines adding runs to one experiment never pick the same ids without coordinating
+    (two shards of 10,000 runs overlap with odds of about 1 in 10^14); later runs of that
+    object count up from it, so they keep their order."""
+    return _LOW + secrets.randbelow(_HIGH - _LOW)
+
+
+def run_id_origin_after(largest: int) -> int:
+    """The first id of runs added to a loaded experiment: past its largest stored id (runs
+    load in id order, so new runs come after the old ones) by a random gap (so processes
+    extending the same experiment at once do not collide)."""
+    return largest + 1 + secrets.randbelow(_GAP)
 
 
 class _RunSink:
@@ -391,6 +514,8 @@ class _RunSink:
         self.session = experiment._require_session()
         if experiment.id is None:  # the whole grid is stored first, runs still pending
             experiment.persist(if_exists=if_exists)
+        else:  # before any run starts: can this version write into what is stored?
+            self.session.store.check_writable(experiment.name)
         self.pending: list[Run] = []
         self.last = time.monotonic()
 
@@ -405,8 +530,8 @@ class _RunSink:
             try:
                 self.session._save_runs(self.experiment, self.pending)
             except BaseException:
-                for run in self.pending:  # not stored: a later execute() must run them again
-                    run.done_with = None
+                for run in self.pending:  # not stored: resume=True must run them again
+                    run._mark_unstored()
                 raise
             self.pending = []
         self.last = time.monotonic()

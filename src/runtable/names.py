@@ -4,7 +4,11 @@ Experiment names become table names (``e_<name>``) and must be lowercase, so tha
 sees the same unquoted identifier and no two names can map to one table. Param and field names
 become column names: letters, digits and underscores, starting with a letter, case kept, but two
 names of one experiment may not differ only in case (most databases would fold them together).
-Double underscores are reserved for runtable's own companion columns.
+
+Users' names are theirs: runtable reserves only ``id_run``, ``id_experiment`` and the prefix
+``runtable_``, under which it keeps its own bookkeeping columns (status, error, timestamps, the
+record of executed steps, exact values). PostgreSQL's system columns (``xmin``, ``ctid``, ...)
+cannot be column names there, so they are refused on every backend alike.
 """
 
 from __future__ import annotations
@@ -15,30 +19,32 @@ from collections.abc import Iterable
 from .errors import InvalidNameError
 
 MAX_EXPERIMENT_NAME = 48
-MAX_COLUMN_NAME = 56
+#: PostgreSQL keeps 63 bytes of an identifier; names are ASCII, so 63 characters.
+MAX_COLUMN_NAME = 63
 
-#: The bookkeeping columns of ``df(meta=True)`` (and of the run table), by what they hold.
-#: Code outside storage names them through these constants: their values change with the
-#: storage format (format 2 moves them under the ``runtable_`` prefix).
-STATUS_COLUMN = "status"
-ERROR_COLUMN = "error"
-STARTED_AT_COLUMN = "started_at"
-ENDED_AT_COLUMN = "ended_at"
+#: The prefix of every column runtable adds to a run table besides ``id_run``/``id_experiment``.
+PREFIX = "runtable_"
+
+#: The bookkeeping columns of ``df(meta=True)`` and of the run table, by what they hold.
+STATUS_COLUMN = "runtable_status"
+ERROR_COLUMN = "runtable_error"
+STARTED_AT_COLUMN = "runtable_started_at"
+ENDED_AT_COLUMN = "runtable_ended_at"
 META_COLUMNS = (STATUS_COLUMN, ERROR_COLUMN, STARTED_AT_COLUMN, ENDED_AT_COLUMN)
+#: The record of each step a run executed (JSON: name -> hash, config, seed, times, status).
+STEPS_COLUMN = "runtable_steps"
+#: Exact values of the cells whose SQL column cannot hold them exactly (one codec map per row).
+EXACT_COLUMN = "runtable_exact"
+ID_COLUMNS = ("id_run", "id_experiment")
 
-#: Columns every run table has; no param or field may take these names.
-RUN_COLUMNS = (
-    "id_run",
-    "id_experiment",
-    "status",
-    "error",
-    "started_at",
-    "ended_at",
-    "done_with",
-)
-RESERVED_COLUMNS = frozenset(RUN_COLUMNS)
+#: Columns every run table has, in order (storage format 2).
+RUN_COLUMNS = (*ID_COLUMNS, *META_COLUMNS, STEPS_COLUMN)
 
-#: Step parameter that receives the Run itself; not allowed as a param or field name either.
+#: PostgreSQL's system columns: no user column may have these names there.
+SYSTEM_COLUMNS = frozenset({"xmin", "xmax", "cmin", "cmax", "ctid", "tableoid"})
+
+#: Step parameter that receives the Run itself (a param or field of that name is still allowed:
+#: read it as ``run.params.run`` or ``run.fields.run``).
 RUN_ARGUMENT = "run"
 
 _EXPERIMENT_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -82,13 +88,16 @@ def check_column_name(name: object, kind: str = "field") -> str:
         raise InvalidNameError(
             kind, name, "use letters, digits and underscores, starting with a letter"
         )
-    if "__" in name:
-        raise InvalidNameError(kind, name, "double underscores are reserved for runtable")
     if len(name) > MAX_COLUMN_NAME:
         raise InvalidNameError(kind, name, f"at most {MAX_COLUMN_NAME} characters are allowed")
-    if name.lower() in RESERVED_COLUMNS or name.lower() == RUN_ARGUMENT:
+    lower = name.lower()
+    if lower in ID_COLUMNS or lower.startswith(PREFIX):
         raise InvalidNameError(
-            kind, name, f"reserved by runtable ({', '.join((*RUN_COLUMNS, RUN_ARGUMENT))})"
+            kind, name, f"reserved by runtable (id_run, id_experiment and names starting {PREFIX})"
+        )
+    if lower in SYSTEM_COLUMNS:
+        raise InvalidNameError(
+            kind, name, "a system column of PostgreSQL, refused on every backend; pick another name"
         )
     _valid_columns.add(name)
     return name

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import InvalidNameError
-from .names import check_column_name
+from .names import (
+    ENDED_AT_COLUMN,
+    ERROR_COLUMN,
+    STARTED_AT_COLUMN,
+    STATUS_COLUMN,
+    check_column_name,
+)
 from .seeding import params_digest, run_seed_sequence
 from .series import FIELD as SERIES_FIELD
 from .series import SeriesLog
+from .storage.columns import ABSENT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -216,11 +225,12 @@ class Run:
     __slots__ = (
         "_digest",
         "_experiment_seed",
+        "_grid",
         "_rng",
         "_series",
+        "_steps",
         "_vars",
         "config",
-        "done_with",
         "ended_at",
         "error",
         "fields",
@@ -242,7 +252,6 @@ class Run:
         error: str | None = None,
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
-        done_with: str | None = None,
     ) -> None:
         self.id = id
         self.params = params if isinstance(params, Params) else Params(params)
@@ -253,9 +262,8 @@ class Run:
         self.error = error
         self.started_at = started_at
         self.ended_at = ended_at
-        #: what the run's last successful execution was: steps (names and source hashes),
-        #: config and seed; a later execute() with the same skips the run
-        self.done_with = done_with
+        self._steps: dict[str, dict[str, Any]] | str | None = None
+        self._grid = False
         self._experiment_seed = experiment_seed
         self._rng: np.random.Generator | None = None
         self._series: SeriesLog | None = None
@@ -267,6 +275,68 @@ class Run:
         if self._vars is None:
             self._vars = Vars()
         return self._vars
+
+    @property
+    def steps(self) -> Mapping[str, Mapping[str, Any]]:
+        """What each step executed on this run did, by step name (read-only): its source
+        ``hash``, the ``config`` digest and ``seed`` it ran with, its ``status`` and its
+        ``started_at``/``ended_at`` (ISO 8601, UTC). ``execute(resume=True)`` skips a run
+        whose record of every given step matches."""
+        return MappingProxyType({k: MappingProxyType(v) for k, v in self._step_records().items()})
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds spent in this run's steps (their recorded times added up; a later
+        evaluation step adds to the generating one), or None when it never ran."""
+        total = 0.0
+        timed = False
+        for record in self._step_records().values():
+            started, ended = record.get("started_at"), record.get("ended_at")
+            if started and ended:
+                total += (
+                    datetime.fromisoformat(ended) - datetime.fromisoformat(started)
+                ).total_seconds()
+                timed = True
+        if timed:
+            return total
+        if self.started_at is not None and self.ended_at is not None:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def grid_point(self) -> bool:
+        """Whether the run was added from a grid (``add_runs``/``add_run``): such params are
+        one run per experiment, in memory and in the database. Runs tracked with
+        ``with exp.run()`` may repeat params."""
+        return self._grid
+
+    @property
+    def steps_record(self) -> str | None:
+        """The steps record as stored (JSON text), or None when no step ran."""
+        steps = self._steps
+        if steps is None or isinstance(steps, str):
+            return steps
+        return json.dumps(steps, separators=(",", ":")) if steps else None
+
+    def _mark_unstored(self) -> None:
+        """The run finished but could not be stored: its records no longer say "done", so
+        ``execute(resume=True)`` executes it again rather than skipping it."""
+        records = self._step_records()
+        for record in records.values():
+            if record.get("status") == "done":
+                record["status"] = "unstored"
+        self._steps = records
+
+    def _step_records(self) -> dict[str, dict[str, Any]]:
+        """The steps record as a dict (parsed from its stored text on first use)."""
+        steps = self._steps
+        if isinstance(steps, str):
+            try:
+                parsed = json.loads(steps)
+            except ValueError:
+                parsed = {}
+            steps = self._steps = parsed if isinstance(parsed, dict) else {}
+        return steps if steps is not None else {}
 
     @property
     def params_digest(self) -> int:
@@ -327,7 +397,8 @@ class Run:
         error: str | None,
         started_at: datetime | None,
         ended_at: datetime | None,
-        done_with: str | None,
+        steps: str | None,
+        grid: bool = False,
     ) -> Run:
         """A run built from dicts it now owns, without checking names again: the caller checked
         them (a grid being added) or storage did when they were stored (a run being loaded)."""
@@ -346,12 +417,17 @@ class Run:
         run.error = error
         run.started_at = started_at
         run.ended_at = ended_at
-        run.done_with = done_with
+        run._steps = steps
+        run._grid = grid
         run._experiment_seed = experiment_seed
         run._rng = None
         run._series = None
         run._digest = None
         return run
+
+    def df(self) -> pd.DataFrame:
+        """This run as a one-row DataFrame: ``id_run``, its params, its fields."""
+        return Runs([self]).df()
 
     def _repr_html_(self) -> str:
         from .views import run_html
@@ -432,6 +508,22 @@ class Runs:
             return list(self._deferred[0].ids)
         return list(self._by_id)
 
+    def at(self, position: int) -> Run:
+        """The run at ``position`` in insertion order (negative counts from the end); run ids
+        are not positions (see `Run.id`)."""
+        runs = self._runs()
+        n = len(runs)
+        if not -n <= position < n:
+            raise IndexError(f"no run at position {position}: there are {n} runs")
+        return list(runs.values())[position]
+
+    def apply(self, func: Callable[[Run], Any]) -> Runs:
+        """Call ``func(run)`` on every run, in order, in this process (a quick change of many
+        runs; unlike a step it records nothing); returns the runs, so calls chain."""
+        for run in self:
+            func(run)
+        return self
+
     def first(self) -> Run:
         """The first run added; IndexError when there are none."""
         for run in self._runs().values():
@@ -441,7 +533,9 @@ class Runs:
     def df(self, *, meta: bool = False) -> pd.DataFrame:
         """One row per run: ``id_run``, then params, then fields (absent values are missing).
 
-        With ``meta=True`` also ``status``, ``error``, ``started_at`` and ``ended_at``.
+        With ``meta=True`` also ``runtable_status``, ``runtable_error``,
+        ``runtable_started_at`` and ``runtable_ended_at`` (named as in SQL, so they never clash
+        with a field called ``status`` or ``error``).
         """
         from ._frames import dataframe  # text with lone surrogates stays object
 
@@ -450,13 +544,13 @@ class Runs:
         runs = list(self._by_id.values())
         columns: dict[str, Sequence[Any]] = {"id_run": [r.id for r in runs]}
         if meta:
-            columns["status"] = [r.status for r in runs]
-            columns["error"] = [r.error for r in runs]
-            columns["started_at"] = [r.started_at for r in runs]
-            columns["ended_at"] = [r.ended_at for r in runs]
+            columns[STATUS_COLUMN] = [r.status for r in runs]
+            columns[ERROR_COLUMN] = [r.error for r in runs]
+            columns[STARTED_AT_COLUMN] = [r.started_at for r in runs]
+            columns[ENDED_AT_COLUMN] = [r.ended_at for r in runs]
         columns.update(_columns([r.params._data for r in runs]))
         columns.update(_columns([r.fields._data for r in runs]))
-        return dataframe(columns)
+        return dataframe({k: _frame_column(v) for k, v in columns.items()})
 
     def _repr_html_(self) -> str:
         from .views import runs_html
@@ -483,25 +577,46 @@ class Runs:
 
 
 def _stored_columns(stored: Any, meta: bool) -> dict[str, Sequence[Any]]:
-    """The DataFrame columns of runs still held as stored columns (absent values as None)."""
-    from .storage.columns import ABSENT
-
+    """The DataFrame columns of runs still held as stored columns."""
     columns: dict[str, Sequence[Any]] = {"id_run": stored.ids}
     if meta:
-        columns["status"] = stored.status
-        columns["error"] = stored.error
-        columns["started_at"] = stored.started_at
-        columns["ended_at"] = stored.ended_at
+        columns[STATUS_COLUMN] = stored.status
+        columns[ERROR_COLUMN] = stored.error
+        columns[STARTED_AT_COLUMN] = stored.started_at
+        columns[ENDED_AT_COLUMN] = stored.ended_at
     for source in (stored.params, stored.fields):
         for name, values in source.items():
-            if name in stored.with_absent:
-                values = [None if v is ABSENT else v for v in values]
-            elif name in stored.all_floats:  # straight to float64, no type inference
+            if name in stored.all_floats:  # straight to float64, no type inference
                 import numpy as np
 
                 values = np.fromiter(values, dtype=np.float64, count=len(values))
+            else:
+                values = _frame_column(values)
             columns[name] = values
     return columns
+
+
+def _frame_column(values: Sequence[Any]) -> Sequence[Any]:
+    """A DataFrame column: an explicit ``None`` stays ``None`` (an object column, so ints
+    stay ints and a ``None`` grid value is not NaN); a run without the value (absent) is
+    missing as pandas shows it (NaN in a numeric column)."""
+    if not isinstance(values, (list, tuple)):
+        return values
+    nones = False
+    absent = False
+    for v in values:
+        if v is None:
+            nones = True
+        elif v is ABSENT:
+            absent = True
+    if not nones:
+        return [None if v is ABSENT else v for v in values] if absent else values
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = None if v is ABSENT else v
+    return out  # type: ignore[return-value]  # an object array: a sequence pandas keeps as is
 
 
 def _columns(dicts: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
@@ -515,7 +630,7 @@ def _columns(dicts: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
     for keys in orders:
         for name in keys:
             if name not in out:
-                out[name] = [d.get(name) for d in dicts]
+                out[name] = [d.get(name, ABSENT) for d in dicts]
     return out
 
 

@@ -8,7 +8,9 @@ equal, since stored params may come back as Python scalars.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import random
 import sys
 from _random import Random as _CRandom
@@ -34,12 +36,111 @@ def params_digest(params: Mapping[str, Any]) -> int:
         items = tuple(sorted(params.items()))
         canonical = b"r" + repr(items).encode("utf-8", "surrogatepass")
     else:
-        items = tuple(sorted((str(k), _plain(v)) for k, v in params.items()))
+        items = tuple(
+            sorted((str(k), _canonical(_stored_param_of(k, v))) for k, v in params.items())
+        )
         if all(type(v) in _REPR_SAFE for _, v in items):
             canonical = b"r" + repr(items).encode("utf-8", "surrogatepass")
         else:
             canonical = b"c" + _encode_params(items)
     return int.from_bytes(hashlib.sha256(canonical).digest()[:16], "little")
+
+
+def _stored_param_of(name: str, value: Any) -> Any:
+    from .errors import UnsupportedValueError
+
+    try:
+        return stored_param(_plain(value))
+    except UnsupportedValueError as e:
+        raise e.located(run_id=None, field=f"param {name!r}") from None
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """A short hex digest of a config, the same in every process for equal stored configs
+    (sets ordered canonically), and the same as runtable 0.1 recorded for configs without
+    sets, so its databases resume; a config the codec cannot store never matches."""
+    try:
+        from .codec import encode
+
+        data = encode(tuple(sorted((k, _canonical(v)) for k, v in config.items())))
+    except Exception:  # not storable (or keys that do not sort): never equal to another
+        data = os.urandom(16)
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def stored_param(value: Any) -> Any:
+    """What a param is stored (and identified) as: the value itself, except for classes,
+    functions and ``functools.partial`` objects (model constructors in a grid), which are
+    stored as readable text: the qualified name, a partial with its arguments. A lambda has
+    no name that tells two apart: UnsupportedValueError."""
+    if isinstance(value, type) or (callable(value) and not _codec_native(value)):
+        text = callable_text(value)
+        if "<lambda>" in text:
+            from .errors import UnsupportedValueError
+
+            raise UnsupportedValueError(
+                type(value),
+                fix="a lambda has no name that identifies it as a grid point (two lambdas "
+                "would be one point); define it with def, or use functools.partial",
+            )
+        return text
+    return value
+
+
+def callable_text(value: Any) -> str:
+    """``module.QualName`` of a class or function; ``partial(module.f, 1, k=2)`` of a
+    partial (arguments by their repr)."""
+    if isinstance(value, functools.partial):
+        args = [callable_text(value.func), *map(_arg_text, value.args)]
+        args += [f"{k}={_arg_text(v)}" for k, v in value.keywords.items()]
+        return f"partial({', '.join(args)})"
+    module = getattr(value, "__module__", None) or ""
+    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+    if name is None:
+        name = type(value).__qualname__
+        module = type(value).__module__
+    return f"{module}.{name}" if module and module != "builtins" else str(name)
+
+
+def _arg_text(value: Any) -> str:
+    return callable_text(value) if callable(value) else repr(value)
+
+
+def _codec_native(value: Any) -> bool:
+    """Callable values the codec stores as what they are (numpy ufuncs are not among them;
+    a pandas or numpy object that happens to be callable is)."""
+    module = type(value).__module__ or ""
+    return module.startswith(("numpy", "pandas")) and not isinstance(value, _UFUNC_TYPES())
+
+
+def _UFUNC_TYPES() -> tuple[type, ...]:
+    np = sys.modules.get("numpy")
+    return (np.ufunc,) if np is not None else ()
+
+
+def _canonical(value: Any) -> Any:
+    """`_canonical_sets`, or ``value`` as it is when it is nested too deep to walk (the codec
+    then refuses it with its own clear error)."""
+    try:
+        return _canonical_sets(value)
+    except RecursionError:
+        return value
+
+
+def _canonical_sets(value: Any) -> Any:
+    """``value`` with every set replaced by a tuple in a fixed order (by the elements' codec
+    bytes), so that equal values give equal bytes whatever their sets' iteration order."""
+    t = type(value)
+    if t in (set, frozenset):
+        from .codec import encode
+
+        items = sorted((_canonical_sets(v) for v in value), key=lambda v: encode(v))
+        return ("\x00" + t.__name__, tuple(items))
+    if t is tuple or t is list:
+        return t(_canonical_sets(v) for v in value)
+    if t is dict:
+        return {k: _canonical_sets(v) for k, v in value.items()}
+    return value
 
 
 def _encode_params(items: tuple[tuple[str, Any], ...]) -> bytes:

@@ -76,8 +76,9 @@ class Session:
 
     def load_experiment(
         self,
-        name: str,
+        name: str | None = None,
         *,
+        id: str | None = None,
         unpickle: bool = False,
         where: str | None = None,
         columns: Sequence[str] | None = None,
@@ -89,16 +90,21 @@ class Session:
         databases you trust: unpickling runs code); it must have been persisted with
         ``store_pickle=True``.
 
-        ``where`` (a SQL condition on the run table, e.g. ``"n > 100 AND status = 'done'"``)
+        ``id`` loads by the experiment's id (``exp.id``, the ``id`` column of ``ls()``) instead
+        of its name.
+
+        ``where`` (a SQL condition on the run table, e.g.
+        ``"n > 100 AND runtable_status = 'done'"``)
         and ``columns`` (the fields to load; params are always loaded) load a slice: only
         those runs and values are read. A slice can be executed and viewed but not persisted.
         """
-        check_experiment_name(name)
+        name = self._name_of(name, id)
         sliced = where is not None or columns is not None
         if unpickle and sliced:
             raise ValueError("unpickle=True loads the whole pickled experiment: drop where/columns")
         stored = self.store.load(name, with_pickle=unpickle, where=where, columns=columns)
         if not unpickle:
+            _warn_only_in_pickle(name, stored.meta.get("only_in_pickle"))
             experiment = Experiment._from_stored(stored, self)
             if sliced:
                 experiment._slice = f"where={where!r}, columns={columns!r}"
@@ -120,6 +126,19 @@ class Session:
         experiment._session = self
         return experiment
 
+    def _name_of(self, name: str | None, experiment_id: str | None) -> str:
+        if experiment_id is None:
+            return check_experiment_name(name)  # InvalidNameError for None too
+        if name is not None:
+            raise ValueError("give load_experiment the experiment's name or its id, not both")
+        listed = self.ls()
+        found = listed.loc[listed["id"] == experiment_id, "name"]
+        if found.empty:
+            from .errors import ExperimentNotFoundError
+
+            raise ExperimentNotFoundError(f"<id {experiment_id}>", self.url)
+        return str(found.iloc[0])
+
     def ls(self) -> pd.DataFrame:
         """One row per stored experiment: name, id, table, created/updated, n_runs, ..."""
         import pandas as pd
@@ -137,9 +156,21 @@ class Session:
 
             raise ExperimentNotFoundError(name, self.url)
 
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Run SQL (with ``:name`` placeholders filled from ``params``) and return a DataFrame."""
-        return self.store.query(sql, params)
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, decode: bool = False
+    ) -> pd.DataFrame:
+        """Run SQL (with ``:name`` placeholders filled from ``params``) and return a DataFrame.
+
+        ``decode=True`` turns cells holding runtable's codec bytes (arrays, the experiments'
+        ``fields`` and ``config``, the ``runtable_exact`` maps) into Python values; it never
+        runs code from the data.
+        """
+        frame = self.store.query(sql, params)
+        if decode:
+            from .decoding import decode_frame
+
+            frame = decode_frame(frame)
+        return frame
 
     def _persist(self, experiment: Experiment, *, if_exists: IfExists, store_pickle: bool) -> None:
         pickle = None
@@ -165,6 +196,11 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A session travels (to joblib's process workers, say) as its URL and engine options
+        and connects again where it lands; an in-memory SQLite database is not shared."""
+        return (_reconnect, (self._url, self._engine_kwargs))
+
     def _repr_html_(self) -> str:
         from .views import session_html
 
@@ -187,6 +223,32 @@ def _experiment_data(experiment: Experiment, pickle: bytes | None) -> Experiment
         meta=experiment._metadata(),
         pickle=pickle,
     )
+
+
+def _warn_only_in_pickle(name: str, skipped: Any) -> None:
+    """A plain load leaves out what only the pickle holds: say which values those are."""
+    if not skipped or not isinstance(skipped, list):
+        return
+    import warnings
+
+    places = sorted(
+        {
+            str(item.get("field")) if item.get("run") is None else f"{item.get('field')!r}"
+            for item in skipped
+            if isinstance(item, dict)
+        }
+    )
+    warnings.warn(
+        f"experiment {name!r} keeps some values only in its pickle, which a plain load leaves "
+        f"out: {', '.join(places)}; load_experiment({name!r}, unpickle=True) brings them "
+        "back (it runs the pickle's code: only for databases you trust)",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _reconnect(url: str, engine_kwargs: dict[str, Any]) -> Session:
+    return Session(url, **engine_kwargs)
 
 
 def connect(url: str | None = None, **engine_kwargs: Any) -> Session:

@@ -35,7 +35,7 @@ def main() -> None:
     url, scratch = sys.argv[1], sys.argv[2]
     warm = rt.connect(f"sqlite:///{scratch}/warm.db")
     warm.create_experiment("warm").add_runs(x=range(2)).execute(values).persist()
-    warm.load_experiment("warm").execute(values, persist=True, force=True)
+    warm.load_experiment("warm").execute(values, persist=True)
     warm.ls()
     attempt(lambda: warm.create_experiment("warm").persist())  # the error path's imports
     warm.delete_experiment("warm")
@@ -56,9 +56,7 @@ def main() -> None:
             )
         ),
         "execute": attempt(
-            lambda: (
-                session.load_experiment("first").execute(values, persist=True, force=True) and None
-            )
+            lambda: session.load_experiment("first").execute(values, persist=True) and None
         ),
         "delete": attempt(lambda: session.delete_experiment("first")),
         "load": attempt(lambda: len(session.load_experiment("first").runs)),

@@ -62,7 +62,7 @@ def sweep_uninterrupted(a: int, b: int) -> rt.Experiment:
 
 def frame(experiment: rt.Experiment) -> pd.DataFrame:
     """The runs as a DataFrame whose array cells are replaced by their exact bytes and dtype."""
-    df = experiment.runs.df()
+    df = experiment.runs.df().drop(columns="id_run")  # ids are random per process
     for column in df.columns:
         if df[column].map(lambda v: isinstance(v, np.ndarray)).any():
             df[column] = df[column].map(
@@ -72,12 +72,22 @@ def frame(experiment: rt.Experiment) -> pd.DataFrame:
 
 
 def assert_same_runs(a: rt.Experiment, b: rt.Experiment) -> None:
-    """Same ids, params and fields, exactly (arrays compared byte for byte)."""
+    """Same params and fields in the same order, exactly (arrays compared byte for byte)."""
     pd.testing.assert_frame_equal(frame(a), frame(b), check_exact=True)
 
 
+def index(run: rt.Run) -> int:
+    """Where a run is in its campaign grid, from its params: ``i``, or ``a`` and ``b`` as
+    ``a * 1000 + b``. Run ids are random per process, so the campaign keys runs by this."""
+    params = run.params
+    if "i" in params:
+        return int(params["i"])
+    return int(params["a"]) * 1000 + int(params["b"])
+
+
 def log_ids(path: Path) -> tuple[set[int], set[int]]:
-    """The ids of the runs that started and that ended, from a RUNTABLE_SWEEP_LOG file."""
+    """The indices (see `index`) of the runs that started and that ended, from a
+    RUNTABLE_SWEEP_LOG file."""
     started: set[int] = set()
     ended: set[int] = set()
     if path.exists():
@@ -91,8 +101,8 @@ def log_ids(path: Path) -> tuple[set[int], set[int]]:
 def check_sweep(
     session: rt.Session, name: str, n_runs: int, reference: Mapping[int, Mapping[str, Any]]
 ) -> set[int]:
-    """Load a (possibly interrupted) sweep and check that it is consistent; return the ids of
-    its done runs.
+    """Load a (possibly interrupted) sweep and check that it is consistent; return the indices
+    (see `index`) of its done runs; ``reference`` maps each index to its fields.
 
     Consistent: the whole grid is there; every run is pending (no field at all) or done (every
     field, each equal to the uninterrupted reference); the ``experiments`` row counts the runs.
@@ -105,22 +115,24 @@ def check_sweep(
     for run in experiment.runs:
         fields = dict(run.fields)
         if run.status == "done":
-            assert sorted(fields) == sorted(SWEEP_FIELDS), (run.id, fields)
-            expected = reference[run.id]
-            assert fields["value"] == expected["value"], run.id
-            assert fields["label"] == expected["label"], run.id
-            assert fields["path"].tobytes() == expected["path"].tobytes(), run.id
+            assert sorted(fields) == sorted(SWEEP_FIELDS), (index(run), fields)
+            expected = reference[index(run)]
+            assert fields["value"] == expected["value"], index(run)
+            assert fields["label"] == expected["label"], index(run)
+            assert fields["path"].tobytes() == expected["path"].tobytes(), index(run)
             assert run.error is None
             assert run.started_at is not None
             assert run.ended_at is not None
-            done.add(run.id)
+            done.add(index(run))
         else:
-            assert run.status == "pending", (run.id, run.status, run.error)
-            assert fields == {}, (run.id, fields)
+            assert run.status == "pending", (index(run), run.status, run.error)
+            assert fields == {}, (index(run), fields)
     return done
 
 
 def statuses(session: rt.Session, name: str) -> dict[str, int]:
     """Run counts by status, straight from SQL."""
-    df = session.query(f"SELECT status, COUNT(*) AS n FROM e_{name} GROUP BY status")
+    df = session.query(
+        f"SELECT runtable_status AS status, COUNT(*) AS n FROM e_{name} GROUP BY runtable_status"
+    )
     return {str(s): int(n) for s, n in zip(df["status"], df["n"], strict=True)}

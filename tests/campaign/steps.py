@@ -23,7 +23,7 @@ def _log(run: rt.Run, what: str) -> None:
     if path:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{what} {run.id}\n".encode())
+            os.write(fd, f"{what} {run.params.i}\n".encode())
         finally:
             os.close(fd)
 
@@ -37,7 +37,7 @@ def measure(run: rt.Run) -> None:
     if pause:
         time.sleep(pause)
     if fault == "raise":
-        raise FlakyError(f"injected failure in run {run.id}")
+        raise FlakyError(f"injected failure in run i={run.params.i}")
     if fault == "exit":
         os._exit(1)  # the worker dies: no exception, no cleanup
     if fault == "interrupt":

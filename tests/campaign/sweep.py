@@ -5,7 +5,8 @@ executes :func:`simulate` on it with ``persist=True``, so that running it again 
 resumes the sweep. Prints ``finished`` at the end. Environment variables:
 
 - ``RUNTABLE_SWEEP_SLEEP``: seconds each run sleeps (default 0), to give a test time to act;
-- ``RUNTABLE_SWEEP_LOG``: a file to which each run appends ``start <id>`` and ``end <id>``;
+- ``RUNTABLE_SWEEP_LOG``: a file to which each run appends ``start <k>`` and ``end <k>``,
+  ``k = a * 1000 + b`` (run ids are random per process);
 - ``RUNTABLE_SWEEP_READY``: a file created once runtable is imported and connected;
 - ``RUNTABLE_SWEEP_JOBS`` and ``RUNTABLE_SWEEP_BACKEND``: joblib's ``n_jobs`` and backend.
 
@@ -35,14 +36,14 @@ def log(line: str) -> None:
 
 @rt.step
 def simulate(run: rt.Run) -> None:
-    log(f"start {run.id}")
+    log(f"start {run.params.a * 1000 + run.params.b}")
     pause = float(os.environ.get("RUNTABLE_SWEEP_SLEEP", "0"))
     if pause:
         time.sleep(pause)
     run.fields.value = float(run.rng.normal())
     run.fields.path = run.rng.random(50)
     run.fields.label = f"a{run.params.a}-b{run.params.b}"
-    log(f"end {run.id}")
+    log(f"end {run.params.a * 1000 + run.params.b}")
 
 
 def main() -> None:
@@ -58,7 +59,7 @@ def main() -> None:
         exp = session.create_experiment(name).add_runs(a=range(a), b=range(b))
     n_jobs = int(os.environ.get("RUNTABLE_SWEEP_JOBS", "1"))
     backend = os.environ.get("RUNTABLE_SWEEP_BACKEND") or None
-    exp.execute(simulate, persist=True, n_jobs=n_jobs, backend=backend)
+    exp.execute(simulate, persist=True, resume=True, n_jobs=n_jobs, backend=backend)
     print("finished", flush=True)
 
 

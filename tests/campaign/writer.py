@@ -17,6 +17,10 @@ Modes:
 - ``replace``: round k persists experiment ``rep_<k>`` with ``if_exists="replace"``; writer
   ``a`` stores 10 runs, any other 15, every run with ``writer`` = the tag.
 
+Mode ``swap`` has no barrier: it persists experiment ``swap`` with ``if_exists="replace"``
+ROUNDS times, alternately 10 and 15 runs whose field ``n`` says how many, then prints
+``finished``.
+
 Mode ``grow`` has no barrier: it persists experiment ``grow`` (run x=0 with field ``f0``),
 then ROUNDS times appends one run x=k whose only field is a new column ``f<k>`` = k, as fast as
 it can, so that the stored column list changes with every commit; then prints ``finished``.
@@ -74,12 +78,22 @@ def many_values(x: int) -> dict[str, object]:
 def grow(url: str, rounds: int) -> None:
     session = rt.connect(url)
     exp = session.create_experiment("grow").add_run(x=0)
-    exp.runs[0].fields.f0 = 0
+    exp.runs.at(0).fields.f0 = 0
     exp.persist()
     for k in range(1, rounds + 1):
-        run = exp.add_run(x=k).runs[k]
+        run = exp.add_run(x=k).runs.at(-1)
         run.fields[f"f{k}"] = k
         exp.persist(if_exists="append")
+    session.close()
+    print("finished", flush=True)
+
+
+def swap(url: str, rounds: int) -> None:
+    session = rt.connect(url)
+    for k in range(rounds):
+        n = 10 if k % 2 else 15
+        exp = session.create_experiment("swap").add_runs(x=range(n))
+        exp.execute(lambda x, n=n: {"n": n}).persist(if_exists="replace")
     session.close()
     print("finished", flush=True)
 
@@ -88,6 +102,9 @@ def main() -> None:
     url, tag, mode, rounds, barrier = sys.argv[1:6]
     if mode == "grow":
         grow(url, int(rounds))
+        return
+    if mode == "swap":
+        swap(url, int(rounds))
         return
     for k in range(int(rounds)):
         session = rt.connect(url.replace("{round}", str(k)))

@@ -34,11 +34,16 @@ class RunLike(Protocol):
     @property
     def ended_at(self) -> datetime | None: ...
     @property
-    def done_with(self) -> str | None: ...
+    def steps_record(self) -> str | None:
+        """The JSON record of the steps the run executed (stored as text, read back as is)."""
+
     @property
     def params(self) -> Mapping[str, Any]: ...
     @property
     def fields(self) -> Mapping[str, Any]: ...
+    @property
+    def grid_point(self) -> bool:
+        """Whether the run was added from a grid: its params may be stored only once."""
 
 
 @dataclass(slots=True)
@@ -62,7 +67,8 @@ class StoredRuns:
     error: list[str | None] = field(default_factory=list)
     started_at: list[datetime | None] = field(default_factory=list)
     ended_at: list[datetime | None] = field(default_factory=list)
-    done_with: list[str | None] = field(default_factory=list)
+    #: each run's JSON record of executed steps (as stored; parsed when first read)
+    steps: list[str | None] = field(default_factory=list)
     params: dict[str, Sequence[Any]] = field(default_factory=dict)
     fields: dict[str, Sequence[Any]] = field(default_factory=dict)
     #: names of the params and fields that some runs do not have
@@ -108,8 +114,9 @@ class Store(ABC):
         """Store an experiment and its runs; return the stored experiment's id.
 
         ``if_exists``: "fail" raises ExperimentExistsError when the name is stored; "replace"
-        swaps the stored version for this one; "append" adds the runs whose ids are not stored
-        yet (adding columns as needed) and updates the experiment's own fields and metadata.
+        swaps the stored version for this one; "append" writes the runs into the stored version
+        as `save_runs` does (new runs added, stored runs of the same ids updated, columns added
+        as needed) and updates the experiment's own fields and metadata.
         Raises UnsupportedValueError (naming run and field) before writing anything when a value
         cannot be stored, StorageError when the database refuses.
         """
@@ -118,11 +125,21 @@ class Store(ABC):
     def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
         """Write runs into a stored experiment as they finish (incremental persistence).
 
-        Stored runs with the same ids are replaced; each must be the same grid point (same
-        params), else ConflictError. New runs are inserted and columns added as needed. The
-        experiment's row (run count, fields, config, metadata) is updated with them. As atomic
-        as ``save``. ExperimentNotFoundError when the experiment is not stored.
+        A stored run with the same id is updated: its bookkeeping and the params and fields
+        these runs carry are written, its other columns are kept; it must be the same grid
+        point (same params), else ConflictError. New runs are inserted and columns added (or
+        widened) as needed; a new grid point (``grid_point``) whose params are already stored
+        under another id is refused with ConflictError. The experiment's row (run count,
+        fields, config, metadata) is updated with them. As atomic as ``save``.
+        ExperimentNotFoundError when the experiment is not stored; SchemaError when it was
+        stored in a format this version reads but does not write into.
         """
+
+    @abstractmethod
+    def check_writable(self, name: str) -> None:
+        """Raise SchemaError when the stored experiment ``name`` is in a storage format this
+        version reads but does not write into (and say how to upgrade it); nothing when it is
+        writable or not stored."""
 
     @abstractmethod
     def load(

@@ -28,7 +28,7 @@ def chunks_table(column: Callable[[str, Any], sa.Column[Any]]) -> sa.Table:
         TABLE,
         sa.MetaData(),
         sa.Column("id_experiment", sa.String(32), primary_key=True),
-        sa.Column("id_run", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("id_run", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("part", sa.Integer, primary_key=True, autoincrement=False),
         column("data", "blob"),

@@ -12,13 +12,15 @@ str        text
 datetime   naive timestamps (aware ones are projected to UTC)
 json       dicts of JSON values (queryable with the database's JSON functions)
 blob       the safe codec's bytes, for everything else
+null       nothing yet: every value so far is ``None`` (widened when others come)
 =========  ======================================================================
 
 A value that the native column cannot hold exactly (NaN where the backend drops it, an int in a
 float column, an array in a float column, an explicit ``None``, a tuple inside a dict, ...) is
 stored twice: its closest native projection, so SQL still sees something sensible (or NULL), and
-its exact codec encoding in a companion column ``<name>__exact``. Loading prefers the companion.
-A value is *absent* (the run never set it) when both are NULL.
+its exact codec encoding: in storage format 2 in the row's one ``runtable_exact`` map, in format
+1 in a companion column ``<name>__exact``. Loading prefers the exact value. A value is *absent*
+(the run never set it) when the native cell is NULL and there is no exact value.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from typing import Any, Literal
 from .. import codec
 from ..errors import CodecError, CorruptValueError, UnsupportedValueError
 
-Kind = Literal["bool", "int", "float", "str", "datetime", "json", "blob"]
+Kind = Literal["bool", "int", "float", "str", "datetime", "json", "blob", "null"]
 Role = Literal["param", "field"]
-KINDS: tuple[Kind, ...] = ("bool", "int", "float", "str", "datetime", "json", "blob")
+KINDS: tuple[Kind, ...] = ("bool", "int", "float", "str", "datetime", "json", "blob", "null")
 COMPANION_SUFFIX = "__exact"
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -74,6 +76,9 @@ class Capabilities:
     max_text_bytes: int | None = None  #: longer strings go to the companion only
     timestamp_step_us: int = 1  #: timestamps are kept to this many microseconds
     json_exact: bool = True  #: JSON columns keep types and key order exactly
+    widens_columns: bool = True  #: a column's type can change in place (int to float, ...)
+    max_columns: int | None = None  #: columns a table may have
+    max_fixed_row_bytes: int | None = None  #: bytes of a row's fixed-width cells (one page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,18 @@ _CLASS_BY_TYPE: dict[type, Kind] = {
 }
 
 
+def widened(stored: Kind, new: Kind) -> Kind | None:
+    """The kind a stored column must become to hold values of kind ``new`` natively (an
+    all-``None`` column takes any kind; bool < int < float widen), or None when it stays."""
+    if stored == new or new == "null":
+        return None
+    if stored == "null":
+        return new
+    if stored in _NUMERIC_ORDER and new in _NUMERIC_ORDER:
+        return new if _NUMERIC_ORDER.index(new) > _NUMERIC_ORDER.index(stored) else None
+    return None
+
+
 def infer_kind(values: Sequence[Any]) -> Kind:
     """The kind of a column from the values of all runs (absent values and None ignored).
 
@@ -140,7 +157,7 @@ def infer_kind(values: Sequence[Any]) -> Kind:
             return _CLASS_BY_TYPE[only]
     counts = Counter(value_class(v) for v in values if v is not None and v is not ABSENT)
     if not counts:
-        return "blob"
+        return "null"
     if set(counts) <= set(_NUMERIC_ORDER):
         return max(counts, key=_NUMERIC_ORDER.index)
     return max(counts, key=lambda k: (counts[k], -KINDS.index(k)))
@@ -326,6 +343,12 @@ def _float_exact(v: float, caps: Capabilities) -> bool:
     return True
 
 
+def text_exact(s: str) -> bool:
+    """Whether text is stored exactly by every backend's text column (no NUL, no lone
+    surrogate)."""
+    return _text_exact(s, _STRICT_TEXT)
+
+
 def _text_exact(s: str, caps: Capabilities) -> bool:
     if not caps.nul_in_text and "\x00" in s:
         return False
@@ -335,6 +358,8 @@ def _text_exact(s: str, caps: Capabilities) -> bool:
         return False
     return caps.max_text_bytes is None or size <= caps.max_text_bytes
 
+
+_STRICT_TEXT = Capabilities()
 
 Projection = Callable[[Any, Capabilities], tuple[Any, bool]]
 
@@ -400,7 +425,12 @@ def _to_json(v: Any, caps: Capabilities) -> tuple[Any, bool]:
     return (projected if isinstance(projected, dict) else None), False
 
 
+def _to_null(v: Any, caps: Capabilities) -> tuple[Any, bool]:
+    return None, False
+
+
 _PROJECTIONS: dict[Kind, Projection] = {
+    "null": _to_null,
     "float": _to_float,
     "int": _to_int,
     "bool": _to_bool,

@@ -53,6 +53,7 @@ class Dialect:
             "datetime": sa.DateTime(),
             "json": sa.JSON(none_as_null=True),
             "blob": sa.LargeBinary(),
+            "null": sa.LargeBinary(),  # nothing but None yet: widened when values come
         }
         return types[kind]
 
@@ -67,6 +68,13 @@ class Dialect:
     def grow_table_sql(self, table: str, n_columns: int) -> str | None:
         """SQL that lets ``table`` hold ``n_columns`` columns after columns were added, or None
         when the backend needs nothing."""
+        return None
+
+    def widen_column_sql(self, table: str, column: str, old: Kind, type_sql: str) -> str | None:
+        """SQL that changes ``column`` of ``table`` (quoted names) from kind ``old`` to the SQL
+        type ``type_sql`` keeping its values; None when the backend needs none (SQLite's
+        columns take any value). Backends that cannot do it set ``widens_columns=False`` in
+        their capabilities."""
         return None
 
     def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
@@ -107,7 +115,13 @@ class SQLiteDialect(Dialect):
     """
 
     name = "sqlite"
-    capabilities = Capabilities(nan=False, infinity=True, negative_zero=False, nul_in_text=False)
+    capabilities = Capabilities(
+        nan=False,
+        infinity=True,
+        negative_zero=False,
+        nul_in_text=False,
+        max_columns=2000,  # SQLITE_MAX_COLUMN, as Python's sqlite3 is built
+    )
 
     def configure(self, engine: Engine) -> None:
         from sqlalchemy import event
@@ -147,7 +161,14 @@ class PostgreSQLDialect(Dialect):
     """
 
     name = "postgresql"
-    capabilities = Capabilities(nan=True, infinity=True, negative_zero=True, nul_in_text=False)
+    capabilities = Capabilities(
+        nan=True,
+        infinity=True,
+        negative_zero=True,
+        nul_in_text=False,
+        max_columns=1600,  # MaxHeapAttributeNumber
+        max_fixed_row_bytes=8160,  # a heap row lives in one 8 kB page ("row is too big")
+    )
 
     def begin_read(self, connection: Connection) -> None:
         # A load reads the experiments row (the column list) and then the run table: under
@@ -161,6 +182,13 @@ class PostgreSQLDialect(Dialect):
 
         connection.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"runtable:{name}"}
+        )
+
+    def widen_column_sql(self, table: str, column: str, old: Kind, type_sql: str) -> str | None:
+        # An all-NULL column has nothing to convert; bool has no direct cast to double.
+        using = "NULL" if old == "null" else f"{column}::integer" if old == "bool" else column
+        return (
+            f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_sql} USING {using}::{type_sql}"
         )
 
     def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
@@ -214,6 +242,7 @@ class CrateDBDialect(Dialect):
         max_text_bytes=32_766,
         timestamp_step_us=1000,
         json_exact=False,
+        widens_columns=False,  # no ALTER COLUMN ... TYPE: new kinds keep exact values only
     )
     transactional = False
     max_request_bytes = 32 * 1024 * 1024
@@ -222,12 +251,12 @@ class CrateDBDialect(Dialect):
     def column_type(self, kind: Kind | LongText) -> TypeEngine[Any]:
         if kind == "json":
             return _crate_object_type()
-        if kind == "blob":
+        if kind in ("blob", "null"):
             return Base64Text()
         return super().column_type(kind)
 
     def column_kwargs(self, kind: Kind | LongText) -> dict[str, Any]:
-        if kind in ("blob", "long_text"):
+        if kind in ("blob", "null", "long_text"):
             return {"crate_index": False, "crate_columnstore": False}
         return {}
 

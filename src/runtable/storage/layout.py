@@ -17,21 +17,48 @@ from ..errors import (
     SchemaError,
     UnsupportedValueError,
 )
-from ..names import RUN_COLUMNS, check_column_name, check_distinct
-from ..seeding import params_digest
+from ..names import (
+    ENDED_AT_COLUMN,
+    ERROR_COLUMN,
+    EXACT_COLUMN,
+    RUN_COLUMNS,
+    STARTED_AT_COLUMN,
+    STATUS_COLUMN,
+    STEPS_COLUMN,
+    check_column_name,
+    check_distinct,
+)
+from ..seeding import params_digest, stored_param
 from .base import RunLike, StoredRuns
 from .columns import (
     ABSENT,
+    Buffers,
     Capabilities,
     ColumnSpec,
     EncodedColumn,
+    _Absent,
     decode_column,
     encode_column,
     infer_kind,
+    text_exact,
+    widened,
 )
 
-#: Version of the table layout written in each experiment's metadata.
-STORAGE_FORMAT = 1
+#: Version of the table layout written in each experiment's metadata. Format 2 keeps
+#: runtable's columns under the ``runtable_`` prefix and exact values in one map per row;
+#: format 1 (runtable 0.1) named them ``status``, ``error``, ... with a companion column per
+#: inexact param or field. Both are read; only format 2 is written.
+STORAGE_FORMAT = 2
+READABLE_FORMATS = (1, 2)
+
+#: Format 1's bookkeeping columns and their format 2 names.
+FORMAT1_COLUMNS = {
+    "status": STATUS_COLUMN,
+    "error": ERROR_COLUMN,
+    "started_at": STARTED_AT_COLUMN,
+    "ended_at": ENDED_AT_COLUMN,
+    "done_with": STEPS_COLUMN,
+}
 
 
 def plan(
@@ -56,15 +83,58 @@ def plan(
     for role, names, dicts in (("param", param_names, params), ("field", field_names, fields)):
         for name in names:
             values = [d.get(name, ABSENT) for d in dicts]
+            if role == "param":
+                values = stored_params(values)
             old = stored.get(name)
-            kind = old.kind if old else infer_kind([v for v in values if v is not ABSENT])
+            kind = infer_kind([v for v in values if v is not ABSENT])
+            if old is not None:  # a stored column keeps its kind unless it can widen to these
+                wider = widened(old.kind, kind) if caps.widens_columns else None
+                kind = wider if wider is not None else old.kind
             column = encode_column(kind, name, values, ids, caps, skipped)
             encoded[name] = column
-            exact = bool(old and old.exact) or column.companion is not None
-            specs.append(ColumnSpec(name, role, kind, exact))  # type: ignore[arg-type]
+            specs.append(ColumnSpec(name, role, kind))  # type: ignore[arg-type]
     order = {s.name: i for i, s in enumerate(stored.values())}
     specs.sort(key=lambda s: order.get(s.name, len(order)))
+    check_limits(specs, caps)
     return specs, encoded
+
+
+#: Bytes of a fixed-width cell of each kind (PostgreSQL's widths; others are variable).
+_FIXED_WIDTH = {"int": 8, "float": 8, "datetime": 8, "bool": 1}
+#: Bytes of the bookkeeping columns, the row header and its null bitmap, roughly.
+_ROW_OVERHEAD = 120
+
+
+_PLAIN_PARAMS = frozenset({int, float, str, bool, type(None), _Absent})
+
+
+def stored_params(values: list[Any]) -> list[Any]:
+    """A param column as stored: classes, functions and partials as their readable text (see
+    `runtable.seeding.stored_param`), everything else as it is."""
+    if set(map(type, values)) <= _PLAIN_PARAMS:
+        return values
+    return [v if v is ABSENT else stored_param(v) for v in values]
+
+
+def check_limits(specs: Sequence[ColumnSpec], caps: Capabilities) -> None:
+    """Refuse, before anything is written, a run table the backend cannot hold: too many
+    columns, or (PostgreSQL) fixed-width cells that overflow one page."""
+    n_columns = len(RUN_COLUMNS) + len(specs) + 1
+    if caps.max_columns is not None and n_columns > caps.max_columns:
+        raise SchemaError(
+            f"the runs have {len(specs)} params and fields: {n_columns} columns with runtable's "
+            f"own, over this database's limit of {caps.max_columns}. Keep related values "
+            "together in one field (a numpy array, a dict or a DataFrame) instead of one field each"
+        )
+    if caps.max_fixed_row_bytes is not None:
+        width = _ROW_OVERHEAD + n_columns // 8 + sum(_FIXED_WIDTH.get(s.kind, 0) for s in specs)
+        if width > caps.max_fixed_row_bytes:
+            raise SchemaError(
+                f"the runs have {len(specs)} params and fields whose numbers alone take about "
+                f"{width:,} bytes per row; PostgreSQL keeps a row within one page "
+                f"({caps.max_fixed_row_bytes:,} bytes). Keep related numbers together in one "
+                "field (a numpy array or a dict) instead of one field each"
+            )
 
 
 def check_names(
@@ -90,35 +160,138 @@ def check_names(
 
 
 def decode_runs(
-    experiment: str, specs: Sequence[ColumnSpec], columns: Mapping[str, Sequence[Any]], n: int
+    experiment: str,
+    specs: Sequence[ColumnSpec],
+    columns: Mapping[str, Sequence[Any]],
+    n: int,
+    storage_format: int = STORAGE_FORMAT,
+    exact: Mapping[str, Mapping[int, Any]] | None = None,
 ) -> StoredRuns:
+    """Runs column by column from the stored columns (format 2 names; a format 1 table's
+    bookkeeping columns renamed by the reader, its companion columns as they are). ``exact``:
+    the ``runtable_exact`` column already unfolded (with big values read), when the reader did
+    that."""
     ids = [int(i) for i in columns.get("id_run", ())]
+    if exact is None:
+        exact = unfold_exact(columns.get(EXACT_COLUMN), experiment, ids)
+    errors = list(columns.get(ERROR_COLUMN, ()))
+    for i, raw in exact.get(ERROR_COLUMN, {}).items():
+        errors[i] = _decode_exact(raw, experiment, ERROR_COLUMN, ids[i])
+    steps = list(columns.get(STEPS_COLUMN, ()))
+    if storage_format == 1:
+        steps = [steps_from_done_with(s) for s in steps]
     runs = StoredRuns(
         ids=ids,
-        status=list(columns.get("status", ())),
-        error=list(columns.get("error", ())),
-        started_at=list(columns.get("started_at", ())),
-        ended_at=list(columns.get("ended_at", ())),
-        done_with=list(columns.get("done_with", ())),
+        status=list(columns.get(STATUS_COLUMN, ())),
+        error=errors,
+        started_at=list(columns.get(STARTED_AT_COLUMN, ())),
+        ended_at=list(columns.get(ENDED_AT_COLUMN, ())),
+        steps=steps,
     )
     for spec in specs:
         native = columns.get(spec.name, (None,) * n)
-        companion = columns.get(spec.companion) if spec.exact else None
+        companion: Sequence[Any] | None = None
+        if spec.exact:
+            companion = columns.get(spec.companion)
+        elif spec.name in exact:
+            held = exact[spec.name]
+            companion = [held.get(i) for i in range(n)]
         values = decode_column(
             spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
         )
         if None in native:
             if holds_absent(values):
                 runs.with_absent.add(spec.name)
-        elif spec.kind == "float" and not spec.exact:
+        elif spec.kind == "float" and companion is None:
             runs.all_floats.add(spec.name)
         (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
     return runs
 
 
-def blob_columns(specs: Sequence[ColumnSpec]) -> list[str]:
-    """The columns that hold codec bytes: blob kinds and companions."""
-    return [s.name for s in specs if s.kind == "blob"] + [s.companion for s in specs if s.exact]
+def fold_exact(
+    encoded: Mapping[str, EncodedColumn], errors: Sequence[str | None], n: int
+) -> tuple[list[Any], list[bytes | None] | None]:
+    """The row-wise ``runtable_exact`` column: per run, a codec map from column name to the
+    exact encoding of each value its native cell cannot hold (None when there is none); and
+    the error texts as their native column keeps them (a text that is not exactly storable,
+    such as one with a lone surrogate or a NUL, is kept exactly in the map)."""
+    rows: list[dict[str, bytes] | None] = [None] * n
+    native_errors: list[Any] = list(errors)
+    for i, error in enumerate(errors):
+        if error is not None and not text_exact(error):
+            native_errors[i] = error.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+            rows[i] = {ERROR_COLUMN: codec.encode(error)}
+    for name, column in encoded.items():
+        if column.companion is None:
+            continue
+        for i, raw in enumerate(column.companion):
+            if raw is None:
+                continue
+            if isinstance(raw, Buffers):  # a big exact value: the map is written in parts
+                raw = b"".join(raw.buffers)
+            row = rows[i]
+            if row is None:
+                row = rows[i] = {}
+            row[name] = raw
+    if not any(row is not None for row in rows):
+        return native_errors, None
+    return native_errors, [None if row is None else codec.encode(row) for row in rows]
+
+
+def unfold_exact(
+    column: Sequence[Any] | None, experiment: str, ids: Sequence[int]
+) -> dict[str, dict[int, bytes]]:
+    """The ``runtable_exact`` column read back: column name -> row index -> exact bytes."""
+    out: dict[str, dict[int, bytes]] = {}
+    if column is None:
+        return out
+    for i, raw in enumerate(column):
+        if raw is None:
+            continue
+        row = _decode_exact(raw, experiment, EXACT_COLUMN, ids[i])
+        if not isinstance(row, dict) or not all(
+            type(k) is str and isinstance(v, bytes) for k, v in row.items()
+        ):
+            raise CorruptValueError(experiment, ids[i], EXACT_COLUMN, "not a map of exact values")
+        for name, value in row.items():
+            out.setdefault(name, {})[i] = value
+    return out
+
+
+def _decode_exact(raw: Any, experiment: str, name: str, run_id: int) -> Any:
+    try:
+        return codec.decode(raw)
+    except CodecError as e:
+        raise CorruptValueError(experiment, run_id, name, str(e)) from e
+
+
+def steps_from_done_with(done_with: str | None) -> str | None:
+    """A format 1 ``done_with`` (steps, config digest and seed of the last successful
+    execution) as a format 2 steps record, so resuming an old database works."""
+    if not done_with:
+        return None
+    try:
+        old = json.loads(done_with)
+        record = {}
+        for item in old["steps"]:
+            name, _, source_hash = str(item).rpartition(":")
+            record[name] = {
+                "hash": source_hash,
+                "config": old["config"],
+                "seed": old["seed"],
+                "status": "done",
+            }
+    except (TypeError, ValueError, KeyError):
+        return None  # an unreadable record only means the run is not resumable
+    return json.dumps(record, separators=(",", ":"))
+
+
+def blob_columns(specs: Sequence[ColumnSpec], storage_format: int = STORAGE_FORMAT) -> list[str]:
+    """The columns that hold codec bytes: blob kinds, and the exact map (companions)."""
+    names = [s.name for s in specs if s.kind == "blob"]
+    if storage_format == 1:
+        return names + [s.companion for s in specs if s.exact]
+    return [*names, EXACT_COLUMN]
 
 
 def holds_absent(values: Sequence[Any]) -> bool:
@@ -170,10 +343,25 @@ def decode_experiment_value(raw: Any, experiment: str, what: str) -> dict[str, A
 
 def specs_from_meta(meta: str, experiment: str = "?") -> list[ColumnSpec]:
     """The column specs recorded in an experiment's ``meta``; CorruptValueError if damaged."""
+    return read_meta(meta, experiment)[1]
+
+
+def read_meta(meta: str, experiment: str = "?") -> tuple[int, list[ColumnSpec]]:
+    """The storage format and column specs recorded in an experiment's ``meta``.
+
+    CorruptValueError if damaged; SchemaError for a format this version cannot read."""
     try:
-        return [ColumnSpec.from_meta(c) for c in json.loads(meta)["columns"]]
+        data = json.loads(meta)
+        storage_format = int(data.get("storage_format", 1))
+        specs = [ColumnSpec.from_meta(c) for c in data["columns"]]
     except (TypeError, ValueError, KeyError, AttributeError, CodecError) as e:
         raise CorruptValueError(experiment, None, "meta", f"{type(e).__name__}: {e}") from e
+    if storage_format not in READABLE_FORMATS:
+        raise SchemaError(
+            f"experiment {experiment!r} was stored in storage format {storage_format}, which "
+            f"this runtable does not read (it reads {READABLE_FORMATS}); upgrade runtable"
+        )
+    return storage_format, specs
 
 
 def dump_meta(
@@ -194,6 +382,27 @@ def ordered_union(dicts: Sequence[Mapping[str, Any]]) -> list[str]:
     for keys in dict.fromkeys(map(tuple, dicts)):  # runs mostly share one key order
         names.update(dict.fromkeys(keys))
     return list(names)
+
+
+def check_new_grid_points(
+    experiment: str, runs: Sequence[RunLike], stored: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """Refuse a new run added from a grid whose params are stored under another id (two
+    processes that ran the same grid point): a grid point is stored once."""
+    if not stored:
+        return
+    by_digest = {params_digest(p): run_id for run_id, p in stored.items()}
+    for run in runs:
+        if not run.grid_point or run.id in stored:
+            continue
+        other = by_digest.get(params_digest(run.params))
+        if other is not None:
+            raise ConflictError(
+                f"experiment {experiment!r}: grid point {dict(run.params)} is stored already "
+                f"(run {other}); this run ({run.id}) would store it twice. Give each process "
+                "its own part of the grid, or load the experiment and execute the point there "
+                "(runs tracked with `with exp.run()` may repeat params)"
+            )
 
 
 def check_same_grid_points(

@@ -1,10 +1,11 @@
 """The SQLAlchemy store: an ``experiments`` table plus one ``e_<name>`` table per experiment.
 
-Layout of ``e_<name>``: ``id_run`` (primary key), ``id_experiment``, ``status``, ``error``,
-``started_at``, ``ended_at``, ``done_with``, one column per param, one per field, and a
-``<name>__exact`` companion column for each param or field that holds values its native column
-cannot keep exactly (see `runtable.storage.columns`; how runs become rows is in
-`runtable.storage.layout`). The ``experiments`` row is written last, so it marks a complete
+Layout of ``e_<name>`` (storage format 2): ``id_run`` (primary key), ``id_experiment``,
+``runtable_status``, ``runtable_error``, ``runtable_started_at``, ``runtable_ended_at``,
+``runtable_steps``, one column per param, one per field, and ``runtable_exact``: per row, the
+exact values of the cells whose native column cannot keep them (see `runtable.storage.columns`;
+how runs become rows is in `runtable.storage.layout`). Format 1 tables (runtable 0.1) are read
+too. The ``experiments`` row is written last, so it marks a complete
 experiment; on backends with transactions everything of one persist commits together.
 """
 
@@ -18,7 +19,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateColumn
@@ -32,7 +33,15 @@ from ..errors import (
     StorageError,
     UnsupportedValueError,
 )
-from ..names import STATUS_COLUMN, table_name
+from ..names import (
+    ENDED_AT_COLUMN,
+    ERROR_COLUMN,
+    EXACT_COLUMN,
+    STARTED_AT_COLUMN,
+    STATUS_COLUMN,
+    STEPS_COLUMN,
+    table_name,
+)
 from . import hide_password, layout
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
 from .chunks import TABLE, chunks_table, is_reference, parts_of, read_value, split_big_values
@@ -83,6 +92,7 @@ class SQLStore(Store):
         self.url = parsed.render_as_string(hide_password=True)
         self._experiments = _experiments_table(self)
         self._schema_checked = False
+        self._chunks_checked = False
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -115,7 +125,7 @@ class SQLStore(Store):
                 "created_at": now,
                 "updated_at": now,
                 "n_runs": len(runs),
-                "seed": experiment.seed,
+                "seed": _seed_column(experiment.seed),
                 "fields": fields_blob,
                 "config": config_blob,
                 "meta": layout.dump_meta(experiment.meta, specs, skipped),
@@ -201,7 +211,7 @@ class SQLStore(Store):
         now: datetime,
         skipped: list[UnsupportedValueError] | None,
     ) -> None:
-        specs = self._write_runs(conn, experiment, runs, stored, replace=False, skipped=skipped)
+        specs = self._write_runs(conn, experiment, runs, stored, skipped=skipped)
         self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped)
 
     def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
@@ -215,7 +225,7 @@ class SQLStore(Store):
             stored = self._select_row(conn, name) if self._has_experiments(conn) else None
             if stored is None:
                 raise ExperimentNotFoundError(name, self.url)
-            specs = self._write_runs(conn, experiment, runs, stored, replace=True)
+            specs = self._write_runs(conn, experiment, runs, stored)
             self._update_row(conn, experiment, specs, fields_blob, config_blob, utcnow())
 
     def _write_runs(
@@ -225,36 +235,29 @@ class SQLStore(Store):
         runs: Sequence[RunLike],
         stored: Mapping[str, Any],
         *,
-        replace: bool,
         skipped: list[UnsupportedValueError] | None = None,
     ) -> list[ColumnSpec]:
-        """Insert runs into a stored experiment's table, adding the columns they need.
-
-        ``replace=False`` skips runs whose ids are stored; ``replace=True`` overwrites them,
-        after checking that each is the same grid point (same params).
-        """
+        """Write runs into a stored experiment's table: new runs inserted, stored runs of the
+        same ids updated (the columns these runs carry, the others kept), columns added or
+        widened as needed. Refuses a stored id with other params and a new grid point that is
+        stored under another id (ConflictError)."""
         name = experiment.name
-        old_specs = {s.name: s for s in layout.specs_from_meta(stored["meta"], name)}
-        old_table = self._run_table(name, list(old_specs.values()))
+        storage_format, stored_specs = layout.read_meta(stored["meta"], name)
+        _check_format(name, storage_format)
+        old_specs = {s.name: s for s in stored_specs}
+        old_table = self._run_table(name, stored_specs)
         ids = [r.id for r in runs]
-        present = self._stored_params(conn, old_table, list(old_specs.values()), ids, name)
+        present, exact_maps = self._stored_runs(conn, old_table, stored_specs, ids, name)
         layout.check_same_grid_points(name, runs, present)
-        if not replace:
-            runs = [r for r in runs if r.id not in present]
+        if any(r.grid_point and r.id not in present for r in runs):
+            every = self._stored_runs(conn, old_table, stored_specs, None, name)[0]
+            layout.check_new_grid_points(name, runs, every)
         specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities, skipped)
-        missing = [
-            (column, kind)
-            for spec in specs
-            for column, kind, new in (
-                (spec.name, spec.kind, spec.name not in old_specs),
-                (
-                    spec.companion,
-                    "blob",
-                    spec.exact and not (spec.name in old_specs and old_specs[spec.name].exact),
-                ),
-            )
-            if new
-        ]
+        missing = [(s.name, s.kind) for s in specs if s.name not in old_specs]
+        wider = [(s, old_specs[s.name]) for s in specs if s.name in old_specs]
+        for spec, old in wider:
+            if spec.kind != old.kind:
+                self._widen_column(conn, old_table.name, spec.name, old.kind, spec.kind)
         if missing:  # room first (CrateDB's field limit), then the columns
             n_columns = len(self._run_table(name, specs).columns)
             grow = self.dialect.grow_table_sql(self._quote(old_table.name), n_columns)
@@ -263,44 +266,61 @@ class SQLStore(Store):
             for column, kind in missing:
                 self._add_column(conn, old_table.name, column, kind)
         table = self._run_table(name, specs)
-        upsert = replace and bool(present) and not self.dialect.transactional
-        if replace and present and not upsert:  # deleted and inserted in one transaction
-            for chunk in _chunks(sorted(present), 500):
-                conn.execute(old_table.delete().where(old_table.c.id_run.in_(chunk)))
-        if replace and present:
-            self._delete_chunks(conn, stored["id"], sorted(present))
-        self._insert_runs(conn, table, stored["id"], runs, specs, encoded, upsert=upsert)
+        if present:  # the big values about to be rewritten lose their old parts
+            written = [*encoded, EXACT_COLUMN]
+            self._delete_chunks(conn, stored["id"], sorted(present), written)
+        self._insert_runs(
+            conn, table, stored["id"], runs, specs, encoded, upsert=bool(present), keep=exact_maps
+        )
         self.dialect.refresh(conn, [table.name])
         return specs
 
-    def _stored_params(
+    def _widen_column(
+        self, conn: sa.Connection, table: str, column: str, old: Kind, new: Kind
+    ) -> None:
+        """Change a stored column's type so that SQL sees values of kind ``new`` (ints then
+        floats, a column of ``None`` then numbers) as one ``persist()`` would have stored."""
+        type_sql = self._column(column, new).type.compile(dialect=self.engine.dialect)
+        sql = self.dialect.widen_column_sql(self._quote(table), self._quote(column), old, type_sql)
+        if sql is not None:
+            conn.exec_driver_sql(sql)
+
+    def _stored_runs(
         self,
         conn: sa.Connection,
         table: sa.Table,
         specs: Sequence[ColumnSpec],
-        ids: Sequence[int],
+        ids: Sequence[int] | None,
         name: str,
-    ) -> dict[int, dict[str, Any]]:
-        """The params of the stored runs among ``ids``, by id."""
+    ) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, bytes]]]:
+        """The params of the stored runs among ``ids`` (all runs for None), by id, and the
+        exact values each of them keeps in its ``runtable_exact`` map."""
         params = [s for s in specs if s.role == "param"]
-        columns = [table.c.id_run]
-        for s in params:
-            columns.append(table.c[s.name])
-            if s.exact:
-                columns.append(table.c[s.companion])
+        columns = [table.c.id_run, table.c.id_experiment, table.c[EXACT_COLUMN]]
+        columns += [table.c[s.name] for s in params]
         found: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks(ids, 500):
-            result = conn.execute(sa.select(*columns).where(table.c.id_run.in_(chunk)))
+        exact: dict[int, dict[str, bytes]] = {}
+        batches = [None] if ids is None else list(_chunks(list(ids), 500))
+        for chunk in batches:
+            query = sa.select(*columns)
+            if chunk is not None:
+                query = query.where(table.c.id_run.in_(chunk))
+            result = conn.execute(query)
             rows = result.all()
             if not rows:
                 continue
             data = dict(zip(result.keys(), zip(*rows, strict=True), strict=True))
+            self._assemble_big_values(conn, name, data, [])
             decoded = layout.decode_runs(name, params, data, len(rows))
+            held = layout.unfold_exact(data[EXACT_COLUMN], name, decoded.ids)
             for i, run_id in enumerate(decoded.ids):
                 found[run_id] = {
                     k: col[i] for k, col in decoded.params.items() if col[i] is not ABSENT
                 }
-        return found
+                kept = {column: values[i] for column, values in held.items() if i in values}
+                if kept and chunk is not None:
+                    exact[run_id] = kept
+        return found, exact
 
     def _update_row(
         self,
@@ -317,7 +337,7 @@ class SQLStore(Store):
         values = {
             "updated_at": now,
             "n_runs": n_runs,
-            "seed": experiment.seed,
+            "seed": _seed_column(experiment.seed),
             "fields": fields_blob,
             "config": config_blob,
             "meta": layout.dump_meta(experiment.meta, specs, skipped),
@@ -341,29 +361,40 @@ class SQLStore(Store):
         encoded: Mapping[str, EncodedColumn],
         *,
         upsert: bool = False,
+        keep: Mapping[int, Mapping[str, bytes]] | None = None,
     ) -> None:
-        """Insert the runs: every column of the table gets a value (NULL where a run has
-        none), so an upsert replaces whole rows."""
+        """Insert the runs: the bookkeeping columns and the columns in ``encoded`` (NULL where
+        a run has no value); with ``upsert``, stored rows of the same ids are updated in those
+        columns and keep the others, with ``keep`` holding their stored exact values."""
         if not runs:
             return
+        n = len(runs)
+        ids = [r.id for r in runs]
+        limit = self.dialect.max_cell_bytes
+        # Exact values bigger than a cell go to parts under their column's name; the row's map
+        # holds a reference to them (so they load into one buffer, without a copy).
+        big = []
+        for name, held in encoded.items():
+            if held.companion is not None:
+                big += split_big_values({name: held.companion}, [name], ids, limit)
+        errors, exact = layout.fold_exact(encoded, [r.error for r in runs], n)
+        if keep:
+            exact = _merge_exact(exact, [r.id for r in runs], keep, set(encoded))
         columns: dict[str, list[Any]] = {
             "id_run": [r.id for r in runs],
-            "id_experiment": [exp_id] * len(runs),
-            "status": [r.status for r in runs],
-            "error": [r.error for r in runs],
-            "started_at": [r.started_at for r in runs],
-            "ended_at": [r.ended_at for r in runs],
-            "done_with": [r.done_with for r in runs],
+            "id_experiment": [exp_id] * n,
+            STATUS_COLUMN: [r.status for r in runs],
+            ERROR_COLUMN: errors,
+            STARTED_AT_COLUMN: [r.started_at for r in runs],
+            ENDED_AT_COLUMN: [r.ended_at for r in runs],
+            STEPS_COLUMN: [r.steps_record for r in runs],
         }
-        nulls = [None] * len(runs)
         for spec in specs:
             column = encoded.get(spec.name)
-            columns[spec.name] = column.native if column is not None else nulls
-            if spec.exact:
-                companion = column.companion if column is not None else None
-                columns[spec.companion] = companion if companion is not None else nulls
-        limit = self.dialect.max_cell_bytes
-        big = split_big_values(columns, layout.blob_columns(specs), columns["id_run"], limit)
+            if column is not None:
+                columns[spec.name] = column.native
+        columns[EXACT_COLUMN] = exact if exact is not None else [None] * n
+        big += split_big_values(columns, layout.blob_columns(specs), columns["id_run"], limit)
         if big:  # the parts go first: a run row never points at parts not written yet
             chunks = self._chunks_table(conn)
             for run_id, name, value in big:
@@ -377,16 +408,37 @@ class SQLStore(Store):
         if create and not sa.inspect(conn).has_table(TABLE):
             self.dialect.lock(conn, TABLE)
             table.create(conn, checkfirst=True)
+        elif create and not self._chunks_checked:
+            self._widen_chunk_ids(conn)
+        self._chunks_checked = True
         return table
 
+    def _widen_chunk_ids(self, conn: sa.Connection) -> None:
+        """Run ids are 63-bit since storage format 2; a parts table made by runtable 0.1 may
+        hold them in a 32-bit column (PostgreSQL's INTEGER): widen it once."""
+        for column in sa.inspect(conn).get_columns(TABLE):
+            if column["name"] == "id_run" and not isinstance(column["type"], sa.BigInteger):
+                self.dialect.lock(conn, TABLE)
+                type_sql = sa.BigInteger().compile(dialect=self.engine.dialect)
+                sql = self.dialect.widen_column_sql(TABLE, "id_run", "int", type_sql)
+                if sql is not None:
+                    conn.exec_driver_sql(sql)
+
     def _delete_chunks(
-        self, conn: sa.Connection, exp_id: str, run_ids: Sequence[int] | None = None
+        self,
+        conn: sa.Connection,
+        exp_id: str,
+        run_ids: Sequence[int] | None = None,
+        names: Sequence[str] | None = None,
     ) -> None:
-        """Drop the parts of big values of an experiment (of some of its runs)."""
+        """Drop the parts of big values of an experiment (of some of its runs, of some of its
+        columns)."""
         if not sa.inspect(conn).has_table(TABLE):
             return
         table = self._chunks_table(conn, create=False)
         where = table.c.id_experiment == exp_id
+        if names is not None:
+            where = sa.and_(where, table.c.name.in_(list(names)))
         if run_ids is None:
             conn.execute(table.delete().where(where))
             return
@@ -455,17 +507,21 @@ class SQLStore(Store):
     ) -> StoredExperiment:
         for attempt in range(LOAD_ATTEMPTS):
             row, specs, data, n = self._read(name, where, columns, with_pickle)
-            if self.dialect.transactional or all(i == row["id"] for i in data["id_experiment"]):
+            if all(i == row["id"] for i in data["id_experiment"]) and (
+                not self.dialect.transactional or row["runs_read"] == row["n_runs"]
+            ):
                 break
-            # Without transactions a replace may be between its table swap and its row
-            # update: the rows carry the new experiment id before the row does. Read again.
+            # A replace may be between its table swap and its row update (no transactions:
+            # the rows carry the new experiment id before the row does), or, on PostgreSQL,
+            # the reader's snapshot holds the old row while the table name already resolves
+            # to the new table, whose rows that snapshot cannot see. Read again.
             time.sleep(0.05 * (attempt + 1))
         else:
             raise StorageError(
                 f"experiment {name!r} kept changing while it was read; try again when the "
                 "writer has finished"
             )
-        runs = layout.decode_runs(name, specs, data, n)
+        runs = layout.decode_runs(name, specs, data, n, row["storage_format"], row["exact"])
         return StoredExperiment(
             id=row["id"],
             name=row["name"],
@@ -490,10 +546,10 @@ class SQLStore(Store):
             )
             if row is None:
                 raise ExperimentNotFoundError(name, self.url)
-            specs = layout.specs_from_meta(row["meta"], name)
+            storage_format, specs = layout.read_meta(row["meta"], name)
             if fields is not None:
                 specs = layout.select_specs(name, specs, fields)
-            table = self._run_table(name, specs)
+            table = self._run_table(name, specs, storage_format=storage_format)
             query = sa.select(table).order_by(table.c.id_run)
             if where:
                 # The bound parameter makes drivers run exactly one statement: a condition
@@ -501,10 +557,19 @@ class SQLStore(Store):
                 # The condition is SQL text with no values to bind: every colon is text, even
                 # in a literal such as 'a :word' (which sa.text would take for a parameter).
                 condition = sa.text(f"({where})".replace(":", "\\:"))
-                query = query.where(condition, table.c.id_run > sa.bindparam("below", -1))
+                query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
             data, n = _select_columns(conn, table, query, name)
+            row["runs_read"] = n
+            if where and self.dialect.transactional:  # the whole table, to check the snapshot
+                count = sa.select(sa.func.count()).select_from(table)
+                row["runs_read"] = conn.execute(count).scalar_one()
+            if storage_format == 1:
+                for old, new in layout.FORMAT1_COLUMNS.items():
+                    data[new] = data.pop(old)
             _check_statuses(name, data)
-            self._assemble_big_values(conn, name, data, specs)
+            self._assemble_big_values(conn, name, data, specs, storage_format)
+            row["exact"] = self._read_exact(conn, name, data)
+            row["storage_format"] = storage_format
         return row, specs, data, n
 
     def _assemble_big_values(
@@ -513,10 +578,11 @@ class SQLStore(Store):
         experiment: str,
         data: dict[str, Sequence[Any]],
         specs: Sequence[ColumnSpec],
+        storage_format: int = layout.STORAGE_FORMAT,
     ) -> None:
         """Replace references to parts by the values put back together."""
         table: sa.Table | None = None
-        for name in layout.blob_columns(specs):
+        for name in layout.blob_columns(specs, storage_format):
             values = data.get(name, ())
             for i, value in enumerate(values):
                 if value is None or not is_reference(value):
@@ -535,6 +601,38 @@ class SQLStore(Store):
                 if not isinstance(values, list):
                     values = data[name] = list(values)
                 values[i] = whole
+
+    def _read_exact(
+        self, conn: sa.Connection, experiment: str, data: Mapping[str, Sequence[Any]]
+    ) -> dict[str, dict[int, Any]]:
+        """The rows' exact values (see `layout.unfold_exact`), big ones read from their parts
+        into one buffer each."""
+        ids = [int(i) for i in data.get("id_run", ())]
+        exact: dict[str, dict[int, Any]] = dict(
+            layout.unfold_exact(data.get(EXACT_COLUMN), experiment, ids)
+        )
+        table: sa.Table | None = None
+        for column, entries in exact.items():
+            for i, raw in entries.items():
+                if not is_reference(raw):
+                    continue
+                table = table if table is not None else self._chunks_table(conn, create=False)
+                where = (
+                    table.c.id_experiment == data["id_experiment"][i],
+                    table.c.id_run == ids[i],
+                    table.c.name == column,
+                )
+                try:
+                    entries[i] = read_value(conn, table, where, raw)
+                except (ValueError, sa.exc.SQLAlchemyError) as e:
+                    raise CorruptValueError(experiment, ids[i], column, f"big value: {e}") from e
+        return exact
+
+    def check_writable(self, name: str) -> None:
+        with self._connect(f"look up experiment {name!r}") as conn:
+            row = self._select_row(conn, name) if self._has_experiments(conn) else None
+        if row is not None:
+            _check_format(name, layout.read_meta(row["meta"], name)[0])
 
     def exists(self, name: str) -> bool:
         with self._connect(f"look up experiment {name!r}") as conn:
@@ -659,20 +757,33 @@ class SQLStore(Store):
             ) from error
         return dict(row) if row is not None else None
 
-    def _run_table(self, name: str, specs: Sequence[ColumnSpec], suffix: str = "") -> sa.Table:
+    def _run_table(
+        self,
+        name: str,
+        specs: Sequence[ColumnSpec],
+        suffix: str = "",
+        storage_format: int = layout.STORAGE_FORMAT,
+    ) -> sa.Table:
         column = self._column
+        if storage_format == 1:
+            status, error, started, ended, steps = layout.FORMAT1_COLUMNS
+        else:
+            status, error, started, ended, steps = layout.FORMAT1_COLUMNS.values()
         columns: list[sa.Column[Any]] = [
-            sa.Column("id_run", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("id_run", sa.BigInteger, primary_key=True, autoincrement=False),
             sa.Column("id_experiment", sa.String(32), nullable=False),
-            sa.Column("status", sa.String(16), nullable=False),
-            column("error", "long_text"),
-            sa.Column("started_at", sa.DateTime),
-            sa.Column("ended_at", sa.DateTime),
-            column("done_with", "long_text"),
+            sa.Column(status, sa.String(16), nullable=False),
+            column(error, "long_text"),
+            sa.Column(started, sa.DateTime),
+            sa.Column(ended, sa.DateTime),
+            column(steps, "long_text"),
         ]
         # User names are always quoted: they may be keywords of some backend ("returning").
         columns += [column(s.name, s.kind, quote=True) for s in specs]
-        columns += [column(s.companion, "blob", quote=True) for s in specs if s.exact]
+        if storage_format == 1:
+            columns += [column(s.companion, "blob", quote=True) for s in specs if s.exact]
+        else:
+            columns.append(column(EXACT_COLUMN, "blob"))
         kwargs = self.dialect.table_kwargs(len(columns))
         return sa.Table(table_name(name) + suffix, sa.MetaData(), *columns, **kwargs)
 
@@ -837,3 +948,42 @@ def _process_one_by_one(
             field = name.removesuffix(COMPANION_SUFFIX)
             raise CorruptValueError(experiment, run_id, field, f"{type(e).__name__}: {e}") from e
     raise CorruptValueError(experiment, None, name, str(error)) from error
+
+
+def _merge_exact(
+    exact: list[bytes | None] | None,
+    ids: Sequence[int],
+    keep: Mapping[int, Mapping[str, bytes]],
+    written: set[str],
+) -> list[bytes | None]:
+    """The exact maps of rows being updated: the new entries, plus the stored entries of the
+    columns this write does not touch (their cells keep their values)."""
+    from .. import codec
+
+    out: list[bytes | None] = list(exact) if exact is not None else [None] * len(ids)
+    for i, run_id in enumerate(ids):
+        stored = {k: v for k, v in keep.get(run_id, {}).items() if k not in written}
+        stored.pop(ERROR_COLUMN, None)  # the error is always rewritten
+        if not stored:
+            continue
+        new = out[i]
+        merged: dict[str, Any] = dict(stored)
+        if new is not None:
+            merged.update(cast(dict[str, Any], codec.decode(new)))  # a map we wrote
+        out[i] = codec.encode(merged)
+    return out
+
+
+def _seed_column(seed: int) -> int:
+    """The ``seed`` column's value: the seed when it fits 64 bits, else its low 63 bits (the
+    exact seed, of any size, is in the experiment's metadata)."""
+    return seed if -(2**63) <= seed < 2**63 else seed & (2**63 - 1)
+
+
+def _check_format(name: str, storage_format: int) -> None:
+    if storage_format != layout.STORAGE_FORMAT:
+        raise SchemaError(
+            f"experiment {name!r} is stored in storage format {storage_format} (runtable 0.1), "
+            "which this version reads but does not write into: load it and persist it with "
+            "if_exists='replace' once to upgrade it, then append or resume"
+        )

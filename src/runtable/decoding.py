@@ -1,0 +1,66 @@
+"""Stored values back into Python values, for people who read runtable's tables with SQL.
+
+Cells of ``blob`` columns, ``experiments.fields`` and ``experiments.config`` hold the codec's
+bytes (`runtable.codec`); ``runtable_exact`` holds, per row, a codec map from column name to
+the codec bytes of that column's exact value. Decoding never executes code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING, Any
+
+from . import codec
+from .errors import CodecError
+from .names import EXACT_COLUMN
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: What every codec encoding starts with: ``RT`` and a version byte.
+MAGIC = b"RT"
+
+
+def decode(value: bytes | bytearray | memoryview | str) -> Any:
+    """The Python value of one stored codec cell (bytes, or the base64 text CrateDB keeps).
+
+    CodecError when it is not a codec encoding; never runs code from the data.
+    """
+    if isinstance(value, str):
+        try:
+            value = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise CodecError(f"not a stored codec value: {e}") from e
+    return codec.decode(value)
+
+
+def is_encoded(value: object) -> bool:
+    """Whether ``value`` looks like codec bytes (starts with the magic and a version byte)."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        return False
+    head = bytes(value[:3])
+    return len(head) == 3 and head[:2] == MAGIC and 0 < head[2] <= codec.CODEC_VERSION
+
+
+def decode_cell(value: Any, column: str) -> Any:
+    """A query result's cell decoded when it holds codec bytes (the ``runtable_exact`` map into
+    a dict of decoded values); anything else as it is."""
+    if not is_encoded(value):
+        return value
+    try:
+        decoded = codec.decode(value)
+        if column == EXACT_COLUMN and isinstance(decoded, dict):
+            return {k: decode(v) if is_encoded(v) else v for k, v in decoded.items()}
+    except CodecError:
+        return value  # bytes that only look like an encoding: leave them
+    return decoded
+
+
+def decode_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every cell holding codec bytes decoded (a new DataFrame)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v, c=str(column): decode_cell(v, c))
+    return out
