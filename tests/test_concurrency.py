@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +325,42 @@ def test_readers_work_while_a_sweep_writes(shared_url: str) -> None:
 DONE_SQL = "SELECT COUNT(*) AS n FROM e_live WHERE runtable_status = 'done'"
 
 
+def read_while_writing(
+    url: str, mode: str, rounds: int, name: str, check: Callable[[rt.Experiment], str | None]
+) -> tuple[list[int], list[str]]:
+    """Start a writer process (campaign/writer.py MODE ROUNDS) and load experiment ``name`` in
+    a loop until it ends; return the number of runs of each load and what ``check`` found
+    wrong with each (None: nothing)."""
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), url, "w", mode, str(rounds), "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=script_env(),
+    )
+    session = rt.connect(url)
+    sizes: list[int] = []
+    wrong: list[str] = []
+    try:
+        while writer.poll() is None:
+            try:
+                loaded = session.load_experiment(name)
+            except rt.ExperimentNotFoundError:
+                continue
+            sizes.append(len(loaded.runs))
+            problem = check(loaded)
+            if problem is not None:
+                wrong.append(f"load {len(sizes)}: {problem}")
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        out, err = writer.communicate()
+        session.close()
+    assert writer.returncode == 0, err
+    assert "finished" in out
+    return sizes, wrong
+
+
 @pytest.mark.slow
 def test_a_reader_never_sees_half_of_a_commit(shared_url: str) -> None:
     """A writer appends 100 runs one commit at a time, each with a new field column; a reader
@@ -331,38 +368,20 @@ def test_a_reader_never_sees_half_of_a_commit(shared_url: str) -> None:
     that is there has its field (a load that reads the column list before a commit and the
     rows after it shows runs without their fields)."""
     rounds = 100
-    writer = subprocess.Popen(
-        [sys.executable, str(WRITER), shared_url, "w", "grow", str(rounds), "-"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=script_env(),
-    )
-    session = rt.connect(shared_url)
-    sizes: list[int] = []
-    torn: list[str] = []
-    try:
-        while writer.poll() is None:
-            try:
-                loaded = session.load_experiment("grow")
-            except rt.ExperimentNotFoundError:
-                continue
-            sizes.append(len(loaded.runs))
-            for run in loaded.runs:
-                k = run.params.x
-                if dict(run.fields) != {f"f{k}": k}:
-                    torn.append(f"load {len(sizes)}: run {run.id} has fields {dict(run.fields)}")
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-        out, err = writer.communicate()
-    assert writer.returncode == 0, err
-    assert "finished" in out
+
+    def torn(loaded: rt.Experiment) -> str | None:
+        for run in loaded.runs:
+            k = run.params.x
+            if dict(run.fields) != {f"f{k}": k}:
+                return f"run {run.id} has fields {dict(run.fields)}"
+        return None
+
+    sizes, wrong = read_while_writing(shared_url, "grow", rounds, "grow", torn)
     record("test_concurrency.py::torn_reads", faults=rounds, inputs=len(sizes))
-    assert not torn, f"{len(torn)} torn reads in {len(sizes)} loads, e.g. " + "; ".join(torn[:3])
+    assert not wrong, f"{len(wrong)} torn reads in {len(sizes)} loads, e.g. " + "; ".join(wrong[:3])
     assert sizes == sorted(sizes)
-    assert len(session.load_experiment("grow").runs) == rounds + 1
-    session.close()
+    with rt.connect(shared_url) as session:
+        assert len(session.load_experiment("grow").runs) == rounds + 1
 
 
 @pytest.mark.slow
@@ -371,33 +390,14 @@ def test_a_reader_during_replaces_sees_a_whole_version(shared_url: str) -> None:
     experiment with 0 runs (its snapshot held the old experiments row while the table name
     already meant the new table). Every load must be the old or the new version, whole."""
     rounds = 30
-    writer = subprocess.Popen(
-        [sys.executable, str(WRITER), shared_url, "w", "swap", str(rounds), "-"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=script_env(),
-    )
-    session = rt.connect(shared_url)
-    seen: list[int] = []
-    broken: list[str] = []
-    try:
-        while writer.poll() is None:
-            try:
-                loaded = session.load_experiment("swap")
-            except rt.ExperimentNotFoundError:
-                continue
-            runs = list(loaded.runs)
-            seen.append(len(runs))
-            if len(runs) not in (10, 15) or any(r.fields.n != len(runs) for r in runs):
-                broken.append(f"load {len(seen)}: {len(runs)} runs")
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-        out, err = writer.communicate()
-    assert writer.returncode == 0, err
-    assert "finished" in out
-    record("test_concurrency.py::replace_reads", faults=rounds, inputs=len(seen))
-    assert seen, "the reader never loaded the experiment"
-    assert not broken, f"{len(broken)} of {len(seen)} loads were not whole: {broken[:3]}"
-    session.close()
+
+    def partial(loaded: rt.Experiment) -> str | None:
+        runs = list(loaded.runs)
+        if len(runs) not in (10, 15) or any(r.fields.n != len(runs) for r in runs):
+            return f"{len(runs)} runs"
+        return None
+
+    sizes, wrong = read_while_writing(shared_url, "swap", rounds, "swap", partial)
+    record("test_concurrency.py::replace_reads", faults=rounds, inputs=len(sizes))
+    assert sizes, "the reader never loaded the experiment"
+    assert not wrong, f"{len(wrong)} of {len(sizes)} loads were not whole: {wrong[:3]}"
