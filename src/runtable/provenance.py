@@ -40,7 +40,15 @@ def environment() -> dict[str, Any]:
 
 def git_commit(path: str = ".") -> str | None:
     """The commit checked out in the git working tree at ``path``, with ``+dirty`` when it has
-    uncommitted changes; None outside a git tree or without git."""
+    uncommitted changes; None outside a git tree or without git. Asked of git once per process
+    and directory (two subprocesses): every batch of an incremental persist records it."""
+    import os
+
+    return _git_commit(os.path.abspath(path))
+
+
+@functools.cache
+def _git_commit(path: str) -> str | None:
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5

@@ -179,10 +179,14 @@ class Session:
 
             pickle = cloudpickle.dumps(experiment)
         runs = list(experiment.runs)
+        for run in runs:
+            run._flush_series()
         data = _experiment_data(experiment, pickle)
         experiment.id = self.store.save(data, runs, if_exists=if_exists)
 
     def _save_runs(self, experiment: Experiment, runs: list[Run]) -> None:
+        for run in runs:  # only the runs written now: a batch costs its own size
+            run._flush_series()
         self.store.save_runs(_experiment_data(experiment, None), runs)
 
     def close(self) -> None:
@@ -213,8 +217,6 @@ class Session:
 def _experiment_data(experiment: Experiment, pickle: bytes | None) -> ExperimentData:
     from .storage.base import ExperimentData
 
-    for run in experiment.runs:
-        run._flush_series()
     return ExperimentData(
         name=experiment.name,
         fields=experiment.fields,

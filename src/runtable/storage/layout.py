@@ -412,12 +412,25 @@ def check_same_grid_points(
     processes that added different runs to one experiment)."""
     for run in runs:
         old = stored.get(run.id)
-        if old is not None and params_digest(old) != params_digest(run.params):
+        if old is not None and not _same_params(old, run.params):
             raise ConflictError(
                 f"experiment {experiment!r}: run {run.id} is stored with params {dict(old)} "
                 f"but this run has {dict(run.params)}; another process added different runs. "
                 "Load the experiment again and add your runs to it"
             )
+
+
+def _same_params(stored: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether stored params are this run's params: equal as plain values (the usual case,
+    decided at once), else by their canonical digests (numpy scalars, arrays, sets...)."""
+    if type(params) is not dict:
+        params = getattr(params, "_data", params)
+    try:
+        if stored == params:
+            return True
+    except (ValueError, TypeError):  # arrays compare elementwise: go by the digests
+        pass
+    return params_digest(stored) == params_digest(params)
 
 
 def select_specs(
