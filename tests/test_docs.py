@@ -58,7 +58,7 @@ FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)[^\n]*\n(.*?)^\1\2\s*$", re.MU
 MASKS = [
     (re.compile(r"\b[0-9a-f]{40}\b"), "<digest>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<id>"),
-    (re.compile(r"\b\d{19}\b"), "<run id>"),  # run ids: 19 digits, random per process
+    (re.compile(r"\b\d{15,16}\b"), "<run id>"),  # run ids: 15 digits, random per process
     (re.compile(r"\bin \d+\.\d\d s\b"), "in <seconds>"),  # how long an execution took
     (re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?"), "<time>"),
 ]
