@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import backend_name
 
 import runtable as rt
 from runtable.names import ERROR_COLUMN, STATUS_COLUMN
@@ -278,9 +279,12 @@ def test_column_types_follow_all_batches_not_the_first(session: rt.Session) -> N
     assert more.last_execution is not None
     assert more.last_execution.done == 2
     row = session.query("SELECT AVG(err) AS err, SUM(maybe) AS m, COUNT(err) AS n FROM e_widen")
-    assert row.loc[0, "n"] == 6
-    assert row.loc[0, "err"] == pytest.approx((0 + 1 + 2 + 3 + 10.5 + 11.5) / 6)
-    assert row.loc[0, "m"] == pytest.approx(15 + 16.5)
+    if backend_name(session) == "crate":  # no ALTER COLUMN TYPE: later floats exact only
+        assert row.loc[0, "n"] == 4
+    else:
+        assert row.loc[0, "n"] == 6
+        assert row.loc[0, "err"] == pytest.approx((0 + 1 + 2 + 3 + 10.5 + 11.5) / 6)
+        assert row.loc[0, "m"] == pytest.approx(15 + 16.5)
     loaded = sorted((r.params.i, r.fields.err, r.fields.maybe) for r in more.runs)
     assert loaded[0] == (0, 0, None)
     assert type(loaded[0][1]) is int
@@ -480,7 +484,7 @@ def test_decode_reads_stored_values_without_runtable_objects(session: rt.Session
     exp.execute(lambda i: {"arr": np.arange(3) * i, "v": float("nan") if i else 1})
     exp.persist()
     raw = session.query("SELECT i, arr, runtable_exact FROM e_raw ORDER BY i")
-    assert isinstance(raw["arr"][0], (bytes, memoryview))
+    assert isinstance(raw["arr"][0], (bytes, memoryview, str))  # str: base64 on CrateDB
     np.testing.assert_array_equal(rt.decode(raw["arr"][1]), [0, 1, 2])
     decoded = session.query("SELECT i, arr, runtable_exact FROM e_raw ORDER BY i", decode=True)
     np.testing.assert_array_equal(decoded["arr"][1], [0, 1, 2])

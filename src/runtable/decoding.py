@@ -1,8 +1,9 @@
 """Stored values back into Python values, for people who read runtable's tables with SQL.
 
 Cells of ``blob`` columns, ``experiments.fields`` and ``experiments.config`` hold the codec's
-bytes (`runtable.codec`); ``runtable_exact`` holds, per row, a codec map from column name to
-the codec bytes of that column's exact value. Decoding never executes code.
+bytes (`runtable.codec`; on CrateDB, their base64 text); ``runtable_exact`` holds, per row, a
+codec map from column name to the codec bytes of that column's exact value. Decoding never
+executes code.
 """
 
 from __future__ import annotations
@@ -43,9 +44,19 @@ def is_encoded(value: object) -> bool:
     return len(head) == 3 and head[:2] == MAGIC and 0 < head[2] <= codec.CODEC_VERSION
 
 
+#: How codec bytes begin once base64-encoded, as CrateDB keeps them in text columns.
+B64_MAGIC = base64.b64encode(MAGIC + bytes([codec.CODEC_VERSION]))[:4].decode()
+
+
 def decode_cell(value: Any, column: str) -> Any:
-    """A query result's cell decoded when it holds codec bytes (the ``runtable_exact`` map into
-    a dict of decoded values); anything else as it is."""
+    """A query result's cell decoded when it holds codec bytes, or their base64 text
+    (CrateDB); the ``runtable_exact`` map into a dict of decoded values; anything else as it
+    is."""
+    if isinstance(value, str) and value.startswith(B64_MAGIC):
+        try:
+            value = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return value  # text that only looks like an encoding: leave it
     if not is_encoded(value):
         return value
     try:
