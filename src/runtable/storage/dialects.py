@@ -271,11 +271,39 @@ class CrateDBDialect(Dialect):
     def swap_tables_sql(self, source: str, target: str) -> str:
         return f"ALTER CLUSTER SWAP TABLE {source} TO {target} WITH (drop_source = true)"
 
+    def engine_kwargs(self, url: URL) -> dict[str, Any]:
+        # CrateDB sends timestamps as epoch milliseconds. Converted by the driver (from the
+        # column types of the response), they reach session.query() as datetimes too, and
+        # 1970-01-01 (0 ms) is not mistaken for NULL by sqlalchemy-cratedb's DateTime, whose
+        # result processor passes datetimes through but turns a falsy 0 into None.
+        return {"connect_args": {"converter": _crate_converter()}}
+
 
 def _field_limit(n_columns: int) -> int:
     """CrateDB's per-table field limit for ``n_columns`` columns: twice that, in thousands, to
     leave room for the keys of OBJECT columns (CrateDB counts them too) and later columns."""
     return max(1000, 1000 * math.ceil(2 * n_columns / 1000))
+
+
+def _crate_converter() -> Any:
+    """crate-python's converter with timestamps as naive UTC datetimes (runtable's form)."""
+    import datetime as dt
+
+    from crate.client.converter import Converter, DataType
+
+    epoch = dt.datetime(1970, 1, 1)
+
+    def naive_utc(value: int | None) -> dt.datetime | None:
+        return None if value is None else epoch + dt.timedelta(milliseconds=value)
+
+    def aware_utc(value: int | None) -> dt.datetime | None:
+        return None if value is None else (epoch + dt.timedelta(milliseconds=value)).replace(
+            tzinfo=dt.UTC
+        )
+
+    return Converter(
+        {DataType.TIMESTAMP_WITHOUT_TZ: naive_utc, DataType.TIMESTAMP_WITH_TZ: aware_utc}
+    )
 
 
 def _crate_object_type() -> TypeEngine[Any]:
