@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import hashlib
 import json
-import math
 import re
 import sqlite3
 import sys
@@ -541,9 +540,7 @@ class StandIn:
                 )
             self._check_limit(table, table.n_columns() + 1)
             for schema in ("main", "searchable"):
-                self.live.execute(
-                    f"ALTER TABLE {schema}.{_qi(name)} ADD COLUMN {_qi(column.name)}"
-                )
+                self.live.execute(f"ALTER TABLE {schema}.{_qi(name)} ADD COLUMN {_qi(column.name)}")
             table.columns[column.name] = column
             return {"cols": [], "rows": [], "rowcount": 1}
         if toks[i].is_("SET"):
@@ -681,7 +678,7 @@ class StandIn:
                 given = column.name in columns and values[columns.index(column.name)] is not None
                 if not given:
                     # docs/sql/statements/create-table.rst, NOT NULL constraint.
-                    raise RowError(f"IllegalArgumentException[\"{column.name}\" must not be null]")
+                    raise RowError(f'IllegalArgumentException["{column.name}" must not be null]')
         if new_sub and table.n_columns() + len(new_sub) > table.limit:
             # DocTableInfo.checkTotalColumnsLimit runs when a row adds dynamic columns.
             raise RowError(
@@ -791,7 +788,9 @@ class StandIn:
         out_rows = [[_out(v, t) for v, t in zip(row, types, strict=True)] for row in rows]
         return {
             "cols": names,
-            "col_types": [_TYPE_IDS.get(t or "", _type_id_of(rows, k)) for k, t in enumerate(types)],
+            "col_types": [
+                _TYPE_IDS.get(t or "", _type_id_of(rows, k)) for k, t in enumerate(types)
+            ],
             "rows": out_rows,
             "rowcount": len(out_rows),
         }

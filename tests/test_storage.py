@@ -283,10 +283,11 @@ def test_persist_failing_midway_leaves_the_database_as_it_was(session: rt.Sessio
 
 def test_corrupted_stored_value_names_run_and_field(session: rt.Session) -> None:
     _persisted(session, "corrupt", [{"arr": np.ones(3)}, {"arr": np.zeros(3)}])
+    blob = session.store.dialect.column_type("blob")  # type: ignore[attr-defined]
+    junk = sa.bindparam("junk", b"RT\x01junk", type_=blob)  # base64 text on CrateDB
     with _sql_engine(session).begin() as conn:
-        conn.execute(
-            sa.text("UPDATE e_corrupt SET arr = :junk WHERE id_run = 1"), {"junk": b"RT\x01junk"}
-        )
+        conn.execute(sa.text("UPDATE e_corrupt SET arr = :junk WHERE id_run = 1").bindparams(junk))
+        session.store.dialect.refresh(conn, ["e_corrupt"])  # type: ignore[attr-defined]
     with pytest.raises(rt.CorruptValueError) as info:
         session.load_experiment("corrupt")
     assert "run 1" in str(info.value)

@@ -88,6 +88,11 @@ def parts_of(value: Any, limit: int) -> Iterator[memoryview | bytes]:
 _SMALL = 1 << 20
 
 
+def part_count(reference: bytes) -> int:
+    """How many parts a reference cell says its value has."""
+    return int(_HEADER.unpack_from(bytes(reference), len(MARK))[1])
+
+
 def assemble(reference: bytes, parts: Iterator[bytes]) -> bytearray:
     """Put a value back together from its parts, checking the sizes."""
     total, count = _HEADER.unpack_from(bytes(reference), len(MARK))

@@ -18,7 +18,7 @@ from ..errors import StorageError
 from .columns import Capabilities, Kind
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.engine import URL, Connection, CursorResult, Engine
     from sqlalchemy.types import TypeEngine
 
 #: Text that is never searched (tracebacks, metadata): may be long, need not be indexed.
@@ -64,10 +64,25 @@ class Dialect:
         """Dialect options of a run table with ``n_columns`` columns."""
         return {}
 
-    def grow_table_sql(self, table: str, n_columns: int) -> str | None:
-        """SQL that lets ``table`` hold ``n_columns`` columns after columns were added, or None
-        when the backend needs nothing."""
-        return None
+    def make_room(self, connection: Connection, table: str, n_new: int) -> None:
+        """Let ``table`` (quoted) take ``n_new`` more columns; a no-op where nothing limits
+        them."""
+
+    def prepare_insert(
+        self, connection: Connection, table: str, columns: dict[str, list[Any]], objects: list[str]
+    ) -> None:
+        """Adjust bulk-insert values in place before they are sent: ``objects`` are the names
+        of the dict (``json``) columns among ``columns``, whose companions keep the exact
+        values. A no-op where the native columns take every value."""
+
+    def refused_rows(self, result: CursorResult[Any]) -> list[tuple[int, str]]:
+        """The rows of an executemany that the database refused without failing the
+        statement, as (row index, the database's message); empty where a refusal raises."""
+        return []
+
+    def row_bytes(self, row: Any) -> int:
+        """The size of one row of parameters in a request (only where requests are capped)."""
+        raise NotImplementedError(f"{self.name} does not cap its requests")
 
     def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
         """Make writes to ``tables`` visible to every reader (a no-op with transactions)."""
@@ -197,12 +212,18 @@ class CrateDBDialect(Dialect):
     - Timestamps have millisecond precision: finer datetimes use the companion.
     - Dict fields are ``OBJECT(DYNAMIC)`` columns, queryable as ``metrics['precision']``.
       CrateDB types each key by its first value and does not keep key order, so the exact dict
-      is always in the companion as well; keep one type per key across runs, or CrateDB will
-      refuse the write.
+      is always in the companion as well, and the OBJECT column gets only what CrateDB keeps
+      unchanged (``_crate_object``): a key whose value has another type than the key's first
+      value, a key with ``.``, ``[`` or a tab/newline, text over 32,766 bytes and lists of
+      mixed types are left out of it (the loaded dict is whole).
     - No UNIQUE constraints: experiment names are the primary key of ``experiments``.
-    - At most 1,000 columns per table by default: run tables are created with
-      ``"mapping.total_fields.limit"`` raised to fit their columns with room to grow.
-    - Requests are capped at 100 MB: bulk inserts are split into batches of at most 32 MB.
+    - At most 1,000 columns per table by default, object sub-columns included: run tables are
+      created with ``"mapping.total_fields.limit"`` raised to fit their columns with room to
+      grow, and raised again (never lowered) before new columns or dict keys would pass it.
+    - Requests are capped at 100 MB: bulk inserts are split into batches of at most 32 MB of
+      serialized request.
+    - A bulk insert does not fail when CrateDB refuses a row: each row's result is checked,
+      and a refused row fails the persist (``refused_rows``).
     """
 
     name = "crate"
@@ -256,8 +277,51 @@ class CrateDBDialect(Dialect):
             kwargs["crate_number_of_shards"] = self.shards
         return kwargs
 
-    def grow_table_sql(self, table: str, n_columns: int) -> str | None:
+    def make_room(self, connection: Connection, table: str, n_new: int) -> None:
+        # Never lower a limit (the user may have raised it, as the scaling page advises), and
+        # count what CrateDB counts: every column, object sub-columns included.
+        used, limit = _crate_columns(connection, table)
+        needed = len(used) + n_new
+        if needed > limit:
+            connection.exec_driver_sql(self.field_limit_sql(table, needed))
+
+    def field_limit_sql(self, table: str, n_columns: int) -> str:
+        """``ALTER TABLE`` that lets ``table`` (quoted) hold ``n_columns`` columns."""
         return f'ALTER TABLE {table} SET ("mapping.total_fields.limit" = {_field_limit(n_columns)})'
+
+    def prepare_insert(
+        self, connection: Connection, table: str, columns: dict[str, list[Any]], objects: list[str]
+    ) -> None:
+        if not objects:
+            return
+        used, _ = _crate_columns(connection, table)
+        new: dict[tuple[str, ...], str] = {}
+        for name in objects:
+            columns[name] = [
+                None if v is None else _crate_object(v, (name,), used, new) for v in columns[name]
+            ]
+        if new:
+            self.make_room(connection, table, len(new))
+
+    def refused_rows(self, result: CursorResult[Any]) -> list[tuple[int, str]]:
+        # A bulk request succeeds even when rows are refused: such a row's result has
+        # rowcount -2 and, for the first 10 per shard, an error (CrateDB docs,
+        # interfaces/http.rst, "Bulk errors"). crate-python's executemany does not raise.
+        results = getattr(result.context, "last_result", None) or []
+        refused = []
+        for i, item in enumerate(results):
+            if isinstance(item, dict) and item.get("rowcount") == -2:
+                error = item.get("error") or {}
+                message = error.get("message") or "refused (CrateDB details the first 10 only)"
+                refused.append((i, str(message)))
+        return refused
+
+    def row_bytes(self, row: Any) -> int:
+        # The driver sends bulk_args as JSON lists, serialized with its own encoder.
+        from crate.client.http import json_dumps
+
+        values = list(row.values()) if isinstance(row, dict) else list(row)
+        return len(json_dumps(values)) + 1
 
     def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
         if tables:
@@ -279,6 +343,124 @@ class CrateDBDialect(Dialect):
         return {"connect_args": {"converter": _crate_converter()}}
 
 
+#: The types of object sub-columns (as information_schema.columns names them) that take a JSON
+#: value of each Python type unchanged (CrateDB's LongType, DoubleType, StringType,
+#: BooleanType sanitizeValue: a double into a bigint is truncated, a string into a number
+#: refused).
+_ACCEPTS: dict[type, tuple[str, ...]] = {
+    bool: ("boolean",),
+    int: ("bigint", "integer", "smallint", "double precision", "real"),
+    float: ("double precision", "real"),
+    str: ("text",),
+    dict: ("object",),
+}
+#: The type CrateDB gives a new sub-column from its first value (DynamicIndexer.guessType).
+_GUESSED = {bool: "boolean", int: "bigint", float: "double precision", str: "text", dict: "object"}
+#: Indexed text is at most this many UTF-8 bytes (CrateDB docs, general/ddl/data-types.rst).
+_MAX_INDEXED_TEXT_BYTES = 32_766
+#: Characters CrateDB refuses in object keys (ColumnIdent.validateObjectKey).
+_BAD_KEY_CHARACTERS = frozenset(".[\t\n\r")
+_LEFT_OUT: Any = object()
+
+
+def _crate_columns(connection: Connection, table: str) -> tuple[dict[tuple[str, ...], str], int]:
+    """The columns of ``table`` (quoted) by path, object sub-columns included, with their
+    types; and the table's ``mapping.total_fields.limit``."""
+    name = table.strip('"').replace('""', '"')
+    dialect: Any = connection.dialect
+    schema = dialect._get_effective_schema_name(connection) or dialect.default_schema_name
+    where = "WHERE table_schema = ? AND table_name = ?"
+    limit = connection.exec_driver_sql(
+        "SELECT settings['mapping']['total_fields']['limit'] FROM information_schema.tables "
+        + where,
+        (schema, name),
+    ).scalar()
+    rows = connection.exec_driver_sql(
+        "SELECT column_name, data_type FROM information_schema.columns " + where, (schema, name)
+    ).all()
+    columns = {_column_path(str(c)): str(t) for c, t in rows}
+    return columns, int(limit) if limit is not None else 1000
+
+
+def _column_path(column: str) -> tuple[str, ...]:
+    """``metrics['a']['b']`` as ("metrics", "a", "b")."""
+    head, bracket, rest = column.partition("['")
+    if not bracket:
+        return (column,)
+    return (head, *rest.removesuffix("']").split("']['"))
+
+
+def _crate_object(
+    value: dict[str, Any],
+    path: tuple[str, ...],
+    known: dict[tuple[str, ...], str],
+    new: dict[tuple[str, ...], str],
+) -> dict[str, Any]:
+    """The part of a dict that CrateDB indexes unchanged. Left out: keys CrateDB refuses as
+    column names (with ``.``, ``[``, tab, newline or carriage return), text over 32,766 bytes
+    (sub-columns are indexed), values of another type than the one their sub-column took from
+    its first value (stored, or earlier in this insert), and lists of mixed types. The exact
+    dict is in the companion column."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if _BAD_KEY_CHARACTERS.intersection(key):
+            continue
+        kept = _crate_value(item, (*path, key), known, new)
+        if kept is not _LEFT_OUT:
+            out[key] = kept
+    return out
+
+
+def _crate_value(
+    item: Any,
+    path: tuple[str, ...],
+    known: dict[tuple[str, ...], str],
+    new: dict[tuple[str, ...], str],
+) -> Any:
+    if item is None:
+        return None
+    guessed = _crate_type(item)
+    if guessed is None:
+        return _LEFT_OUT
+    type_ = known.get(path) or new.get(path)
+    if type_ is not None and not _fits(item, type_):
+        return _LEFT_OUT
+    if _too_long(item):
+        return _LEFT_OUT
+    if type_ is None:
+        new[path] = type_ = guessed
+    if isinstance(item, dict):
+        return _crate_object(item, path, known, new)
+    if isinstance(item, list):
+        return [x if not isinstance(x, dict) else _crate_object(x, path, known, new) for x in item]
+    return item
+
+
+def _too_long(item: Any) -> bool:
+    if isinstance(item, str):
+        return len(item.encode("utf-8", "surrogatepass")) > _MAX_INDEXED_TEXT_BYTES
+    return isinstance(item, list) and any(_too_long(x) for x in item)
+
+
+def _crate_type(item: Any) -> str | None:
+    """The type CrateDB gives a new sub-column from ``item``; None for a value it refuses
+    (a list of mixed types: DataTypes.guessType)."""
+    if isinstance(item, list):
+        inner = {_crate_type(x) for x in item if x is not None}
+        if len(inner) > 1 or None in inner:
+            return None
+        return f"{inner.pop()}_array" if inner else None
+    return _GUESSED.get(type(item))
+
+
+def _fits(item: Any, type_: str) -> bool:
+    """Whether CrateDB keeps ``item`` unchanged in a sub-column of ``type_``."""
+    if isinstance(item, list):
+        inner = type_.removesuffix("_array")
+        return type_.endswith("_array") and all(x is None or _fits(x, inner) for x in item)
+    return type_ in _ACCEPTS.get(type(item), ())
+
+
 def _field_limit(n_columns: int) -> int:
     """CrateDB's per-table field limit for ``n_columns`` columns: twice that, in thousands, to
     leave room for the keys of OBJECT columns (CrateDB counts them too) and later columns."""
@@ -297,8 +479,10 @@ def _crate_converter() -> Any:
         return None if value is None else epoch + dt.timedelta(milliseconds=value)
 
     def aware_utc(value: int | None) -> dt.datetime | None:
-        return None if value is None else (epoch + dt.timedelta(milliseconds=value)).replace(
-            tzinfo=dt.UTC
+        return (
+            None
+            if value is None
+            else (epoch + dt.timedelta(milliseconds=value)).replace(tzinfo=dt.UTC)
         )
 
     return Converter(

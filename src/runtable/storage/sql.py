@@ -34,7 +34,15 @@ from ..errors import (
 from ..names import table_name
 from . import layout
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
-from .chunks import TABLE, assemble, chunks_table, is_reference, parts_of, split_big_values
+from .chunks import (
+    TABLE,
+    assemble,
+    chunks_table,
+    is_reference,
+    part_count,
+    parts_of,
+    split_big_values,
+)
 from .columns import (
     ABSENT,
     COMPANION_SUFFIX,
@@ -176,7 +184,12 @@ class SQLStore(Store):
         table = self._run_table(name, specs, suffix=SWAP_SUFFIX)
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table.name)}"))
         table.create(conn)
-        self._insert_runs(conn, table, row["id"], runs, specs, encoded)
+        try:
+            self._insert_runs(conn, table, row["id"], runs, specs, encoded)
+        except BaseException:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                table.drop(conn)
+            raise
         self.dialect.refresh(conn, [table.name])
         conn.exec_driver_sql(
             self.dialect.swap_tables_sql(self._quote(table.name), row["table_name"])
@@ -253,10 +266,7 @@ class SQLStore(Store):
             if new
         ]
         if missing:  # room first (CrateDB's field limit), then the columns
-            n_columns = len(self._run_table(name, specs).columns)
-            grow = self.dialect.grow_table_sql(self._quote(old_table.name), n_columns)
-            if grow is not None:
-                conn.exec_driver_sql(grow)
+            self.dialect.make_room(conn, self._quote(old_table.name), len(missing))
             for column, kind in missing:
                 self._add_column(conn, old_table.name, column, kind)
         table = self._run_table(name, specs)
@@ -266,7 +276,14 @@ class SQLStore(Store):
                 conn.execute(old_table.delete().where(old_table.c.id_run.in_(chunk)))
         if replace and present:
             self._delete_chunks(conn, stored["id"], sorted(present))
-        self._insert_runs(conn, table, stored["id"], runs, specs, encoded, upsert=upsert)
+        try:
+            self._insert_runs(conn, table, stored["id"], runs, specs, encoded, upsert=upsert)
+        except _RefusedRowError:
+            if not self.dialect.transactional and not upsert:  # the new runs go again
+                for chunk in _chunks([r.id for r in runs], 500):
+                    conn.execute(table.delete().where(table.c.id_run.in_(chunk)))
+                self.dialect.refresh(conn, [table.name])
+            raise
         self.dialect.refresh(conn, [table.name])
         return specs
 
@@ -367,6 +384,9 @@ class SQLStore(Store):
                 for part, data in enumerate(parts_of(value, limit)):
                     row = {"id_run": run_id, "name": name, "part": part, "data": data}
                     conn.execute(chunks.insert().values(id_experiment=exp_id, **row))
+            self.dialect.refresh(conn, [TABLE])  # deletes by query must see them
+        objects = [s.name for s in specs if s.kind == "json" and s.name in columns]
+        self.dialect.prepare_insert(conn, self._quote(table.name), columns, objects)
         self._executemany_insert(conn, table, columns, upsert=upsert)
 
     def _chunks_table(self, conn: sa.Connection, *, create: bool = True) -> sa.Table:
@@ -386,9 +406,10 @@ class SQLStore(Store):
         where = table.c.id_experiment == exp_id
         if run_ids is None:
             conn.execute(table.delete().where(where))
-            return
-        for chunk in _chunks(list(run_ids), 500):
-            conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
+        else:
+            for chunk in _chunks(list(run_ids), 500):
+                conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
+        self.dialect.refresh(conn, [TABLE])
 
     def _executemany_insert(
         self,
@@ -418,9 +439,18 @@ class SQLStore(Store):
                 for values in zip(*columns.values(), strict=True)
             ]
         limit = self.dialect.max_request_bytes
-        batches = [rows] if limit is None else _batches_by_size(rows, columns, limit)
+        if limit is None:
+            batches: Iterator[list[Any]] = iter([rows])
+        else:
+            sizes = [self.dialect.row_bytes(row) for row in rows]
+            batches = _batches_by_size(rows, sizes, limit - len(sql) - 1024)
+        done = 0
         for batch in batches:
-            conn.exec_driver_sql(sql, batch)
+            result = conn.exec_driver_sql(sql, batch)
+            refused = self.dialect.refused_rows(result)
+            if refused:
+                raise _RefusedRowError(table.name, columns, done, refused)
+            done += len(batch)
 
     def _insert_sql(self, table: sa.Table, names: Sequence[str], *, upsert: bool = False) -> str:
         """INSERT of ``names`` in the driver's parameter style; with ``upsert``, a stored row
@@ -518,17 +548,9 @@ class SQLStore(Store):
                     continue
                 table = table if table is not None else self._chunks_table(conn, create=False)
                 run_id = data["id_run"][i]
-                query = (
-                    sa.select(table.c.data)
-                    .where(
-                        table.c.id_experiment == data["id_experiment"][i],
-                        table.c.id_run == run_id,
-                        table.c.name == name,
-                    )
-                    .order_by(table.c.part)
-                )
+                key = (data["id_experiment"][i], run_id, name)
                 try:
-                    whole = assemble(value, iter(conn.execute(query).scalars()))
+                    whole = assemble(value, _read_parts(conn, table, key, part_count(value)))
                 except (ValueError, sa.exc.SQLAlchemyError) as e:
                     raise CorruptValueError(experiment, run_id, name, f"big value: {e}") from e
                 if not isinstance(values, list):
@@ -570,6 +592,7 @@ class SQLStore(Store):
                 return False
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(row['table_name'])}"))
             conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
+            self.dialect.refresh(conn, [EXPERIMENTS])
             self._delete_chunks(conn, row["id"])
             return True
 
@@ -684,19 +707,66 @@ def _experiments_table(store: SQLStore) -> sa.Table:
     )
 
 
+def _read_parts(
+    conn: sa.Connection, table: sa.Table, key: tuple[str, int, str], count: int
+) -> Iterator[bytes]:
+    """The parts of one big value, each read by its whole primary key: a lookup that sees
+    every write on CrateDB even before a refresh (the parts of a value are few and big)."""
+    exp_id, run_id, name = key
+    c = table.c
+    for part in range(count):
+        query = sa.select(c.data).where(
+            c.id_experiment == exp_id, c.id_run == run_id, c.name == name, c.part == part
+        )
+        data = conn.execute(query).scalar()
+        if data is None:
+            return
+        yield data
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _batches_by_size(
-    rows: list[Any], columns: Mapping[str, Sequence[Any]], limit: int
-) -> Iterator[list[Any]]:
-    """Split rows into batches whose text and binary payload stays under ``limit`` bytes."""
-    sizes = [0] * len(rows)
-    for values in columns.values():
-        for i, v in enumerate(values):
-            sizes[i] += len(v) if isinstance(v, (str, bytes, bytearray, memoryview)) else 16
+class _RefusedRowError(StorageError):
+    """Rows of a bulk insert that the database refused while the statement succeeded."""
+
+    def __init__(
+        self,
+        table: str,
+        columns: Mapping[str, Sequence[Any]],
+        offset: int,
+        refused: Sequence[tuple[int, str]],
+    ) -> None:
+        index, message = refused[0]
+        run_id = columns["id_run"][offset + index]
+        field = _field_named_in(message, columns)
+        where = f"field {field!r} of run {run_id}" if field else f"run {run_id}"
+        more = f" ({len(refused) - 1} more rows refused)" if len(refused) > 1 else ""
+        super().__init__(f"the database refused {where} in table {table!r}{more}: {message}")
+        self.run_id = run_id
+        self.field = field
+
+
+def _field_named_in(message: str, columns: Mapping[str, Sequence[Any]]) -> str | None:
+    """The column a database error message names (the longest that appears), if any."""
+    found = [
+        name.removesuffix(COMPANION_SUFFIX)
+        for name in columns
+        if f"`{name}" in message
+        or f'"{name}' in message
+        or f"{name}[" in message
+        or f"[{name}]" in message
+        or f"={name}" in message
+        or f'field="{name}' in message
+    ]
+    return max(found, key=len) if found else None
+
+
+def _batches_by_size(rows: list[Any], sizes: Sequence[int], limit: int) -> Iterator[list[Any]]:
+    """Split rows into batches whose sizes (``sizes[i]`` of ``rows[i]``) add up to at most
+    ``limit`` bytes; a single row bigger than that goes alone."""
     start, total = 0, 0
     for i, size in enumerate(sizes):
         if total + size > limit and i > start:
