@@ -24,6 +24,7 @@ from sqlalchemy.schema import CreateColumn
 
 from ..clock import utcnow
 from ..errors import (
+    ConflictError,
     CorruptValueError,
     ExperimentExistsError,
     ExperimentNotFoundError,
@@ -60,6 +61,10 @@ EXPERIMENTS = "experiments"
 SWAP_SUFFIX = "__swap"
 #: Reads of an experiment that a concurrent replace keeps changing, before giving up.
 LOAD_ATTEMPTS = 20
+#: Without transactions: tries of a persist that meets another writer creating the same
+#: experiment, and how long to wait for that writer's experiments row.
+CREATE_ATTEMPTS = 3
+CREATE_WAIT_SECONDS = 30.0
 
 
 class SQLStore(Store):
@@ -92,6 +97,14 @@ class SQLStore(Store):
     # -- writing -----------------------------------------------------------------------------
 
     def save(
+        self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
+    ) -> str:
+        for _ in range(CREATE_ATTEMPTS - 1):
+            with contextlib.suppress(_CreatedMeanwhileError):
+                return self._save(experiment, runs, if_exists=if_exists)
+        return self._save(experiment, runs, if_exists=if_exists)
+
+    def _save(
         self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
     ) -> str:
         if if_exists not in IF_EXISTS:
@@ -127,7 +140,12 @@ class SQLStore(Store):
                 "pickle": experiment.pickle,
             }
             if stored is None:
-                self._create(conn, name, specs, encoded, runs, row)
+                try:
+                    self._create(conn, name, specs, encoded, runs, row)
+                except _CreatedMeanwhileError:
+                    if if_exists == "fail":
+                        raise ExperimentExistsError(name) from None
+                    raise  # save() tries again: now it appends or replaces
             elif self.dialect.transactional:  # the drop commits only with the new version
                 conn.execute(sa.text(f"DROP TABLE {self._quote(stored['table_name'])}"))
                 conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
@@ -150,13 +168,17 @@ class SQLStore(Store):
         """A new run table, filled, then the experiments row that marks it complete. Without
         transactions, a failure before that row drops the new table again."""
         table = self._run_table(name, specs)
-        if sa.inspect(conn).has_table(table.name):
+        if sa.inspect(conn).has_table(table.name) and not self._created_meanwhile(conn, name):
             raise SchemaError(
                 f"table {table.name!r} exists but no experiment {name!r} is recorded in "
                 f"{EXPERIMENTS!r}; it was not made by runtable (or is a leftover of a crash): "
                 "drop it or choose another experiment name"
             )
-        table.create(conn)
+        try:
+            table.create(conn)
+        except sa.exc.SQLAlchemyError:
+            self._created_meanwhile(conn, name)
+            raise
         try:
             self._insert_runs(conn, table, row["id"], runs, specs, encoded)
             self.dialect.refresh(conn, [table.name])
@@ -167,6 +189,21 @@ class SQLStore(Store):
                 with contextlib.suppress(sa.exc.SQLAlchemyError):
                     table.drop(conn)
             raise
+
+    def _created_meanwhile(self, conn: sa.Connection, name: str) -> bool:
+        """Without transactions, another writer may create experiment ``name`` while this one
+        does: raise _CreatedMeanwhileError once its experiments row appears, or its table is
+        gone again (its persist failed). False when neither happens (a stray table)."""
+        if self.dialect.transactional:
+            return False
+        deadline = time.monotonic() + CREATE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if self._select_row(conn, name) is not None:
+                raise _CreatedMeanwhileError(name)
+            if not sa.inspect(conn).has_table(table_name(name)):
+                raise _CreatedMeanwhileError(name)
+            time.sleep(0.05)
+        return False
 
     def _replace_by_swap(
         self,
@@ -181,7 +218,8 @@ class SQLStore(Store):
         one statement, then point the experiments row at the new version. Until the swap the
         old version is complete and visible; readers that see the new table before the new
         row retry (the run rows carry the experiment id)."""
-        table = self._run_table(name, specs, suffix=SWAP_SUFFIX)
+        # A name of its own: two replacers at once never fill one table.
+        table = self._run_table(name, specs, suffix=f"{SWAP_SUFFIX}_{uuid.uuid4().hex[:8]}")
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table.name)}"))
         table.create(conn)
         try:
@@ -278,11 +316,16 @@ class SQLStore(Store):
             self._delete_chunks(conn, stored["id"], sorted(present))
         try:
             self._insert_runs(conn, table, stored["id"], runs, specs, encoded, upsert=upsert)
-        except _RefusedRowError:
-            if not self.dialect.transactional and not upsert:  # the new runs go again
-                for chunk in _chunks([r.id for r in runs], 500):
+        except _RefusedRowError as e:
+            if not self.dialect.transactional and not upsert:  # the rows written go again
+                for chunk in _chunks(e.written, 500):
                     conn.execute(table.delete().where(table.c.id_run.in_(chunk)))
                 self.dialect.refresh(conn, [table.name])
+            if e.duplicate:
+                raise ConflictError(
+                    f"another writer stored run {e.run_id} of experiment {name!r} at the same "
+                    "time; nothing of this write was kept: load the experiment and persist again"
+                ) from e
             raise
         self.dialect.refresh(conn, [table.name])
         return specs
@@ -449,7 +492,7 @@ class SQLStore(Store):
             result = conn.exec_driver_sql(sql, batch)
             refused = self.dialect.refused_rows(result)
             if refused:
-                raise _RefusedRowError(table.name, columns, done, refused)
+                raise _RefusedRowError(table.name, columns, done, len(batch), refused)
             done += len(batch)
 
     def _insert_sql(self, table: sa.Table, names: Sequence[str], *, upsert: bool = False) -> str:
@@ -638,7 +681,13 @@ class SQLStore(Store):
             return
         self.dialect.lock(conn, EXPERIMENTS)
         if not self._has_experiments(conn):  # another writer may have made it meanwhile
-            self._experiments.create(conn)
+            try:
+                self._experiments.create(conn)
+            except sa.exc.SQLAlchemyError:
+                # Without transactions two first writers can both get here; the other's
+                # table is as good as ours.
+                if self.dialect.transactional or not self._has_experiments(conn):
+                    raise
 
     def _check_schema(self, conn: sa.Connection) -> None:
         if self._schema_checked:
@@ -729,18 +778,28 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+class _CreatedMeanwhileError(StorageError):
+    """Another writer created the experiment while this one tried to (no transactions)."""
+
+
 class _RefusedRowError(StorageError):
-    """Rows of a bulk insert that the database refused while the statement succeeded."""
+    """Rows of a bulk insert that the database refused while the statement succeeded;
+    ``written`` are the run ids of the rows that went in."""
 
     def __init__(
         self,
         table: str,
         columns: Mapping[str, Sequence[Any]],
         offset: int,
+        size: int,
         refused: Sequence[tuple[int, str]],
     ) -> None:
         index, message = refused[0]
-        run_id = columns["id_run"][offset + index]
+        ids = columns["id_run"]
+        run_id = ids[offset + index]
+        bad = {offset + i for i, _ in refused}
+        self.written = [ids[i] for i in range(offset + size) if i not in bad]
+        self.duplicate = any("DuplicateKey" in m for _, m in refused)
         field = _field_named_in(message, columns)
         where = f"field {field!r} of run {run_id}" if field else f"run {run_id}"
         more = f" ({len(refused) - 1} more rows refused)" if len(refused) > 1 else ""
