@@ -489,7 +489,14 @@ class SQLStore(Store):
             batches = _batches_by_size(rows, sizes, limit - len(sql) - 1024)
         done = 0
         for batch in batches:
-            result = conn.exec_driver_sql(sql, batch)
+            try:
+                result = conn.exec_driver_sql(sql, batch)
+            except sa.exc.DBAPIError as e:
+                if self.dialect.transactional or len(batch) != 1:
+                    raise
+                # One row goes as a plain statement (not a bulk one): its refusal raises.
+                message = str(getattr(e, "orig", None) or e)
+                raise _RefusedRowError(table.name, columns, done, 1, [(0, message)]) from e
             refused = self.dialect.refused_rows(result)
             if refused:
                 raise _RefusedRowError(table.name, columns, done, len(batch), refused)
@@ -506,7 +513,13 @@ class SQLStore(Store):
         return sql
 
     def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Kind) -> None:
-        conn.exec_driver_sql(self._add_column_sql(table, column, kind))
+        try:
+            conn.exec_driver_sql(self._add_column_sql(table, column, kind))
+        except sa.exc.SQLAlchemyError:
+            # Without transactions a concurrent writer may have added it just now.
+            columns = () if self.dialect.transactional else sa.inspect(conn).get_columns(table)
+            if column not in {c["name"] for c in columns}:
+                raise
 
     def _add_column_sql(self, table: str, column: str, kind: Kind) -> str:
         column_ = self._column(column, kind, quote=True)
