@@ -334,45 +334,44 @@ def _validate_key(key: str) -> None:
 
 def _index_object(
     table: Table, path: tuple[str, ...], value: dict[str, Any], new: dict[tuple[str, ...], str]
-) -> None:
-    """Type-check ``value`` against the sub-columns of ``path``, recording new ones in ``new``
-    (server/src/main/java/io/crate/execution/dml/ObjectIndexer.java: known children are
-    sanitized to their type, unknown ones typed by DynamicIndexer.guessType)."""
+) -> dict[str, Any]:
+    """``value`` as stored: type-checked against the sub-columns of ``path``, new ones recorded
+    in ``new`` (server/src/main/java/io/crate/execution/dml/ObjectIndexer.java: known children
+    are sanitized to their type, unknown ones typed by DynamicIndexer.guessType)."""
+    out = {}
     for key, inner in value.items():
         _validate_key(key)
-        child = (*path, key)
-        _index_value(table, child, inner, new)
+        out[key] = _index_value(table, (*path, key), inner, new)
+    return out
 
 
 def _index_value(
     table: Table, path: tuple[str, ...], value: Any, new: dict[tuple[str, ...], str]
-) -> None:
-    where = path[0] + "".join(f"['{k}']" for k in path[1:])
+) -> Any:
     known = table.sub.get(path) or new.get(path)
     if known is None:
         known = _guess_type(value)
         if known is None:
-            return
+            return value
         new[path] = known
-    _sanitize(value, known, where)
-    _index_typed(table, path, value, known, new)
+    return _index_typed(table, path, value, known, new)
 
 
 def _index_typed(
     table: Table, path: tuple[str, ...], value: Any, type_: str, new: dict[tuple[str, ...], str]
-) -> None:
+) -> Any:
     where = path[0] + "".join(f"['{k}']" for k in path[1:])
+    value = _sanitize(value, type_, where)
     if value is None:
-        return
+        return None
     if type_ == "text":
         _check_indexed_text(value, where)  # sub-columns are indexed (IndexType.PLAIN)
     elif type_ == "object":
-        _index_object(table, path, value, new)
+        return _index_object(table, path, value, new)
     elif type_.endswith("_array"):
         inner = type_.removesuffix("_array")
-        for item in value:
-            _sanitize(item, inner, where)
-            _index_typed(table, path, item, inner, new)
+        return [_index_typed(table, path, item, inner, new) for item in value]
+    return value
 
 
 # -- the database ----------------------------------------------------------------------------------
@@ -610,11 +609,16 @@ class StandIn:
         on_conflict = ""
         if i < len(toks):
             on_conflict = self._on_conflict(table, toks[i:])
-        value_sql = _translate(values_toks, {}, table)
+        value_items = _split_commas(values_toks)
+        if len(value_items) != len(columns):
+            raise SQLError("SQLParseException[the numbers of columns and values differ]")
+        placeholders = ", ".join(f"?{k + 1}" for k in range(len(columns)))
         sql = (
             f"INSERT INTO main.{_qi(name)} ({', '.join(map(_qi, columns))}) "
-            f"SELECT {value_sql} {on_conflict}"
+            f"SELECT {placeholders} {on_conflict}"
         )
+        positions = _param_positions(value_items)
+        literal_sql = None if positions is not None else _translate(values_toks, {}, table)
         rows = bulk if bulk is not None else [args]
         results: list[dict[str, Any]] = []
         errors = 0
@@ -622,7 +626,11 @@ class StandIn:
         try:
             for row in rows:
                 try:
-                    results.append({"rowcount": self._insert_row(table, columns, sql, row)})
+                    if positions is not None:
+                        values = [row[k] if k < len(row) else None for k in positions]
+                    else:  # literals or expressions: SQLite evaluates them
+                        values = list(self.live.execute(f"SELECT {literal_sql}", row).fetchone())
+                    results.append({"rowcount": self._insert_row(table, columns, sql, values)})
                 except RowError as e:
                     if bulk is None:
                         self.live.execute("COMMIT")
@@ -704,8 +712,7 @@ class StandIn:
         if type_ == "object":
             if not isinstance(value, dict):
                 raise RowError(f"Cannot cast value `{value}` to type `object`")
-            _index_object(table, (column.name,), value, new_sub)
-            return json.dumps(value)
+            return json.dumps(_index_object(table, (column.name,), value, new_sub))
         if type_ == "timestamp without time zone":
             return _to_millis(value, column.name)
         if type_ == "text":
@@ -884,6 +891,21 @@ def _coerce_params(toks: list[Tok], args: list[Any], tables: dict[str, Table]) -
             with contextlib.suppress(RowError):
                 args[index] = _to_millis(args[index], name or "")
     return args
+
+
+def _param_positions(items: list[list[Tok]]) -> list[int] | None:
+    """The argument index of each VALUES item when every item is one parameter, else None."""
+    positions = []
+    n_question = 0
+    for item in items:
+        if len(item) != 1 or item[0].kind != "param":
+            return None
+        if item[0].text == "?":
+            positions.append(n_question)
+            n_question += 1
+        else:
+            positions.append(int(item[0].text[1:]) - 1)
+    return positions
 
 
 def _regexp(pattern: str, value: Any) -> bool:
