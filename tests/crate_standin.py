@@ -589,7 +589,8 @@ class StandIn:
             q = _qi(name)
             self.live.execute("BEGIN")
             self.live.execute(f"DELETE FROM searchable.{q}")
-            self.live.execute(f"INSERT INTO searchable.{q} SELECT * FROM main.{q}")
+            cols = ", ".join(["rowid", *map(_qi, self.tables[name].columns)])  # rowid: _id
+            self.live.execute(f"INSERT INTO searchable.{q} ({cols}) SELECT {cols} FROM main.{q}")
             self.live.execute("COMMIT")
         return {"cols": [], "rows": [], "rowcount": len(names)}
 
@@ -1172,11 +1173,11 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload).encode())
 
-    def _body(self) -> bytes | None:
+    def _body(self, *, capped: bool = True) -> bytes | None:
         """The request body, decompressed; None (after answering 413) past the cap."""
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length)
-        cap = self.server.max_content_length
+        cap = self.server.max_content_length if capped else 1 << 62
         if self.headers.get("Content-Encoding", "").lower() in ("gzip", "deflate"):
             # Netty4HttpServerTransport puts HttpContentDecompressor before the
             # HttpObjectAggregator: the cap applies to the decompressed body.
@@ -1244,7 +1245,9 @@ class Handler(BaseHTTPRequestHandler):
         with db.lock:
             blobs = db.blob_tables.get(table)
         if method == "PUT":
-            body = self._body()
+            # Netty4HttpServerTransport: the blob handler comes before the aggregator, so
+            # blob uploads are not capped by http.max_content_length.
+            body = self._body(capped=False)
             if body is None:
                 return
             if blobs is None:

@@ -298,7 +298,11 @@ def test_a_10_mb_string_and_bytes_round_trip(db: rt.Session) -> None:
     assert loaded.fields.blurb == huge[:1_000_000]
     for before, after in zip(exp.runs, loaded.runs, strict=True):
         assert dict(after.fields) == dict(before.fields)
-    assert db.query("SELECT LENGTH(text) AS n FROM e_huge WHERE id_run = 0")["n"][0] == len(huge)
+    n = db.query("SELECT LENGTH(text) AS n FROM e_huge WHERE id_run = 0")["n"][0]
+    if db.store.engine.dialect.name == "crate":  # type: ignore[attr-defined]
+        assert n is None  # past 32,766 bytes: CrateDB's text column keeps NULL, the companion all
+    else:
+        assert n == len(huge)
     record("test_bad_input.py::huge", inputs=4)
 
 

@@ -113,6 +113,11 @@ def test_two_processes_persisting_first_into_an_empty_database(
     """The first persists into an empty database (no ``experiments`` table yet), both at once:
     a new database every round (a new SQLite file; a new PostgreSQL schema)."""
     rounds = 6
+    if shared_url.startswith("crate"):
+        # A new CrateDB schema per round would need `?schema=` URLs, which the CrateDB
+        # stand-in does not implement (it has the `doc` schema only); CREATE SCHEMA does not
+        # exist before CrateDB 6.2 and psycopg's `options` is no CrateDB URL argument.
+        pytest.skip("no fresh CrateDB database per round (see the comment)")
     if shared_url.startswith("sqlite"):
         template = f"sqlite:///{tmp_path}/fresh_{{round}}.db"
         schemas: list[str] = []
