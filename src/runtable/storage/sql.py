@@ -249,8 +249,10 @@ class SQLStore(Store):
         now: datetime,
         skipped: list[UnsupportedValueError] | None,
     ) -> None:
-        specs = self._write_runs(conn, experiment, runs, stored, replace=False, skipped=skipped)
-        self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped)
+        specs, n_new = self._write_runs(
+            conn, experiment, runs, stored, replace=False, skipped=skipped
+        )
+        self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped, n_new)
 
     def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
@@ -263,8 +265,10 @@ class SQLStore(Store):
             stored = self._select_row(conn, name) if self._has_experiments(conn) else None
             if stored is None:
                 raise ExperimentNotFoundError(name, self.url)
-            specs = self._write_runs(conn, experiment, runs, stored, replace=True)
-            self._update_row(conn, experiment, specs, fields_blob, config_blob, utcnow())
+            specs, n_new = self._write_runs(conn, experiment, runs, stored, replace=True)
+            self._update_row(
+                conn, experiment, specs, fields_blob, config_blob, utcnow(), n_new=n_new
+            )
 
     def _write_runs(
         self,
@@ -275,11 +279,13 @@ class SQLStore(Store):
         *,
         replace: bool,
         skipped: list[UnsupportedValueError] | None = None,
-    ) -> list[ColumnSpec]:
-        """Insert runs into a stored experiment's table, adding the columns they need.
+    ) -> tuple[list[ColumnSpec], int]:
+        """Insert runs into a stored experiment's table, adding the columns they need; return
+        the columns and how many runs are new.
 
         ``replace=False`` skips runs whose ids are stored; ``replace=True`` overwrites them,
-        after checking that each is the same grid point (same params).
+        after checking that each is the same grid point (same params). Without transactions
+        the rows are not refreshed yet: _update_row does that after the experiments row.
         """
         name = experiment.name
         old_specs = {s.name: s for s in layout.specs_from_meta(stored["meta"], name)}
@@ -327,8 +333,7 @@ class SQLStore(Store):
                     "time; nothing of this write was kept: load the experiment and persist again"
                 ) from e
             raise
-        self.dialect.refresh(conn, [table.name])
-        return specs
+        return specs, sum(1 for r in runs if r.id not in present)
 
     def _stored_params(
         self,
@@ -368,9 +373,18 @@ class SQLStore(Store):
         config_blob: bytes,
         now: datetime,
         skipped: list[UnsupportedValueError] | None = None,
+        n_new: int = 0,
     ) -> None:
+        """Update the experiments row after _write_runs wrote ``n_new`` new runs.
+
+        Without transactions the row (its column list) changes before the new rows are
+        refreshed, so that a reader never sees rows with columns its column list lacks (a
+        load that read the old row before and sees a new one after retries); the count is
+        the refreshed rows plus the new ones."""
         table = self._run_table(experiment.name, [])
         n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        if not self.dialect.transactional:
+            n_runs += n_new
         values = {
             "updated_at": now,
             "n_runs": n_runs,
@@ -386,7 +400,7 @@ class SQLStore(Store):
             .where(self._experiments.c.name == experiment.name)
             .values(**values)
         )
-        self.dialect.refresh(conn, [EXPERIMENTS])
+        self.dialect.refresh(conn, [EXPERIMENTS, table.name])
 
     def _insert_runs(
         self,
@@ -538,7 +552,9 @@ class SQLStore(Store):
     ) -> StoredExperiment:
         for attempt in range(LOAD_ATTEMPTS):
             row, specs, data, n = self._read(name, where, columns, with_pickle)
-            if self.dialect.transactional or all(i == row["id"] for i in data["id_experiment"]):
+            if self.dialect.transactional or (
+                all(i == row["id"] for i in data["id_experiment"]) and self._unchanged(row)
+            ):
                 break
             # Without transactions a replace may be between its table swap and its row
             # update: the rows carry the new experiment id before the row does. Read again.
@@ -560,6 +576,17 @@ class SQLStore(Store):
             meta=json.loads(row["meta"]),
             runs=runs,
             pickle=bytes(row["pickle"]) if with_pickle and row.get("pickle") is not None else None,
+        )
+
+    def _unchanged(self, row: Mapping[str, Any]) -> bool:
+        """Without transactions: whether the experiments row is still ``row`` after its runs
+        were read (an append changes it before its rows become visible)."""
+        with self._connect(f"look up experiment {row['name']!r}") as conn:
+            now = self._select_row(conn, row["name"])
+        return now is not None and (now["id"], now["updated_at"], now["meta"]) == (
+            row["id"],
+            row["updated_at"],
+            row["meta"],
         )
 
     def _read(
