@@ -220,3 +220,24 @@ def test_timestamps_at_the_epoch_and_in_queries(session: rt.Session) -> None:
     assert [f["t"] for f in _loaded_fields(session, "times")] == [epoch, later]
     found = session.query("SELECT t FROM e_times ORDER BY i")
     assert found["t"].tolist() == [epoch, later]  # datetimes, not epoch milliseconds
+
+
+def test_rewriting_a_run_with_big_values_right_away(
+    session: rt.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incremental rewrite deletes the run's old parts (a delete by query, which sees only
+    refreshed rows) and writes new ones under the same primary keys."""
+    monkeypatch.setattr(CrateDBDialect, "max_cell_bytes", 4096)
+    array = np.arange(5_000, dtype=np.float64)
+    exp = session.create_experiment("again").add_runs(x=range(2))
+    exp.execute(lambda x: {"a": array + x}, persist=True)
+    exp.execute(lambda x: {"a": array - x}, persist=True, force=True)  # right away
+    for run in session.load_experiment("again").runs:
+        np.testing.assert_array_equal(run.fields.a, array - run.params.x)
+
+
+def test_a_deleted_experiment_is_gone_from_the_listing_at_once(session: rt.Session) -> None:
+    _persist(session, "gone", [{"a": 1}])
+    _persist(session, "stays", [{"a": 2}])
+    session.delete_experiment("gone")
+    assert list(session.ls()["name"]) == ["stays"]
