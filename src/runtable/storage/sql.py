@@ -64,7 +64,7 @@ LOAD_ATTEMPTS = 20
 #: Without transactions: tries of a persist that meets another writer creating the same
 #: experiment, and how long to wait for that writer's experiments row.
 CREATE_ATTEMPTS = 3
-CREATE_WAIT_SECONDS = 30.0
+CREATE_WAIT_SECONDS = 10.0
 
 
 class SQLStore(Store):
@@ -196,6 +196,9 @@ class SQLStore(Store):
         gone again (its persist failed). False when neither happens (a stray table)."""
         if self.dialect.transactional:
             return False
+        found = {c["name"] for c in sa.inspect(conn).get_columns(table_name(name))}
+        if not {c.name for c in self._run_table(name, []).columns} <= found:
+            return False  # not a run table: nobody is creating the experiment
         deadline = time.monotonic() + CREATE_WAIT_SECONDS
         while time.monotonic() < deadline:
             if self._select_row(conn, name) is not None:
