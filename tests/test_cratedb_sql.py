@@ -246,7 +246,7 @@ def test_adding_columns_raises_the_field_limit_first(store: SQLStore) -> None:
 
 
 def test_the_object_projection_leaves_out_what_cratedb_would_refuse_or_change() -> None:
-    from runtable.storage.dialects import _crate_object
+    from runtable.storage.crate_objects import indexable
 
     known = {("m", "n"): "bigint", ("m", "s"): "text"}
     new: dict[tuple[str, ...], str] = {}
@@ -262,7 +262,7 @@ def test_the_object_projection_leaves_out_what_cratedb_would_refuse_or_change() 
         "ints": [1, 2],
         "none": None,
     }
-    projected = _crate_object(value, ("m",), known, new)
+    projected = indexable(value, ("m",), known, new)
     assert projected == {"s": "ok", "nested": {"a": 1}, "ints": [1, 2], "none": None}
     assert new == {
         ("m", "nested"): "object",
@@ -270,7 +270,7 @@ def test_the_object_projection_leaves_out_what_cratedb_would_refuse_or_change() 
         ("m", "ints"): ("bigint_array"),
     }
     # Within one insert the first value types the key, as in CrateDB.
-    assert _crate_object({"nested": {"a": "x"}}, ("m",), known, new) == {"nested": {}}
+    assert indexable({"nested": {"a": "x"}}, ("m",), known, new) == {"nested": {}}
 
 
 def test_the_stand_in_checks_statements_with_cratedb_grammar() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..errors import StorageError
+from . import crate_objects
 from .columns import Capabilities, Kind
 
 if TYPE_CHECKING:
@@ -213,9 +214,9 @@ class CrateDBDialect(Dialect):
     - Dict fields are ``OBJECT(DYNAMIC)`` columns, queryable as ``metrics['precision']``.
       CrateDB types each key by its first value and does not keep key order, so the exact dict
       is always in the companion as well, and the OBJECT column gets only what CrateDB keeps
-      unchanged (``_crate_object``): a key whose value has another type than the key's first
-      value, a key with ``.``, ``[`` or a tab/newline, text over 32,766 bytes and lists of
-      mixed types are left out of it (the loaded dict is whole).
+      unchanged (see `runtable.storage.crate_objects`): a key whose value has another type
+      than the key's first value, a key with ``.``, ``[`` or a tab/newline, text over 32,766
+      bytes and lists of mixed types are left out of it (the loaded dict is whole).
     - No UNIQUE constraints: experiment names are the primary key of ``experiments``.
     - At most 1,000 columns per table by default, object sub-columns included: run tables are
       created with ``"mapping.total_fields.limit"`` raised to fit their columns with room to
@@ -280,7 +281,7 @@ class CrateDBDialect(Dialect):
     def make_room(self, connection: Connection, table: str, n_new: int) -> None:
         # Never lower a limit (the user may have raised it, as the scaling page advises), and
         # count what CrateDB counts: every column, object sub-columns included.
-        used, limit = _crate_columns(connection, table)
+        used, limit = crate_objects.stored_columns(connection, table)
         needed = len(used) + n_new
         if needed > limit:
             connection.exec_driver_sql(self.field_limit_sql(table, needed))
@@ -294,11 +295,12 @@ class CrateDBDialect(Dialect):
     ) -> None:
         if not objects:
             return
-        used, _ = _crate_columns(connection, table)
+        used, _ = crate_objects.stored_columns(connection, table)
         new: dict[tuple[str, ...], str] = {}
         for name in objects:
             columns[name] = [
-                None if v is None else _crate_object(v, (name,), used, new) for v in columns[name]
+                None if v is None else crate_objects.indexable(v, (name,), used, new)
+                for v in columns[name]
             ]
         if new:
             self.make_room(connection, table, len(new))
@@ -341,124 +343,6 @@ class CrateDBDialect(Dialect):
         # 1970-01-01 (0 ms) is not mistaken for NULL by sqlalchemy-cratedb's DateTime, whose
         # result processor passes datetimes through but turns a falsy 0 into None.
         return {"connect_args": {"converter": _crate_converter()}}
-
-
-#: The types of object sub-columns (as information_schema.columns names them) that take a JSON
-#: value of each Python type unchanged (CrateDB's LongType, DoubleType, StringType,
-#: BooleanType sanitizeValue: a double into a bigint is truncated, a string into a number
-#: refused).
-_ACCEPTS: dict[type, tuple[str, ...]] = {
-    bool: ("boolean",),
-    int: ("bigint", "integer", "smallint", "double precision", "real"),
-    float: ("double precision", "real"),
-    str: ("text",),
-    dict: ("object",),
-}
-#: The type CrateDB gives a new sub-column from its first value (DynamicIndexer.guessType).
-_GUESSED = {bool: "boolean", int: "bigint", float: "double precision", str: "text", dict: "object"}
-#: Indexed text is at most this many UTF-8 bytes (CrateDB docs, general/ddl/data-types.rst).
-_MAX_INDEXED_TEXT_BYTES = 32_766
-#: Characters CrateDB refuses in object keys (ColumnIdent.validateObjectKey).
-_BAD_KEY_CHARACTERS = frozenset(".[\t\n\r")
-_LEFT_OUT: Any = object()
-
-
-def _crate_columns(connection: Connection, table: str) -> tuple[dict[tuple[str, ...], str], int]:
-    """The columns of ``table`` (quoted) by path, object sub-columns included, with their
-    types; and the table's ``mapping.total_fields.limit``."""
-    name = table.strip('"').replace('""', '"')
-    dialect: Any = connection.dialect
-    schema = dialect._get_effective_schema_name(connection) or dialect.default_schema_name
-    where = "WHERE table_schema = ? AND table_name = ?"
-    limit = connection.exec_driver_sql(
-        "SELECT settings['mapping']['total_fields']['limit'] FROM information_schema.tables "
-        + where,
-        (schema, name),
-    ).scalar()
-    rows = connection.exec_driver_sql(
-        "SELECT column_name, data_type FROM information_schema.columns " + where, (schema, name)
-    ).all()
-    columns = {_column_path(str(c)): str(t) for c, t in rows}
-    return columns, int(limit) if limit is not None else 1000
-
-
-def _column_path(column: str) -> tuple[str, ...]:
-    """``metrics['a']['b']`` as ("metrics", "a", "b")."""
-    head, bracket, rest = column.partition("['")
-    if not bracket:
-        return (column,)
-    return (head, *rest.removesuffix("']").split("']['"))
-
-
-def _crate_object(
-    value: dict[str, Any],
-    path: tuple[str, ...],
-    known: dict[tuple[str, ...], str],
-    new: dict[tuple[str, ...], str],
-) -> dict[str, Any]:
-    """The part of a dict that CrateDB indexes unchanged. Left out: keys CrateDB refuses as
-    column names (with ``.``, ``[``, tab, newline or carriage return), text over 32,766 bytes
-    (sub-columns are indexed), values of another type than the one their sub-column took from
-    its first value (stored, or earlier in this insert), and lists of mixed types. The exact
-    dict is in the companion column."""
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if _BAD_KEY_CHARACTERS.intersection(key):
-            continue
-        kept = _crate_value(item, (*path, key), known, new)
-        if kept is not _LEFT_OUT:
-            out[key] = kept
-    return out
-
-
-def _crate_value(
-    item: Any,
-    path: tuple[str, ...],
-    known: dict[tuple[str, ...], str],
-    new: dict[tuple[str, ...], str],
-) -> Any:
-    if item is None:
-        return None
-    guessed = _crate_type(item)
-    if guessed is None:
-        return _LEFT_OUT
-    type_ = known.get(path) or new.get(path)
-    if type_ is not None and not _fits(item, type_):
-        return _LEFT_OUT
-    if _too_long(item):
-        return _LEFT_OUT
-    if type_ is None:
-        new[path] = type_ = guessed
-    if isinstance(item, dict):
-        return _crate_object(item, path, known, new)
-    if isinstance(item, list):
-        return [x if not isinstance(x, dict) else _crate_object(x, path, known, new) for x in item]
-    return item
-
-
-def _too_long(item: Any) -> bool:
-    if isinstance(item, str):
-        return len(item.encode("utf-8", "surrogatepass")) > _MAX_INDEXED_TEXT_BYTES
-    return isinstance(item, list) and any(_too_long(x) for x in item)
-
-
-def _crate_type(item: Any) -> str | None:
-    """The type CrateDB gives a new sub-column from ``item``; None for a value it refuses
-    (a list of mixed types: DataTypes.guessType)."""
-    if isinstance(item, list):
-        inner = {_crate_type(x) for x in item if x is not None}
-        if len(inner) > 1 or None in inner:
-            return None
-        return f"{inner.pop()}_array" if inner else None
-    return _GUESSED.get(type(item))
-
-
-def _fits(item: Any, type_: str) -> bool:
-    """Whether CrateDB keeps ``item`` unchanged in a sub-column of ``type_``."""
-    if isinstance(item, list):
-        inner = type_.removesuffix("_array")
-        return type_.endswith("_array") and all(x is None or _fits(x, inner) for x in item)
-    return type_ in _ACCEPTS.get(type(item), ())
 
 
 def _field_limit(n_columns: int) -> int:
