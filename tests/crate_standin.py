@@ -18,9 +18,11 @@ a comment naming the CrateDB source file or document (github.com/crate/crate) th
 - a read that is not a primary-key lookup sees a table as of its last ``REFRESH``
   (the stand-in never refreshes on its own: the worst case of CrateDB's 1 s interval).
 
-Only what runtable and its tests issue is implemented; anything else is refused with an error
-saying so. Run it as a script (``python tests/crate_standin.py --dir D``): it prints
-``PORT <n>`` once it listens, and serves until killed. Several processes may share it.
+This module is the HTTP server; standin_sql.py reads the SQL, standin_rules.py holds the value
+rules, standin_db.py the catalog, SQLite and the statements. Only what runtable and its tests
+issue is implemented; anything else is refused with an error saying so. Run it as a script
+(``python tests/crate_standin.py --dir D``): it prints ``PORT <n>`` once it listens, and
+serves until killed. Several processes may share it.
 """
 
 from __future__ import annotations
