@@ -177,7 +177,8 @@ class SQLStore(Store):
         try:
             table.create(conn)
         except sa.exc.SQLAlchemyError:
-            self._created_meanwhile(conn, name)
+            if sa.inspect(conn).has_table(table.name):  # another writer's, just now?
+                self._created_meanwhile(conn, name)
             raise
         try:
             self._insert_runs(conn, table, row["id"], runs, specs, encoded)
@@ -823,6 +824,12 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 class _CreatedMeanwhileError(StorageError):
     """Another writer created the experiment while this one tried to (no transactions)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"another writer created experiment {name!r} at the same time as this persist, "
+            "again and again; persist again when it has finished"
+        )
 
 
 class _RefusedRowError(StorageError):
