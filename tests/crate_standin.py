@@ -18,10 +18,12 @@ a comment naming the CrateDB source file or document (github.com/crate/crate) th
 - a read that is not a primary-key lookup sees a table as of its last ``REFRESH``
   (the stand-in never refreshes on its own: the worst case of CrateDB's 1 s interval).
 
-This module is the HTTP server; standin_sql.py reads the SQL, standin_rules.py holds the value
-rules, standin_db.py the catalog, SQLite and the statements. Only what runtable and its tests
-issue is implemented; anything else is refused with an error saying so. Run it as a script
-(``python tests/crate_standin.py --dir D``): it prints ``PORT <n>`` once it listens, and
+Each schema (crate-python's ``Default-Schema`` header, ``?schema=`` in a SQLAlchemy URL) is a
+database of its own, whose information_schema lists only its tables; blob tables live beside
+``doc``. This module is the HTTP server; standin_sql.py reads the SQL, standin_rules.py holds
+the value rules, standin_db.py the catalog, SQLite and the statements. Only what runtable and
+its tests issue is implemented; anything else is refused with an error saying so. Run it as a
+script (``python tests/crate_standin.py --dir D``): it prints ``PORT <n>`` once it listens, and
 serves until killed. Several processes may share it.
 """
 
@@ -121,7 +123,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             request = json.loads(body)
             stmt = request["stmt"]
-            result = self.server.db.sql(stmt, request.get("args"), request.get("bulk_args"))
+            db = self.server.db_for(self.headers.get("Default-Schema") or "doc")
+            result = db.sql(stmt, request.get("args"), request.get("bulk_args"))
         except SQLError as e:
             self._json(e.status, {"error": {"message": e.message, "code": e.code}})
             return
@@ -137,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404)
             return
         _, table, digest = parts
-        db = self.server.db
+        db = self.server.db_for("doc")  # blob tables live beside the doc schema
         with db.lock:
             blobs = db.blob_tables.get(table)
         if method == "PUT":
@@ -173,16 +176,25 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, db: StandIn, max_content_length: int) -> None:
+    def __init__(self, directory: Path, max_content_length: int) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
-        self.db = db
+        self.directory = directory
         self.max_content_length = max_content_length
+        self._dbs: dict[str, StandIn] = {}
+        self._lock = threading.Lock()
+
+    def db_for(self, schema: str) -> StandIn:
+        """The stand-in database of one schema (crate-python's Default-Schema header)."""
+        with self._lock:
+            if schema not in self._dbs:
+                self._dbs[schema] = StandIn(self.directory / schema, schema)
+            return self._dbs[schema]
 
 
 @contextlib.contextmanager
 def serving(directory: Path, max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH) -> Iterator[int]:
     """Serve a stand-in in a thread of this process; yields its port."""
-    server = Server(StandIn(directory), max_content_length)
+    server = Server(directory, max_content_length)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -197,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, required=True, help="directory for its SQLite files")
     parser.add_argument("--max-content-length", type=int, default=DEFAULT_MAX_CONTENT_LENGTH)
     options = parser.parse_args(argv)
-    server = Server(StandIn(options.dir), options.max_content_length)
+    server = Server(options.dir, options.max_content_length)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 

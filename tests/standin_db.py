@@ -49,7 +49,10 @@ class StandIn:
     """The stand-in's state: a catalog, a live SQLite database that writes and primary-key
     lookups use, and a searchable copy that other reads use (updated by REFRESH)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, schema: str = "doc") -> None:
+        #: The schema whose tables these are (CrateDB creates schemas implicitly; the stand-in
+        #: keeps one StandIn per schema and never joins across them).
+        self.schema = schema
         directory.mkdir(parents=True, exist_ok=True)
         live, searchable = directory / "live.db", directory / "searchable.db"
         for path in (live, searchable):
@@ -117,7 +120,7 @@ class StandIn:
     def _table(self, name: str) -> Table:
         table = self.tables.get(name)
         if table is None:
-            raise unknown_relation(f"doc.{name}")
+            raise unknown_relation(f"{self.schema}.{name}")
         return table
 
     def _create_table(self, toks: list[Tok]) -> Any:
@@ -130,7 +133,7 @@ class StandIn:
                 return {"cols": [], "rows": [], "rowcount": 0}
             # code 4093 in docs/interfaces/http.rst.
             raise SQLError(
-                f"RelationAlreadyExists[Relation 'doc.{name}' already exists.]", 4093, 409
+                f"RelationAlreadyExists[Relation '{self.schema}.{name}' already exists.]", 4093, 409
             )
         body, i = parenthesized(toks, i)
         columns: dict[str, Column] = {}
@@ -187,7 +190,7 @@ class StandIn:
         if name not in store:
             if if_exists:
                 return {"cols": [], "rows": [], "rowcount": 0}
-            raise unknown_relation(f"{'blob' if blob else 'doc'}.{name}")
+            raise unknown_relation(f"{'blob' if blob else self.schema}.{name}")
         del store[name]
         if not blob:
             for schema in ("main", "searchable"):
@@ -222,7 +225,7 @@ class StandIn:
         if n > table.limit:
             raise SQLError(
                 f"IllegalArgumentException[Limit of total columns [{table.limit}] in table "
-                f"[doc.{table.name}] exceeded]"
+                f"[{self.schema}.{table.name}] exceeded]"
             )
 
     def _swap(self, toks: list[Tok]) -> Any:
@@ -249,7 +252,7 @@ class StandIn:
 
     def _refresh(self, toks: list[Tok]) -> Any:
         names = [t.ident or "" for t in toks[2:] if t.text != "," and t.kind in ("word", "qid")]
-        names = [n for n in names if n != "doc"]
+        names = [n for n in names if n not in ("doc", self.schema)]
         # docs/general/dql/refresh.rst: "If one or more tables or partitions do not exist,
         # none of the given tables/partitions are refreshed and an error is returned."
         for name in names:
@@ -361,7 +364,7 @@ class StandIn:
             # DocTableInfo.checkTotalColumnsLimit runs when a row adds dynamic columns.
             raise RowError(
                 f"IllegalArgumentException[Limit of total columns [{table.limit}] in table "
-                f"[doc.{table.name}] exceeded]"
+                f"[{self.schema}.{table.name}] exceeded]"
             )
         try:
             cursor = self.live.execute(sql, values)
@@ -452,7 +455,7 @@ class StandIn:
         except sqlite3.Error as e:
             missing = re.match(r"no such table: (?:\w+\.)?(.+)", str(e))
             if missing:
-                raise unknown_relation(f"doc.{missing.group(1)}") from None
+                raise unknown_relation(f"{self.schema}.{missing.group(1)}") from None
             raise SQLError(f"SQLParseException[{e} (the stand-in ran: {sql})]") from None
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
@@ -489,7 +492,9 @@ class StandIn:
         for name, columns in ddl.items():
             conn.execute(f"DROP TABLE IF EXISTS information_schema.{name}")
             conn.execute(f"CREATE TABLE information_schema.{name} ({columns})")
-        for schema in ("blob", "doc", "information_schema", "pg_catalog", "sys"):
+        for schema in sorted(
+            {"blob", "doc", "information_schema", "pg_catalog", "sys", self.schema}
+        ):
             conn.execute("INSERT INTO information_schema.schemata VALUES (?)", (schema,))
         for table in self.tables.values():
             settings = {
@@ -498,37 +503,44 @@ class StandIn:
                 "refresh_interval": 1000,
             }
             conn.execute(
-                "INSERT INTO information_schema.tables VALUES ('crate', 'doc', ?, 'BASE TABLE', "
+                "INSERT INTO information_schema.tables VALUES ('crate', ?, ?, 'BASE TABLE', "
                 "?, ?, ?)",
-                (table.name, table.shards, table.clustered_by, json.dumps(settings)),
+                (self.schema, table.name, table.shards, table.clustered_by, json.dumps(settings)),
             )
             position = 0
             for column in table.columns.values():
                 position += 1
                 conn.execute(
                     "INSERT INTO information_schema.columns VALUES "
-                    "('crate', 'doc', ?, ?, ?, ?, ?, NULL, NULL, false)",
-                    (table.name, column.name, position, column.type, not column.not_null),
+                    "('crate', ?, ?, ?, ?, ?, ?, NULL, NULL, false)",
+                    (
+                        self.schema,
+                        table.name,
+                        column.name,
+                        position,
+                        column.type,
+                        not column.not_null,
+                    ),
                 )
             for path, type_ in table.sub.items():
                 position += 1
                 subscript = path[0] + "".join(f"['{k}']" for k in path[1:])
                 conn.execute(
                     "INSERT INTO information_schema.columns VALUES "
-                    "('crate', 'doc', ?, ?, ?, ?, true, NULL, NULL, false)",
-                    (table.name, subscript, position, type_),
+                    "('crate', ?, ?, ?, ?, ?, true, NULL, NULL, false)",
+                    (self.schema, table.name, subscript, position, type_),
                 )
             for k, column in enumerate(table.primary_key):
                 conn.execute(
                     "INSERT INTO information_schema.key_column_usage VALUES "
-                    "(?, 'crate', 'doc', ?, ?, ?)",
-                    (f"{table.name}_pk", table.name, column, k + 1),
+                    "(?, 'crate', ?, ?, ?, ?)",
+                    (f"{table.name}_pk", self.schema, table.name, column, k + 1),
                 )
             if table.primary_key:
                 conn.execute(
                     "INSERT INTO information_schema.table_constraints VALUES "
-                    "(?, 'crate', 'doc', ?, 'PRIMARY KEY')",
-                    (f"{table.name}_pk", table.name),
+                    "(?, 'crate', ?, ?, 'PRIMARY KEY')",
+                    (f"{table.name}_pk", self.schema, table.name),
                 )
         for name in self.blob_tables:
             conn.execute(

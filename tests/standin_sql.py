@@ -99,8 +99,6 @@ def table_name(toks: list[Tok], i: int) -> tuple[str, int]:
     """A (maybe schema-qualified) table name at ``toks[i]``: the name and the next index."""
     name = toks[i].ident or ""
     if i + 2 < len(toks) and toks[i + 1].text == ".":
-        if name not in ("doc", "blob"):
-            raise SQLError(f"SchemaUnknownException[Schema '{name}' unknown]", 4045, 404)
         return toks[i + 2].ident or "", i + 3
     return name, i + 1
 

@@ -241,3 +241,26 @@ def test_a_deleted_experiment_is_gone_from_the_listing_at_once(session: rt.Sessi
     _persist(session, "stays", [{"a": 2}])
     session.delete_experiment("gone")
     assert list(session.ls()["name"]) == ["stays"]
+
+
+def test_a_schema_in_the_url_is_where_runtable_looks(cratedb_url: str) -> None:
+    """sqlalchemy-cratedb finds tables in the URL's schema but reflects columns in "doc"
+    unless told: the second persist used to call runtable's own experiments table foreign."""
+    schema = "runtable_test_other"
+    url = sa.make_url(cratedb_url).update_query_dict({"schema": schema})
+    try:
+        with rt.connect(url.render_as_string(hide_password=False)) as session:
+            _persist(session, "first", [{"a": 1}])
+            _persist(session, "second", [{"a": 2}])
+            assert sorted(session.ls()["name"]) == ["first", "second"]
+            assert _loaded_fields(session, "second") == [{"a": 2}]
+    finally:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            tables = conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                (schema,),
+            ).scalars()
+            for table in list(tables):
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
+        engine.dispose()

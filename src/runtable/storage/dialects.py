@@ -69,6 +69,11 @@ class Dialect:
         """Let ``table`` (quoted) take ``n_new`` more columns; a no-op where nothing limits
         them."""
 
+    def schema(self, connection: Connection) -> str | None:
+        """The schema to reflect tables in (``Inspector.get_columns(schema=...)``); None: the
+        driver's default, when that is where unqualified tables go."""
+        return None
+
     def prepare_insert(
         self, connection: Connection, table: str, columns: dict[str, list[Any]], objects: list[str]
     ) -> None:
@@ -277,6 +282,12 @@ class CrateDBDialect(Dialect):
         if self.shards is not None:
             kwargs["crate_number_of_shards"] = self.shards
         return kwargs
+
+    def schema(self, connection: Connection) -> str | None:
+        # sqlalchemy-cratedb finds tables in the URL's ?schema= (get_table_names) but reflects
+        # columns in "doc" unless told (get_columns): tell it.
+        dialect: Any = connection.dialect
+        return str(dialect._get_effective_schema_name(connection) or dialect.default_schema_name)
 
     def make_room(self, connection: Connection, table: str, n_new: int) -> None:
         # Never lower a limit (the user may have raised it, as the scaling page advises), and

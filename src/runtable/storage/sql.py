@@ -197,7 +197,7 @@ class SQLStore(Store):
         gone again (its persist failed). False when neither happens (a stray table)."""
         if self.dialect.transactional:
             return False
-        found = {c["name"] for c in sa.inspect(conn).get_columns(table_name(name))}
+        found = {c["name"] for c in self._columns_of(conn, table_name(name))}
         if not {c.name for c in self._run_table(name, []).columns} <= found:
             return False  # not a run table: nobody is creating the experiment
         deadline = time.monotonic() + CREATE_WAIT_SECONDS
@@ -535,7 +535,7 @@ class SQLStore(Store):
             conn.exec_driver_sql(self._add_column_sql(table, column, kind))
         except sa.exc.SQLAlchemyError:
             # Without transactions a concurrent writer may have added it just now.
-            columns = () if self.dialect.transactional else sa.inspect(conn).get_columns(table)
+            columns = () if self.dialect.transactional else self._columns_of(conn, table)
             if column not in {c["name"] for c in columns}:
                 raise
 
@@ -714,6 +714,10 @@ class SQLStore(Store):
             detail = getattr(e, "orig", None) or e
             raise StorageError(f"could not {what} in {self.url}: {detail}") from e
 
+    def _columns_of(self, conn: sa.Connection, table: str) -> Sequence[Mapping[str, Any]]:
+        """The reflected columns of ``table``, in the schema unqualified names go to."""
+        return sa.inspect(conn).get_columns(table, self.dialect.schema(conn))
+
     def _has_experiments(self, conn: sa.Connection) -> bool:
         if not sa.inspect(conn).has_table(EXPERIMENTS):
             return False
@@ -736,7 +740,7 @@ class SQLStore(Store):
     def _check_schema(self, conn: sa.Connection) -> None:
         if self._schema_checked:
             return
-        found = {c["name"] for c in sa.inspect(conn).get_columns(EXPERIMENTS)}
+        found = {c["name"] for c in self._columns_of(conn, EXPERIMENTS)}
         missing = {c.name for c in self._experiments.columns} - found
         if missing:
             raise SchemaError(
