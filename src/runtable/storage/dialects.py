@@ -204,16 +204,18 @@ class CrateDBDialect(Dialect):
 
     - No transactions: a persist writes the run table first, refreshes it, and writes the
       ``experiments`` row last as the commit marker; a failure before the marker drops the new
-      table. "replace" fills ``e_<name>__swap`` and swaps it in with ``ALTER CLUSTER SWAP
-      TABLE``, so the old version stays whole until the new one is. Incremental writes upsert
-      (``INSERT ... ON CONFLICT (id_run) DO UPDATE``): each run row is written whole.
-    - Eventually consistent reads: ``REFRESH TABLE`` once per persist, after the writes that a
-      later read must see (run table, then ``experiments``), never per statement.
+      table. "replace" fills ``e_<name>__swap_<8 hex>`` and swaps it in with ``ALTER CLUSTER
+      SWAP TABLE``, so the old version stays whole until the new one is. Incremental writes
+      upsert (``INSERT ... ON CONFLICT (id_run) DO UPDATE``): each run row is written whole.
+    - Eventually consistent reads (a read that is not a primary-key lookup sees a table as of
+      its last refresh): ``REFRESH TABLE`` once per persist, after the writes that a later
+      read must see, never per statement; appends change the ``experiments`` row before
+      their rows are refreshed, and loads re-read it (see the storage docs page).
     - No binary type, and the HTTP driver rejects ``bytes``: codec values are base64 in
       ``TEXT INDEX OFF STORAGE WITH (columnstore = false)`` columns, which also lifts the
-      32 KB limit of indexed text.
-    - Indexed text is capped at 32 KB: longer strings keep NULL in their native column and the
-      exact value in the companion.
+      32,766-byte limit of indexed text.
+    - Indexed text is capped at 32,766 bytes: longer strings keep NULL in their native column
+      and the exact value in the companion.
     - NaN and ±inf become NULL on the way (JSON): they use the companion. -0.0 too, to be sure.
     - Timestamps have millisecond precision: finer datetimes use the companion.
     - Dict fields are ``OBJECT(DYNAMIC)`` columns, queryable as ``metrics['precision']``.
