@@ -210,7 +210,7 @@ class CrateDBDialect(Dialect):
     - Eventually consistent reads (a read that is not a primary-key lookup sees a table as of
       its last refresh): ``REFRESH TABLE`` once per persist, after the writes that a later
       read must see, never per statement; appends change the ``experiments`` row before
-      their rows are refreshed, and loads re-read it (see the storage docs page).
+      their rows are refreshed, and loads re-read it (docs: tutorial/databases.md).
     - No binary type, and the HTTP driver rejects ``bytes``: codec values are base64 in
       ``TEXT INDEX OFF STORAGE WITH (columnstore = false)`` columns, which also lifts the
       32,766-byte limit of indexed text.
