@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,14 +55,66 @@ def postgres_url() -> Iterator[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# CrateDB
+#
+# `cratedb_url` is a SQLAlchemy URL of a CrateDB endpoint for this test session:
+# $RUNTABLE_TEST_CRATEDB_URL if set (a real CrateDB server, e.g. `docker run -p 4200:4200 crate`
+# and RUNTABLE_TEST_CRATEDB_URL=crate://localhost:4200), else the CrateDB stand-in of
+# tests/crate_standin.py: an HTTP server on 127.0.0.1 that speaks CrateDB's protocol, runs the
+# SQL on SQLite and enforces the CrateDB rules runtable depends on. It is not CrateDB; the real
+# server stays the real check. The stand-in is a separate process, so worker processes of a
+# test share it.
+# ---------------------------------------------------------------------------------------------
+CRATEDB_URL_ENV = "RUNTABLE_TEST_CRATEDB_URL"
+
+
+@contextmanager
+def crate_standin(directory: Path, *args: str) -> Iterator[str]:
+    """Start tests/crate_standin.py in a process of its own; yield its crate:// URL."""
+    script = Path(__file__).resolve().parent / "crate_standin.py"
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--dir", str(directory), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"the CrateDB stand-in did not start (it printed {line!r})")
+        yield f"crate://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def cratedb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLAlchemy URL of a CrateDB server ($RUNTABLE_TEST_CRATEDB_URL) or of the stand-in."""
+    configured = os.environ.get(CRATEDB_URL_ENV)
+    if configured:
+        yield configured
+        return
+    with crate_standin(tmp_path_factory.mktemp("crate-standin")) as url:
+        yield url
+
+
+def on_crate_standin(url: str) -> bool:
+    """Whether ``url`` is the stand-in (tests of its own rules only make sense there)."""
+    return not os.environ.get(CRATEDB_URL_ENV) and url.startswith("crate://127.0.0.1:")
+
+
+# ---------------------------------------------------------------------------- end of CrateDB --
+
+
+# ---------------------------------------------------------------------------------------------
 # Backends
 #
 # `url` runs a test once per storage backend: SQLite in memory, a SQLite file, a real
-# PostgreSQL server, and CrateDB when $RUNTABLE_TEST_CRATEDB_URL names a server (for example
-# `docker run -p 4200:4200 crate` and RUNTABLE_TEST_CRATEDB_URL=crate://localhost:4200).
+# PostgreSQL server, and CrateDB (`cratedb_url`: a real server when $RUNTABLE_TEST_CRATEDB_URL
+# names one, else the CrateDB stand-in).
 # `shared_url` leaves out in-memory SQLite, for tests that open a second session or process.
 # ---------------------------------------------------------------------------------------------
-CRATEDB_URL_ENV = "RUNTABLE_TEST_CRATEDB_URL"
 FILE_BACKENDS = [
     "sqlite-file",
     pytest.param("postgresql", marks=pytest.mark.postgresql),
@@ -75,9 +130,7 @@ def _backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     elif backend == "sqlite-file":
         yield f"sqlite:///{tmp_path / 'runtable.db'}"
     elif backend == "cratedb":
-        url = os.environ.get(CRATEDB_URL_ENV)
-        if not url:
-            pytest.skip(f"set {CRATEDB_URL_ENV} to a CrateDB URL (crate://host:4200) to run it")
+        url = request.getfixturevalue("cratedb_url")
         _empty_cratedb(url)
         yield url
         _empty_cratedb(url)

@@ -296,8 +296,11 @@ def test_a_10_mb_string_and_bytes_round_trip(db: rt.Session) -> None:
     for before, after in zip(exp.runs, loaded.runs, strict=True):
         assert dict(after.fields) == dict(before.fields)
     first = exp.runs.at(0).id
-    length = db.query(f"SELECT LENGTH(text) AS n FROM e_huge WHERE id_run = {first}")["n"][0]
-    assert length == len(huge)
+    n = db.query(f"SELECT LENGTH(text) AS n FROM e_huge WHERE id_run = {first}")["n"][0]
+    if db.store.engine.dialect.name == "crate":  # type: ignore[attr-defined]
+        assert n is None  # past 32,766 bytes: CrateDB's text column keeps NULL, the exact map all
+    else:
+        assert n == len(huge)
     record("test_bad_input.py::huge", inputs=4)
 
 

@@ -115,12 +115,20 @@ def test_two_processes_persisting_first_into_an_empty_database(
     """The first persists into an empty database (no ``experiments`` table yet), both at once:
     a new database every round (a new SQLite file; a new PostgreSQL schema)."""
     rounds = 6
+    import sqlalchemy as sa
+
+    crate_schemas: list[str] = []
     if shared_url.startswith("sqlite"):
         template = f"sqlite:///{tmp_path}/fresh_{{round}}.db"
         schemas: list[str] = []
+    elif shared_url.startswith("crate"):
+        # CrateDB makes a schema when a table is created in it (CREATE SCHEMA needs 6.2+);
+        # sqlalchemy-cratedb takes the default schema from the URL's `schema`.
+        schemas = []
+        crate_schemas = [f"campaign_fresh_{k}" for k in range(rounds)]
+        url = sa.make_url(shared_url).update_query_dict({"schema": "campaign_fresh_ROUND"})
+        template = url.render_as_string(hide_password=False).replace("ROUND", "{round}")
     else:
-        import sqlalchemy as sa
-
         schemas = [f"campaign_fresh_{k}" for k in range(rounds)]
         engine = sa.create_engine(shared_url)
         with engine.begin() as conn:
@@ -151,6 +159,16 @@ def test_two_processes_persisting_first_into_an_empty_database(
                 for schema in schemas:
                     conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             engine.dispose()
+        for k, schema in enumerate(crate_schemas):
+            crate = sa.create_engine(template.replace("{round}", str(k)))
+            with crate.connect() as conn:
+                tables = conn.exec_driver_sql(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                    (schema,),
+                ).scalars()
+                for table in list(tables):
+                    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
+            crate.dispose()
 
 
 def _check_many(session: rt.Session, name: str) -> None:

@@ -1,9 +1,10 @@
-"""CrateDB without a server: every statement the store issues, compiled with its dialect.
+"""CrateDB's statements: every statement the store issues, compiled with its dialect.
 
-No CrateDB server runs on the machines this suite is developed on, so these tests build the
-store's statements exactly as it builds them for a ``crate://`` URL (no connection is made) and
-check the SQL text. The behaviour against a real server is covered by the storage suite when
-``RUNTABLE_TEST_CRATEDB_URL`` is set (see tests/conftest.py).
+These tests build the store's statements exactly as it builds them for a ``crate://`` URL (no
+connection is made) and check the SQL text, which the docs quote. The behaviour is covered by
+the storage suite and tests/test_cratedb_rules.py, which run against the CrateDB stand-in
+(tests/crate_standin.py) in every test run, or a real server when RUNTABLE_TEST_CRATEDB_URL is
+set (see tests/conftest.py). The last tests here check the stand-in itself.
 """
 
 from __future__ import annotations
@@ -199,11 +200,13 @@ def test_values_cratedb_cannot_keep_go_to_the_companion() -> None:
 
 
 def test_bulk_inserts_are_split_under_the_request_limit() -> None:
-    rows = [(i, "x" * 1000) for i in range(100)]
-    columns = {"id": list(range(100)), "text": ["x" * 1000] * 100}
-    batches = list(_batches_by_size(rows, columns, limit=10_500))
+    rows = [{"id": i, "m": {f"k{j}": True for j in range(100)}} for i in range(100)]
+    sizes = [CrateDBDialect().row_bytes(row) for row in rows]
+    assert sizes[0] > 1000  # the serialized dict, not 16 bytes for it
+    batches = list(_batches_by_size(rows, sizes, limit=10 * sizes[5] + 5))
     assert sum(len(b) for b in batches) == 100
-    assert all(len(b) == 10 for b in batches)
+    assert all(sum(map(CrateDBDialect().row_bytes, b)) <= 10 * sizes[5] + 5 for b in batches)
+    assert [len(b) for b in _batches_by_size(rows[:2], sizes[:2], limit=1)] == [1, 1]
     assert CrateDBDialect.max_request_bytes is not None
     assert CrateDBDialect.max_request_bytes < 100 * 1024 * 1024
 
@@ -236,7 +239,47 @@ def test_run_tables_are_clustered_by_run_and_shards_come_from_the_url() -> None:
 
 
 def test_adding_columns_raises_the_field_limit_first(store: SQLStore) -> None:
-    assert store.dialect.grow_table_sql("e_sweep", 1400) == (
+    dialect = store.dialect
+    assert isinstance(dialect, CrateDBDialect)
+    assert dialect.field_limit_sql("e_sweep", 1400) == (
         'ALTER TABLE e_sweep SET ("mapping.total_fields.limit" = 3000)'
     )
-    assert SQLStore("sqlite://").dialect.grow_table_sql("e_sweep", 1400) is None
+
+
+def test_the_object_projection_leaves_out_what_cratedb_would_refuse_or_change() -> None:
+    from runtable.storage.crate_objects import indexable
+
+    known = {("m", "n"): "bigint", ("m", "s"): "text"}
+    new: dict[tuple[str, ...], str] = {}
+    value = {
+        "n": 2.5,  # a double into a bigint: CrateDB truncates it
+        "s": "ok",
+        "f1.macro": 1,  # a dot: refused as a column name
+        "x[0]": 1,
+        "tab\t": 1,
+        "big": "x" * 40_000,  # past 32,766 bytes of indexed text
+        "mixed": [1, "a"],  # one element type per list
+        "nested": {"a": 1, "b.c": 2},
+        "ints": [1, 2],
+        "none": None,
+    }
+    projected = indexable(value, ("m",), known, new)
+    assert projected == {"s": "ok", "nested": {"a": 1}, "ints": [1, 2], "none": None}
+    assert new == {
+        ("m", "nested"): "object",
+        ("m", "nested", "a"): "bigint",
+        ("m", "ints"): ("bigint_array"),
+    }
+    # Within one insert the first value types the key, as in CrateDB.
+    assert indexable({"nested": {"a": "x"}}, ("m",), known, new) == {"nested": {}}
+
+
+def test_the_stand_in_checks_statements_with_cratedb_grammar() -> None:
+    from crate_standin import SQLError, check_syntax
+
+    check_syntax("ALTER CLUSTER SWAP TABLE e_a__swap TO e_a WITH (drop_source = true)")
+    check_syntax('INSERT INTO t ("a") VALUES ($1) ON CONFLICT ("id") DO UPDATE SET a = excluded.a')
+    with pytest.raises(SQLError, match="SQLParseException"):
+        check_syntax("INSERT INTO t (a) VALUES ($1) ON DUPLICATE KEY UPDATE a = 1")
+    with pytest.raises(SQLError, match="SQLParseException"):
+        check_syntax("CREATE TABLE t (a STRING) ENGINE = InnoDB")

@@ -34,8 +34,6 @@ from runtable.models import (
 )
 from runtable.storage.sql import SQLStore
 
-CRATEDB_URL_ENV = "RUNTABLE_TEST_CRATEDB_URL"
-
 
 class FittedModel:
     """Looks like a fitted estimator: arrays, a dict of settings and a lambda inside."""
@@ -510,14 +508,11 @@ def test_cratedb_statements_compile_with_its_dialect(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.cratedb
-@pytest.mark.skipif(
-    not os.environ.get(CRATEDB_URL_ENV),
-    reason=f"set {CRATEDB_URL_ENV} to a CrateDB SQLAlchemy URL (crate://host:4200) to run it",
-)
-def test_cratedb_round_trip_on_a_real_server() -> None:
+def test_cratedb_round_trip(cratedb_url: str) -> None:
+    """On a real server (RUNTABLE_TEST_CRATEDB_URL) or the CrateDB stand-in."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     model = FittedModel(np.random.default_rng(2))
-    with rt.connect(os.environ[CRATEDB_URL_ENV]) as session:
+    with rt.connect(cratedb_url) as session:
         digest = session.models.put(model, name=name, run=3, config={"lr": 0.25})
         raw = session.models.put(b"raw bytes " + name.encode(), name=name)
         try:

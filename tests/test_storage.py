@@ -285,11 +285,12 @@ def test_persist_failing_midway_leaves_the_database_as_it_was(session: rt.Sessio
 def test_corrupted_stored_value_names_run_and_field(session: rt.Session) -> None:
     _persisted(session, "corrupt", [{"arr": np.ones(3)}, {"arr": np.zeros(3)}])
     second = session.load_experiment("corrupt").runs.at(1).id
+    blob = session.store.dialect.column_type("blob")  # type: ignore[attr-defined]
+    junk = sa.bindparam("junk", b"RT\x01junk", type_=blob)  # base64 text on CrateDB
     with _sql_engine(session).begin() as conn:
-        conn.execute(
-            sa.text("UPDATE e_corrupt SET arr = :junk WHERE id_run = :id"),
-            {"junk": b"RT\x01junk", "id": second},
-        )
+        update = sa.text(f"UPDATE e_corrupt SET arr = :junk WHERE id_run = {second}")
+        conn.execute(update.bindparams(junk))
+        session.store.dialect.refresh(conn, ["e_corrupt"])  # type: ignore[attr-defined]
     with pytest.raises(rt.CorruptValueError) as info:
         session.load_experiment("corrupt")
     assert f"run {second}" in str(info.value)

@@ -70,8 +70,12 @@ def decode_cell(value: Any, column: str) -> Any:
 
 def decode_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every cell holding codec bytes decoded (a new DataFrame)."""
+    import pandas as pd
+
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(lambda v, c=str(column): decode_cell(v, c))
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):  # base64 text too
+            decoded = [decode_cell(v, str(column)) for v in values]
+            out[column] = pd.Series(decoded, index=out.index, dtype=object)
     return out

@@ -72,8 +72,10 @@ def run_statement(store: Store, sql: str, *, write: bool = False) -> Outcome:
     try:
         with _connection(engine, store, backend, write) as conn:
             result = conn.execute(sa.text(sql.replace(":", "\\:")))
-            rows = _frame(result) if result.returns_rows else None
-            count = None if result.returns_rows or result.rowcount < 0 else result.rowcount
+            # crate-python describes a row count as zero columns, not as no result set
+            has_rows = result.returns_rows and len(result.keys()) > 0
+            rows = _frame(result) if has_rows else None
+            count = None if has_rows or result.rowcount < 0 else result.rowcount
     except sa.exc.SQLAlchemyError as e:
         detail = getattr(e, "orig", None) or e
         if _is_read_only_refusal(e):

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..errors import StorageError
+from . import crate_objects
 from .columns import Capabilities, Kind
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.engine import URL, Connection, CursorResult, Engine
     from sqlalchemy.types import TypeEngine
 
 #: Text that is never searched (tracebacks, metadata): may be long, need not be indexed.
@@ -65,9 +66,13 @@ class Dialect:
         """Dialect options of a run table with ``n_columns`` columns."""
         return {}
 
-    def grow_table_sql(self, table: str, n_columns: int) -> str | None:
-        """SQL that lets ``table`` hold ``n_columns`` columns after columns were added, or None
-        when the backend needs nothing."""
+    def make_room(self, connection: Connection, table: str, n_new: int) -> None:
+        """Let ``table`` (quoted) take ``n_new`` more columns; a no-op where nothing limits
+        them."""
+
+    def schema(self, connection: Connection) -> str | None:
+        """The schema to reflect tables in (``Inspector.get_columns(schema=...)``); None: the
+        driver's default, when that is where unqualified tables go."""
         return None
 
     def widen_column_sql(self, table: str, column: str, old: Kind, type_sql: str) -> str | None:
@@ -76,6 +81,22 @@ class Dialect:
         columns take any value). Backends that cannot do it set ``widens_columns=False`` in
         their capabilities."""
         return None
+
+    def prepare_insert(
+        self, connection: Connection, table: str, columns: dict[str, list[Any]], objects: list[str]
+    ) -> None:
+        """Adjust bulk-insert values in place before they are sent: ``objects`` are the names
+        of the dict (``json``) columns among ``columns``, whose companions keep the exact
+        values. A no-op where the native columns take every value."""
+
+    def refused_rows(self, result: CursorResult[Any]) -> list[tuple[int, str]]:
+        """The rows of an executemany that the database refused without failing the
+        statement, as (row index, the database's message); empty where a refusal raises."""
+        return []
+
+    def row_bytes(self, row: Any) -> int:
+        """The size of one row of parameters in a request (only where requests are capped)."""
+        raise NotImplementedError(f"{self.name} does not cap its requests")
 
     def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
         """Make writes to ``tables`` visible to every reader (a no-op with transactions)."""
@@ -211,26 +232,34 @@ class CrateDBDialect(Dialect):
 
     - No transactions: a persist writes the run table first, refreshes it, and writes the
       ``experiments`` row last as the commit marker; a failure before the marker drops the new
-      table. "replace" fills ``e_<name>__swap`` and swaps it in with ``ALTER CLUSTER SWAP
-      TABLE``, so the old version stays whole until the new one is. Incremental writes upsert
-      (``INSERT ... ON CONFLICT (id_run) DO UPDATE``): each run row is written whole.
-    - Eventually consistent reads: ``REFRESH TABLE`` once per persist, after the writes that a
-      later read must see (run table, then ``experiments``), never per statement.
+      table. "replace" fills ``e_<name>__swap_<8 hex>`` and swaps it in with ``ALTER CLUSTER
+      SWAP TABLE``, so the old version stays whole until the new one is. Incremental writes
+      upsert (``INSERT ... ON CONFLICT (id_run) DO UPDATE``): each run row is written whole.
+    - Eventually consistent reads (a read that is not a primary-key lookup sees a table as of
+      its last refresh): ``REFRESH TABLE`` once per persist, after the writes that a later
+      read must see, never per statement; appends change the ``experiments`` row before
+      their rows are refreshed, and loads re-read it (docs: tutorial/databases.md).
     - No binary type, and the HTTP driver rejects ``bytes``: codec values are base64 in
       ``TEXT INDEX OFF STORAGE WITH (columnstore = false)`` columns, which also lifts the
-      32 KB limit of indexed text.
-    - Indexed text is capped at 32 KB: longer strings keep NULL in their native column and the
-      exact value in the companion.
+      32,766-byte limit of indexed text.
+    - Indexed text is capped at 32,766 bytes: longer strings keep NULL in their native column
+      and the exact value in the companion.
     - NaN and ±inf become NULL on the way (JSON): they use the companion. -0.0 too, to be sure.
     - Timestamps have millisecond precision: finer datetimes use the companion.
     - Dict fields are ``OBJECT(DYNAMIC)`` columns, queryable as ``metrics['precision']``.
       CrateDB types each key by its first value and does not keep key order, so the exact dict
-      is always in the companion as well; keep one type per key across runs, or CrateDB will
-      refuse the write.
+      is always in the companion as well, and the OBJECT column gets only what CrateDB keeps
+      unchanged (see `runtable.storage.crate_objects`): a key whose value has another type
+      than the key's first value, a key with ``.``, ``[`` or a tab/newline, text over 32,766
+      bytes and lists of mixed types are left out of it (the loaded dict is whole).
     - No UNIQUE constraints: experiment names are the primary key of ``experiments``.
-    - At most 1,000 columns per table by default: run tables are created with
-      ``"mapping.total_fields.limit"`` raised to fit their columns with room to grow.
-    - Requests are capped at 100 MB: bulk inserts are split into batches of at most 32 MB.
+    - At most 1,000 columns per table by default, object sub-columns included: run tables are
+      created with ``"mapping.total_fields.limit"`` raised to fit their columns with room to
+      grow, and raised again (never lowered) before new columns or dict keys would pass it.
+    - Requests are capped at 100 MB: bulk inserts are split into batches of at most 32 MB of
+      serialized request.
+    - A bulk insert does not fail when CrateDB refuses a row: each row's result is checked,
+      and a refused row fails the persist (``refused_rows``).
     """
 
     name = "crate"
@@ -285,8 +314,58 @@ class CrateDBDialect(Dialect):
             kwargs["crate_number_of_shards"] = self.shards
         return kwargs
 
-    def grow_table_sql(self, table: str, n_columns: int) -> str | None:
+    def schema(self, connection: Connection) -> str | None:
+        # sqlalchemy-cratedb finds tables in the URL's ?schema= (get_table_names) but reflects
+        # columns in "doc" unless told (get_columns): tell it.
+        dialect: Any = connection.dialect
+        return str(dialect._get_effective_schema_name(connection) or dialect.default_schema_name)
+
+    def make_room(self, connection: Connection, table: str, n_new: int) -> None:
+        # Never lower a limit (the user may have raised it, as the scaling page advises), and
+        # count what CrateDB counts: every column, object sub-columns included.
+        used, limit = crate_objects.stored_columns(connection, table)
+        needed = len(used) + n_new
+        if needed > limit:
+            connection.exec_driver_sql(self.field_limit_sql(table, needed))
+
+    def field_limit_sql(self, table: str, n_columns: int) -> str:
+        """``ALTER TABLE`` that lets ``table`` (quoted) hold ``n_columns`` columns."""
         return f'ALTER TABLE {table} SET ("mapping.total_fields.limit" = {_field_limit(n_columns)})'
+
+    def prepare_insert(
+        self, connection: Connection, table: str, columns: dict[str, list[Any]], objects: list[str]
+    ) -> None:
+        if not objects:
+            return
+        used, _ = crate_objects.stored_columns(connection, table)
+        new: dict[tuple[str, ...], str] = {}
+        for name in objects:
+            columns[name] = [
+                None if v is None else crate_objects.indexable(v, (name,), used, new)
+                for v in columns[name]
+            ]
+        if new:
+            self.make_room(connection, table, len(new))
+
+    def refused_rows(self, result: CursorResult[Any]) -> list[tuple[int, str]]:
+        # A bulk request succeeds even when rows are refused: such a row's result has
+        # rowcount -2 and, for the first 10 per shard, an error (CrateDB docs,
+        # interfaces/http.rst, "Bulk errors"). crate-python's executemany does not raise.
+        results = getattr(result.context, "last_result", None) or []
+        refused = []
+        for i, item in enumerate(results):
+            if isinstance(item, dict) and item.get("rowcount") == -2:
+                error = item.get("error") or {}
+                message = error.get("message") or "refused (CrateDB details the first 10 only)"
+                refused.append((i, str(message)))
+        return refused
+
+    def row_bytes(self, row: Any) -> int:
+        # The driver sends bulk_args as JSON lists, serialized with its own encoder.
+        from crate.client.http import json_dumps
+
+        values = list(row.values()) if isinstance(row, dict) else list(row)
+        return len(json_dumps(values)) + 1
 
     def refresh(self, connection: Connection, tables: Sequence[str]) -> None:
         if tables:
@@ -300,11 +379,41 @@ class CrateDBDialect(Dialect):
     def swap_tables_sql(self, source: str, target: str) -> str:
         return f"ALTER CLUSTER SWAP TABLE {source} TO {target} WITH (drop_source = true)"
 
+    def engine_kwargs(self, url: URL) -> dict[str, Any]:
+        # CrateDB sends timestamps as epoch milliseconds. Converted by the driver (from the
+        # column types of the response), they reach session.query() as datetimes too, and
+        # 1970-01-01 (0 ms) is not mistaken for NULL by sqlalchemy-cratedb's DateTime, whose
+        # result processor passes datetimes through but turns a falsy 0 into None.
+        return {"connect_args": {"converter": _crate_converter()}}
+
 
 def _field_limit(n_columns: int) -> int:
     """CrateDB's per-table field limit for ``n_columns`` columns: twice that, in thousands, to
     leave room for the keys of OBJECT columns (CrateDB counts them too) and later columns."""
     return max(1000, 1000 * math.ceil(2 * n_columns / 1000))
+
+
+def _crate_converter() -> Any:
+    """crate-python's converter with timestamps as naive UTC datetimes (runtable's form)."""
+    import datetime as dt
+
+    from crate.client.converter import Converter, DataType
+
+    epoch = dt.datetime(1970, 1, 1)
+
+    def naive_utc(value: int | None) -> dt.datetime | None:
+        return None if value is None else epoch + dt.timedelta(milliseconds=value)
+
+    def aware_utc(value: int | None) -> dt.datetime | None:
+        return (
+            None
+            if value is None
+            else (epoch + dt.timedelta(milliseconds=value)).replace(tzinfo=dt.UTC)
+        )
+
+    return Converter(
+        {DataType.TIMESTAMP_WITHOUT_TZ: naive_utc, DataType.TIMESTAMP_WITH_TZ: aware_utc}
+    )
 
 
 def _crate_object_type() -> TypeEngine[Any]:

@@ -26,6 +26,7 @@ from sqlalchemy.schema import CreateColumn
 
 from ..clock import utcnow
 from ..errors import (
+    ConflictError,
     CorruptValueError,
     ExperimentExistsError,
     ExperimentNotFoundError,
@@ -62,6 +63,10 @@ EXPERIMENTS = "experiments"
 SWAP_SUFFIX = "__swap"
 #: Reads of an experiment that a concurrent replace keeps changing, before giving up.
 LOAD_ATTEMPTS = 20
+#: Without transactions: tries of a persist that meets another writer creating the same
+#: experiment, and how long to wait for that writer's experiments row.
+CREATE_ATTEMPTS = 3
+CREATE_WAIT_SECONDS = 10.0
 
 _log = logging.getLogger(__name__)
 
@@ -99,6 +104,14 @@ class SQLStore(Store):
     def save(
         self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
     ) -> str:
+        for _ in range(CREATE_ATTEMPTS - 1):
+            with contextlib.suppress(_CreatedMeanwhileError):
+                return self._save(experiment, runs, if_exists=if_exists)
+        return self._save(experiment, runs, if_exists=if_exists)
+
+    def _save(
+        self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
+    ) -> str:
         if if_exists not in IF_EXISTS:
             raise ValueError(f"if_exists must be one of {IF_EXISTS}, not {if_exists!r}")
         name = experiment.name
@@ -132,7 +145,12 @@ class SQLStore(Store):
                 "pickle": experiment.pickle,
             }
             if stored is None:
-                self._create(conn, name, specs, encoded, runs, row)
+                try:
+                    self._create(conn, name, specs, encoded, runs, row)
+                except _CreatedMeanwhileError:
+                    if if_exists == "fail":
+                        raise ExperimentExistsError(name) from None
+                    raise  # save() tries again: now it appends or replaces
             elif self.dialect.transactional:  # the drop commits only with the new version
                 conn.execute(sa.text(f"DROP TABLE {self._quote(stored['table_name'])}"))
                 conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
@@ -155,13 +173,18 @@ class SQLStore(Store):
         """A new run table, filled, then the experiments row that marks it complete. Without
         transactions, a failure before that row drops the new table again."""
         table = self._run_table(name, specs)
-        if sa.inspect(conn).has_table(table.name):
+        if sa.inspect(conn).has_table(table.name) and not self._created_meanwhile(conn, name):
             raise SchemaError(
                 f"table {table.name!r} exists but no experiment {name!r} is recorded in "
                 f"{EXPERIMENTS!r}; it was not made by runtable (or is a leftover of a crash): "
                 "drop it or choose another experiment name"
             )
-        table.create(conn)
+        try:
+            table.create(conn)
+        except sa.exc.SQLAlchemyError:
+            if sa.inspect(conn).has_table(table.name):  # another writer's, just now?
+                self._created_meanwhile(conn, name)
+            raise
         try:
             self._insert_runs(conn, table, row["id"], runs, specs, encoded)
             self.dialect.refresh(conn, [table.name])
@@ -172,6 +195,24 @@ class SQLStore(Store):
                 with contextlib.suppress(sa.exc.SQLAlchemyError):
                     table.drop(conn)
             raise
+
+    def _created_meanwhile(self, conn: sa.Connection, name: str) -> bool:
+        """Without transactions, another writer may create experiment ``name`` while this one
+        does: raise _CreatedMeanwhileError once its experiments row appears, or its table is
+        gone again (its persist failed). False when neither happens (a stray table)."""
+        if self.dialect.transactional:
+            return False
+        found = {c["name"] for c in self._columns_of(conn, table_name(name))}
+        if not {c.name for c in self._run_table(name, []).columns} <= found:
+            return False  # not a run table: nobody is creating the experiment
+        deadline = time.monotonic() + CREATE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if self._select_row(conn, name) is not None:
+                raise _CreatedMeanwhileError(name)
+            if not sa.inspect(conn).has_table(table_name(name)):
+                raise _CreatedMeanwhileError(name)
+            time.sleep(0.05)
+        return False
 
     def _replace_by_swap(
         self,
@@ -186,10 +227,16 @@ class SQLStore(Store):
         one statement, then point the experiments row at the new version. Until the swap the
         old version is complete and visible; readers that see the new table before the new
         row retry (the run rows carry the experiment id)."""
-        table = self._run_table(name, specs, suffix=SWAP_SUFFIX)
+        # A name of its own: two replacers at once never fill one table.
+        table = self._run_table(name, specs, suffix=f"{SWAP_SUFFIX}_{uuid.uuid4().hex[:8]}")
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table.name)}"))
         table.create(conn)
-        self._insert_runs(conn, table, row["id"], runs, specs, encoded)
+        try:
+            self._insert_runs(conn, table, row["id"], runs, specs, encoded)
+        except BaseException:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                table.drop(conn)
+            raise
         self.dialect.refresh(conn, [table.name])
         conn.exec_driver_sql(
             self.dialect.swap_tables_sql(self._quote(table.name), row["table_name"])
@@ -211,8 +258,8 @@ class SQLStore(Store):
         now: datetime,
         skipped: list[UnsupportedValueError] | None,
     ) -> None:
-        specs = self._write_runs(conn, experiment, runs, stored, skipped=skipped)
-        self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped)
+        specs, n_new = self._write_runs(conn, experiment, runs, stored, skipped=skipped)
+        self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped, n_new)
 
     def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
@@ -225,8 +272,10 @@ class SQLStore(Store):
             stored = self._select_row(conn, name) if self._has_experiments(conn) else None
             if stored is None:
                 raise ExperimentNotFoundError(name, self.url)
-            specs = self._write_runs(conn, experiment, runs, stored)
-            self._update_row(conn, experiment, specs, fields_blob, config_blob, utcnow())
+            specs, n_new = self._write_runs(conn, experiment, runs, stored)
+            self._update_row(
+                conn, experiment, specs, fields_blob, config_blob, utcnow(), n_new=n_new
+            )
 
     def _write_runs(
         self,
@@ -236,11 +285,13 @@ class SQLStore(Store):
         stored: Mapping[str, Any],
         *,
         skipped: list[UnsupportedValueError] | None = None,
-    ) -> list[ColumnSpec]:
+    ) -> tuple[list[ColumnSpec], int]:
         """Write runs into a stored experiment's table: new runs inserted, stored runs of the
         same ids updated (the columns these runs carry, the others kept), columns added or
-        widened as needed. Refuses a stored id with other params and a new grid point that is
-        stored under another id (ConflictError)."""
+        widened as needed; return the columns and how many runs are new. Refuses a stored id
+        with other params and a new grid point that is stored under another id
+        (ConflictError). Without transactions the rows are not refreshed yet: _update_row does
+        that after the experiments row."""
         name = experiment.name
         storage_format, stored_specs = layout.read_meta(stored["meta"], name)
         _check_format(name, storage_format)
@@ -259,21 +310,30 @@ class SQLStore(Store):
             if spec.kind != old.kind:
                 self._widen_column(conn, old_table.name, spec.name, old.kind, spec.kind)
         if missing:  # room first (CrateDB's field limit), then the columns
-            n_columns = len(self._run_table(name, specs).columns)
-            grow = self.dialect.grow_table_sql(self._quote(old_table.name), n_columns)
-            if grow is not None:
-                conn.exec_driver_sql(grow)
+            self.dialect.make_room(conn, self._quote(old_table.name), len(missing))
             for column, kind in missing:
                 self._add_column(conn, old_table.name, column, kind)
         table = self._run_table(name, specs)
+        upsert = bool(present)
         if present:  # the big values about to be rewritten lose their old parts
             written = [*encoded, EXACT_COLUMN]
             self._delete_chunks(conn, stored["id"], sorted(present), written)
-        self._insert_runs(
-            conn, table, stored["id"], runs, specs, encoded, upsert=bool(present), keep=exact_maps
-        )
-        self.dialect.refresh(conn, [table.name])
-        return specs
+        try:
+            self._insert_runs(
+                conn, table, stored["id"], runs, specs, encoded, upsert=upsert, keep=exact_maps
+            )
+        except _RefusedRowError as e:
+            if not self.dialect.transactional and not upsert:  # the rows written go again
+                for chunk in _chunks(e.written, 500):
+                    conn.execute(table.delete().where(table.c.id_run.in_(chunk)))
+                self.dialect.refresh(conn, [table.name])
+            if e.duplicate:
+                raise ConflictError(
+                    f"another writer stored run {e.run_id} of experiment {name!r} at the same "
+                    "time; nothing of this write was kept: load the experiment and persist again"
+                ) from e
+            raise
+        return specs, sum(1 for r in runs if r.id not in present)
 
     def _widen_column(
         self, conn: sa.Connection, table: str, column: str, old: Kind, new: Kind
@@ -331,9 +391,18 @@ class SQLStore(Store):
         config_blob: bytes,
         now: datetime,
         skipped: list[UnsupportedValueError] | None = None,
+        n_new: int = 0,
     ) -> None:
+        """Update the experiments row after _write_runs wrote ``n_new`` new runs.
+
+        Without transactions the row (its column list) changes before the new rows are
+        refreshed, so that a reader never sees rows with columns its column list lacks (a
+        load that read the old row before and sees a new one after retries); the count is
+        the refreshed rows plus the new ones."""
         table = self._run_table(experiment.name, [])
         n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        if not self.dialect.transactional:
+            n_runs += n_new
         values = {
             "updated_at": now,
             "n_runs": n_runs,
@@ -349,7 +418,7 @@ class SQLStore(Store):
             .where(self._experiments.c.name == experiment.name)
             .values(**values)
         )
-        self.dialect.refresh(conn, [EXPERIMENTS])
+        self.dialect.refresh(conn, [EXPERIMENTS, table.name])
 
     def _insert_runs(
         self,
@@ -401,6 +470,9 @@ class SQLStore(Store):
                 for part, data in enumerate(parts_of(value, limit)):
                     row = {"id_run": run_id, "name": name, "part": part, "data": data}
                     conn.execute(chunks.insert().values(id_experiment=exp_id, **row))
+            self.dialect.refresh(conn, [TABLE])  # deletes by query must see them
+        objects = [s.name for s in specs if s.kind == "json" and s.name in columns]
+        self.dialect.prepare_insert(conn, self._quote(table.name), columns, objects)
         self._executemany_insert(conn, table, columns, upsert=upsert)
 
     def _chunks_table(self, conn: sa.Connection, *, create: bool = True) -> sa.Table:
@@ -441,9 +513,10 @@ class SQLStore(Store):
             where = sa.and_(where, table.c.name.in_(list(names)))
         if run_ids is None:
             conn.execute(table.delete().where(where))
-            return
-        for chunk in _chunks(list(run_ids), 500):
-            conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
+        else:
+            for chunk in _chunks(list(run_ids), 500):
+                conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
+        self.dialect.refresh(conn, [TABLE])
 
     def _executemany_insert(
         self,
@@ -473,9 +546,25 @@ class SQLStore(Store):
                 for values in zip(*columns.values(), strict=True)
             ]
         limit = self.dialect.max_request_bytes
-        batches = [rows] if limit is None else _batches_by_size(rows, columns, limit)
+        if limit is None:
+            batches: Iterator[list[Any]] = iter([rows])
+        else:
+            sizes = [self.dialect.row_bytes(row) for row in rows]
+            batches = _batches_by_size(rows, sizes, limit - len(sql) - 1024)
+        done = 0
         for batch in batches:
-            conn.exec_driver_sql(sql, batch)
+            try:
+                result = conn.exec_driver_sql(sql, batch)
+            except sa.exc.DBAPIError as e:
+                if self.dialect.transactional or len(batch) != 1:
+                    raise
+                # One row goes as a plain statement (not a bulk one): its refusal raises.
+                message = str(getattr(e, "orig", None) or e)
+                raise _RefusedRowError(table.name, columns, done, 1, [(0, message)]) from e
+            refused = self.dialect.refused_rows(result)
+            if refused:
+                raise _RefusedRowError(table.name, columns, done, len(batch), refused)
+            done += len(batch)
 
     def _insert_sql(self, table: sa.Table, names: Sequence[str], *, upsert: bool = False) -> str:
         """INSERT of ``names`` in the driver's parameter style; with ``upsert``, a stored row
@@ -488,7 +577,13 @@ class SQLStore(Store):
         return sql
 
     def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Kind) -> None:
-        conn.exec_driver_sql(self._add_column_sql(table, column, kind))
+        try:
+            conn.exec_driver_sql(self._add_column_sql(table, column, kind))
+        except sa.exc.SQLAlchemyError:
+            # Without transactions a concurrent writer may have added it just now.
+            columns = () if self.dialect.transactional else self._columns_of(conn, table)
+            if column not in {c["name"] for c in columns}:
+                raise
 
     def _add_column_sql(self, table: str, column: str, kind: Kind) -> str:
         column_ = self._column(column, kind, quote=True)
@@ -508,7 +603,9 @@ class SQLStore(Store):
         for attempt in range(LOAD_ATTEMPTS):
             row, specs, data, n = self._read(name, where, columns, with_pickle)
             if all(i == row["id"] for i in data["id_experiment"]) and (
-                not self.dialect.transactional or row["runs_read"] == row["n_runs"]
+                row["runs_read"] == row["n_runs"]
+                if self.dialect.transactional
+                else self._unchanged(row)
             ):
                 break
             # A replace may be between its table swap and its row update (no transactions:
@@ -533,6 +630,17 @@ class SQLStore(Store):
             meta=json.loads(row["meta"]),
             runs=runs,
             pickle=bytes(row["pickle"]) if with_pickle and row.get("pickle") is not None else None,
+        )
+
+    def _unchanged(self, row: Mapping[str, Any]) -> bool:
+        """Without transactions: whether the experiments row is still ``row`` after its runs
+        were read (an append changes it before its rows become visible)."""
+        with self._connect(f"look up experiment {row['name']!r}") as conn:
+            now = self._select_row(conn, row["name"])
+        return now is not None and (now["id"], now["updated_at"], now["meta"]) == (
+            row["id"],
+            row["updated_at"],
+            row["meta"],
         )
 
     def _read(
@@ -684,6 +792,7 @@ class SQLStore(Store):
                 return False
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(row['table_name'])}"))
             conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
+            self.dialect.refresh(conn, [EXPERIMENTS])
             self._delete_chunks(conn, row["id"])
             return True
 
@@ -692,7 +801,8 @@ class SQLStore(Store):
 
         with self._connect("run a query") as conn:
             result = conn.execute(sa.text(sql), dict(params or {}))
-            if not result.returns_rows:
+            # crate-python describes a row count as zero columns, not as no result set
+            if not result.returns_rows or not result.keys():
                 return pd.DataFrame()
             columns = list(result.keys())
             rows = result.all()
@@ -718,6 +828,10 @@ class SQLStore(Store):
             detail = getattr(e, "orig", None) or e
             raise StorageError(f"could not {what} in {self.url}: {detail}") from e
 
+    def _columns_of(self, conn: sa.Connection, table: str) -> Sequence[Mapping[str, Any]]:
+        """The reflected columns of ``table``, in the schema unqualified names go to."""
+        return sa.inspect(conn).get_columns(table, self.dialect.schema(conn))
+
     def _has_experiments(self, conn: sa.Connection) -> bool:
         if not sa.inspect(conn).has_table(EXPERIMENTS):
             return False
@@ -729,12 +843,18 @@ class SQLStore(Store):
             return
         self.dialect.lock(conn, EXPERIMENTS)
         if not self._has_experiments(conn):  # another writer may have made it meanwhile
-            self._experiments.create(conn)
+            try:
+                self._experiments.create(conn)
+            except sa.exc.SQLAlchemyError:
+                # Without transactions two first writers can both get here; the other's
+                # table is as good as ours.
+                if self.dialect.transactional or not self._has_experiments(conn):
+                    raise
 
     def _check_schema(self, conn: sa.Connection) -> None:
         if self._schema_checked:
             return
-        found = {c["name"] for c in sa.inspect(conn).get_columns(EXPERIMENTS)}
+        found = {c["name"] for c in self._columns_of(conn, EXPERIMENTS)}
         missing = {c.name for c in self._experiments.columns} - found
         if missing:
             raise SchemaError(
@@ -821,14 +941,60 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _batches_by_size(
-    rows: list[Any], columns: Mapping[str, Sequence[Any]], limit: int
-) -> Iterator[list[Any]]:
-    """Split rows into batches whose text and binary payload stays under ``limit`` bytes."""
-    sizes = [0] * len(rows)
-    for values in columns.values():
-        for i, v in enumerate(values):
-            sizes[i] += len(v) if isinstance(v, (str, bytes, bytearray, memoryview)) else 16
+class _CreatedMeanwhileError(StorageError):
+    """Another writer created the experiment while this one tried to (no transactions)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"another writer created experiment {name!r} at the same time as this persist, "
+            "again and again; persist again when it has finished"
+        )
+
+
+class _RefusedRowError(StorageError):
+    """Rows of a bulk insert that the database refused while the statement succeeded;
+    ``written`` are the run ids of the rows that went in."""
+
+    def __init__(
+        self,
+        table: str,
+        columns: Mapping[str, Sequence[Any]],
+        offset: int,
+        size: int,
+        refused: Sequence[tuple[int, str]],
+    ) -> None:
+        index, message = refused[0]
+        ids = columns["id_run"]
+        run_id = ids[offset + index]
+        bad = {offset + i for i, _ in refused}
+        self.written = [ids[i] for i in range(offset + size) if i not in bad]
+        self.duplicate = any("DuplicateKey" in m for _, m in refused)
+        field = _field_named_in(message, columns)
+        where = f"field {field!r} of run {run_id}" if field else f"run {run_id}"
+        more = f" ({len(refused) - 1} more rows refused)" if len(refused) > 1 else ""
+        super().__init__(f"the database refused {where} in table {table!r}{more}: {message}")
+        self.run_id = run_id
+        self.field = field
+
+
+def _field_named_in(message: str, columns: Mapping[str, Sequence[Any]]) -> str | None:
+    """The column a database error message names (the longest that appears), if any."""
+    found = [
+        name.removesuffix(COMPANION_SUFFIX)
+        for name in columns
+        if f"`{name}" in message
+        or f'"{name}' in message
+        or f"{name}[" in message
+        or f"[{name}]" in message
+        or f"={name}" in message
+        or f'field="{name}' in message
+    ]
+    return max(found, key=len) if found else None
+
+
+def _batches_by_size(rows: list[Any], sizes: Sequence[int], limit: int) -> Iterator[list[Any]]:
+    """Split rows into batches whose sizes (``sizes[i]`` of ``rows[i]``) add up to at most
+    ``limit`` bytes; a single row bigger than that goes alone."""
     start, total = 0, 0
     for i, size in enumerate(sizes):
         if total + size > limit and i > start:
