@@ -385,7 +385,8 @@ def test_a_reader_never_sees_half_of_a_commit(shared_url: str) -> None:
     loads the experiment in a loop meanwhile. Every load must be one committed state: each run
     that is there has its field (a load that reads the column list before a commit and the
     rows after it shows runs without their fields)."""
-    rounds = 100
+    # each append rewrites the runs stored before it: 30 rounds keep the stand-in's run short
+    rounds = 30 if shared_url.startswith("crate") else 100
 
     def torn(loaded: rt.Experiment) -> str | None:
         for run in loaded.runs:
