@@ -526,3 +526,23 @@ def test_big_arrays_are_written_in_parts_straight_from_their_memory(session: rt.
         columns.BUFFERS_ABOVE = old
     loaded = session.load_experiment("buffers").runs.first().fields.pair
     assert_identical(loaded, exp.runs.first().fields.pair)
+
+
+def test_a_parts_table_of_runtable_0_1_is_widened_for_todays_run_ids(shared_url: str) -> None:
+    """runtable 0.1 made runtable_chunks.id_run a 32-bit INTEGER on PostgreSQL; the 15-digit
+    run ids of storage format 2 need it widened before parts are written."""
+    session = rt.connect(shared_url)
+    if session.store.engine.dialect.name != "postgresql":  # type: ignore[attr-defined]
+        pytest.skip("only PostgreSQL's INTEGER is 32-bit here")
+    session.query(
+        "CREATE TABLE runtable_chunks (id_experiment VARCHAR(32) NOT NULL, "
+        "id_run INTEGER NOT NULL, name VARCHAR(64) NOT NULL, part INTEGER NOT NULL, "
+        "data BYTEA NOT NULL, PRIMARY KEY (id_experiment, id_run, name, part))"
+    )
+    session.store.dialect.max_cell_bytes = 1000  # type: ignore[attr-defined]
+    exp = session.create_experiment("parts01").add_run(i=0)
+    exp.runs.first().fields.a = np.arange(1000.0)
+    exp.persist()
+    np.testing.assert_array_equal(
+        session.load_experiment("parts01").runs.first().fields.a, np.arange(1000.0)
+    )

@@ -477,17 +477,19 @@ class SQLStore(Store):
 
     def _chunks_table(self, conn: sa.Connection, *, create: bool = True) -> sa.Table:
         table = chunks_table(self._column)
-        if create and not sa.inspect(conn).has_table(TABLE):
+        if not create:
+            return table
+        if not sa.inspect(conn).has_table(TABLE):  # asked each time: a rolled-back create
             self.dialect.lock(conn, TABLE)
             table.create(conn, checkfirst=True)
-        elif create and not self._chunks_checked:
-            self._widen_chunk_ids(conn)
-        self._chunks_checked = True
+        elif not self._chunks_checked:  # a parts table of runtable 0.1
+            self._chunks_checked = self._widen_chunk_ids(conn)
         return table
 
-    def _widen_chunk_ids(self, conn: sa.Connection) -> None:
+    def _widen_chunk_ids(self, conn: sa.Connection) -> bool:
         """Run ids are 63-bit since storage format 2; a parts table made by runtable 0.1 may
-        hold them in a 32-bit column (PostgreSQL's INTEGER): widen it once."""
+        hold them in a 32-bit column (PostgreSQL's INTEGER): widen it. True when it was wide
+        already (a widening made now only counts once its transaction has committed)."""
         for column in sa.inspect(conn).get_columns(TABLE):
             if column["name"] == "id_run" and not isinstance(column["type"], sa.BigInteger):
                 self.dialect.lock(conn, TABLE)
@@ -495,6 +497,8 @@ class SQLStore(Store):
                 sql = self.dialect.widen_column_sql(TABLE, "id_run", "int", type_sql)
                 if sql is not None:
                     conn.exec_driver_sql(sql)
+                    return False
+        return True
 
     def _delete_chunks(
         self,
@@ -689,26 +693,29 @@ class SQLStore(Store):
         storage_format: int = layout.STORAGE_FORMAT,
     ) -> None:
         """Replace references to parts by the values put back together."""
-        table: sa.Table | None = None
         for name in layout.blob_columns(specs, storage_format):
             values = data.get(name, ())
             for i, value in enumerate(values):
                 if value is None or not is_reference(value):
                     continue
-                table = table if table is not None else self._chunks_table(conn, create=False)
-                run_id = data["id_run"][i]
-                where = (
-                    table.c.id_experiment == data["id_experiment"][i],
-                    table.c.id_run == run_id,
-                    table.c.name == name,
-                )
-                try:
-                    whole = read_value(conn, table, where, value)
-                except (ValueError, sa.exc.SQLAlchemyError) as e:
-                    raise CorruptValueError(experiment, run_id, name, f"big value: {e}") from e
+                key = (data["id_experiment"][i], int(data["id_run"][i]), name)
+                whole = self._read_big_value(conn, experiment, key, value)
                 if not isinstance(values, list):
                     values = data[name] = list(values)
                 values[i] = whole
+
+    def _read_big_value(
+        self, conn: sa.Connection, experiment: str, key: tuple[str, int, str], reference: Any
+    ) -> memoryview:
+        """The value a reference cell names, read from its parts (experiment id, run id,
+        column name) into one buffer; CorruptValueError naming run and column if damaged."""
+        exp_id, run_id, name = key
+        table = self._chunks_table(conn, create=False)
+        where = (table.c.id_experiment == exp_id, table.c.id_run == run_id, table.c.name == name)
+        try:
+            return read_value(conn, table, where, reference)
+        except (ValueError, sa.exc.SQLAlchemyError) as e:
+            raise CorruptValueError(experiment, run_id, name, f"big value: {e}") from e
 
     def _read_exact(
         self, conn: sa.Connection, experiment: str, data: Mapping[str, Sequence[Any]]
@@ -719,21 +726,11 @@ class SQLStore(Store):
         exact: dict[str, dict[int, Any]] = dict(
             layout.unfold_exact(data.get(EXACT_COLUMN), experiment, ids)
         )
-        table: sa.Table | None = None
         for column, entries in exact.items():
             for i, raw in entries.items():
-                if not is_reference(raw):
-                    continue
-                table = table if table is not None else self._chunks_table(conn, create=False)
-                where = (
-                    table.c.id_experiment == data["id_experiment"][i],
-                    table.c.id_run == ids[i],
-                    table.c.name == column,
-                )
-                try:
-                    entries[i] = read_value(conn, table, where, raw)
-                except (ValueError, sa.exc.SQLAlchemyError) as e:
-                    raise CorruptValueError(experiment, ids[i], column, f"big value: {e}") from e
+                if is_reference(raw):
+                    key = (data["id_experiment"][i], ids[i], column)
+                    entries[i] = self._read_big_value(conn, experiment, key, raw)
         return exact
 
     def check_writable(self, name: str) -> None:
