@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,9 +132,9 @@ def _backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'runtable.db'}"
     elif backend == "cratedb":
         url = request.getfixturevalue("cratedb_url")
-        _empty_cratedb(url)
+        empty_cratedb(url)
         yield url
-        _empty_cratedb(url)
+        empty_cratedb(url)
     else:
         url = request.getfixturevalue("postgres_url")
         yield url
@@ -153,18 +154,20 @@ def _empty_postgres(url: str) -> None:
         engine.dispose()
 
 
-def _empty_cratedb(url: str) -> None:
-    """Drop the tables of the `doc` schema (the test server is a throwaway one)."""
+def empty_cratedb(url: Any, schema: str = "doc") -> None:
+    """Drop the tables of one schema of a CrateDB (or the stand-in): the test server is a
+    throwaway one."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             names = conn.exec_driver_sql(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'doc'"
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                (schema,),
             ).scalars()
             for name in list(names):
-                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
     finally:
         engine.dispose()
 

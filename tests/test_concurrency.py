@@ -29,6 +29,7 @@ from campaign.checks import (
     sweep_uninterrupted,
 )
 from campaign.tally import record
+from conftest import empty_cratedb
 
 import runtable as rt
 
@@ -160,15 +161,7 @@ def test_two_processes_persisting_first_into_an_empty_database(
                     conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             engine.dispose()
         for k, schema in enumerate(crate_schemas):
-            crate = sa.create_engine(template.replace("{round}", str(k)))
-            with crate.connect() as conn:
-                tables = conn.exec_driver_sql(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-                    (schema,),
-                ).scalars()
-                for table in list(tables):
-                    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
-            crate.dispose()
+            empty_cratedb(template.replace("{round}", str(k)), schema)
 
 
 def _check_many(session: rt.Session, name: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from conftest import _empty_cratedb, crate_standin, on_crate_standin
+from conftest import crate_standin, empty_cratedb, on_crate_standin
 
 import runtable as rt
 from runtable.storage.dialects import CrateDBDialect
@@ -26,10 +26,10 @@ pytestmark = pytest.mark.cratedb
 
 @pytest.fixture
 def session(cratedb_url: str) -> Iterator[rt.Session]:
-    _empty_cratedb(cratedb_url)
+    empty_cratedb(cratedb_url)
     with rt.connect(cratedb_url) as s:
         yield s
-    _empty_cratedb(cratedb_url)
+    empty_cratedb(cratedb_url)
 
 
 def _persist(session: rt.Session, name: str, fields: list[dict[str, Any]], **kw: Any) -> None:
@@ -255,12 +255,4 @@ def test_a_schema_in_the_url_is_where_runtable_looks(cratedb_url: str) -> None:
             assert sorted(session.ls()["name"]) == ["first", "second"]
             assert _loaded_fields(session, "second") == [{"a": 2}]
     finally:
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            tables = conn.exec_driver_sql(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-                (schema,),
-            ).scalars()
-            for table in list(tables):
-                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
-        engine.dispose()
+        empty_cratedb(url, schema)
