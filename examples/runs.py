@@ -42,7 +42,7 @@ except AttributeError as e:
 # The collection: iterate, look up by id or position, count, or get a DataFrame.
 print(exp.runs, len(exp.runs))
 fourth = exp.runs.at(3)
-print(fourth.params.to_dict(), exp.runs[fourth.id] is fourth)
+print(fourth.params.to_dict(), exp.runs[fourth.id] == fourth)  # views of the same run
 meta = exp.runs.df(meta=True).drop(columns=["id_run", "runtable_started_at", "runtable_ended_at"])
 print(meta.to_string(index=False))
 

@@ -194,9 +194,8 @@ def test_names_differing_only_in_case_are_refused(db: rt.Session) -> None:
     exp.runs.at(0).fields.loss = 1
     with pytest.raises(rt.InvalidNameError, match="case"):
         exp.runs.at(0).fields.Loss = 2  # two fields of one run
-    exp.runs.at(1).fields.LOSS = 3  # two fields of two runs: one column
     with pytest.raises(rt.InvalidNameError, match="case"):
-        exp.persist()
+        exp.runs.at(1).fields.LOSS = 3  # two fields of two runs: one column, refused when set
     _nothing_written(db, tables)
 
     # a name that differs only in case from a stored one: appended and executed with persist
@@ -204,9 +203,8 @@ def test_names_differing_only_in_case_are_refused(db: rt.Session) -> None:
     stored.execute(lambda x: {"loss": x * 1.0}).persist()
     before = db.load_experiment("stored").runs.df()
     extended = db.load_experiment("stored").add_runs(x=[2])
-    extended.runs.at(2).fields.LOSS = 9.0
     with pytest.raises(rt.InvalidNameError, match="case"):
-        extended.persist(if_exists="append")
+        extended.runs.at(2).fields.LOSS = 9.0  # a stored column's name, in another case
     later = db.load_experiment("stored").add_runs(x=[5])
     with pytest.raises(rt.InvalidNameError, match="case"):
         later.execute(lambda x: {"Loss": 1.0}, persist=True)

@@ -109,9 +109,9 @@ def test_runs_appended_by_another_writer_meanwhile_are_a_conflict_not_a_loss(
     with rt.connect(cratedb_url) as other:
         second = other.create_experiment("app").add_runs(x=range(3, 6))
         second.execute(lambda x: {"y": x, "by": "second"})
-        ids = [r.id for r in first.runs]
-        for run, run_id in zip(second.runs, ids, strict=True):
-            run.id = run_id  # the same run ids as the first writer's (a concurrent append)
+        # The same run ids as the first writer's (a concurrent append), set in its columns.
+        second.runs.frame.ids[:] = first.runs.ids()
+        second.runs.frame.digests.clear()
         monkeypatch.setattr(SQLStore, "_stored_runs", lambda *a, **k: ({}, {}))  # checked "before"
         with pytest.raises(rt.ConflictError, match="another writer stored run"):
             second.persist(if_exists="append")

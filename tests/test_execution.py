@@ -195,7 +195,7 @@ def test_on_error_raise_in_parallel_keeps_the_exception_type(
     assert type(info.value) is error
     failed = check_raised(info.value, exp, step, bad_n)
     for run in exp.runs:
-        if run is failed:
+        if run == failed:
             continue
         assert run.status in ("done", "pending")
         if run.status == "done":  # finished before the failure: results kept

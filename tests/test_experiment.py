@@ -147,11 +147,18 @@ def test_runs_iterate_in_insertion_order_and_look_up_by_id(exp: rt.Experiment) -
     assert len(runs) == 4
     assert [run.params.n for run in runs] == [3, 1, 2, 0]
     assert all(isinstance(run, rt.Run) for run in runs)
-    assert runs.first() is next(iter(runs))
+    # A Run is a view of one run of the experiment: two views of the same run are equal, and
+    # what is set through one is seen through the other.
+    assert runs.first() == next(iter(runs))
     assert runs.first().params.n == 3
+    runs.first().fields.seen = True
+    runs.first().vars.tmp = 1
+    assert next(iter(runs)).fields.seen is True
+    assert next(iter(runs)).vars.tmp == 1
+    assert runs.first() != runs.at(1)
     for position, run in enumerate(runs):
-        assert runs[run.id] is run
-        assert runs.at(position) is run
+        assert runs[run.id] == run
+        assert runs.at(position) == run
     assert runs.at(-1).params.n == 0
     with pytest.raises(KeyError):
         runs[max(runs.ids()) + 1]
@@ -494,7 +501,7 @@ def test_with_exp_run_tracks_a_done_run(exp: rt.Experiment) -> None:
         run.fields.loss = 0.25
         run.vars.note = "hand"
     assert len(exp.runs) == 2  # always a new run, even with the params of an earlier run
-    assert run is exp.runs.at(1)
+    assert run == exp.runs.at(1)
     assert run.params.to_dict() == {"lr": 0.1}
     assert run.status == "done"
     assert run.error is None
@@ -505,7 +512,7 @@ def test_with_exp_run_tracks_a_done_run(exp: rt.Experiment) -> None:
     with exp.run(lr=0.1) as again:
         pass
     assert again.id == run.id + 1
-    assert again is exp.runs.at(2)
+    assert again == exp.runs.at(2)
     assert again.status == "done"
     assert len(exp.runs) == 3
 

@@ -189,15 +189,16 @@ def test_invalid_experiment_names_are_refused(session: rt.Session, name: str) ->
         session.create_experiment(name)
 
 
-def test_fields_differing_only_in_case_are_refused_at_persist(session: rt.Session) -> None:
+def test_fields_differing_only_in_case_are_refused_when_set(session: rt.Session) -> None:
+    """Two runs' fields are one column: the second spelling is refused as it is set (it used to
+    be refused only at persist, after the whole sweep had run)."""
     exp = session.create_experiment("case")
     with exp.run(i=0) as run:
         run.fields.loss = 1
-    with exp.run(i=1) as run:
+    with pytest.raises(rt.InvalidNameError, match="differ only in case"), exp.run(i=1) as run:
         run.fields.Loss = 2
-    with pytest.raises(rt.InvalidNameError, match="differ only in case"):
-        exp.persist()
-    assert session.ls().empty
+    exp.persist()
+    assert list(session.load_experiment("case").runs.df()["loss"][:1]) == [1]
 
 
 def test_a_field_may_not_shadow_a_param_or_a_reserved_column(session: rt.Session) -> None:
@@ -214,12 +215,20 @@ def test_a_field_may_not_shadow_a_param_or_a_reserved_column(session: rt.Session
 
 
 def test_param_in_some_runs_and_field_in_others_is_refused(session: rt.Session) -> None:
+    """One name is one column: a field named like another run's param is refused when set,
+    and a stored param cannot become a field of appended runs."""
     exp = session.create_experiment("roles").add_run(x=1)
-    with exp.run(y=1) as run:
+    with pytest.raises(rt.InvalidNameError, match="'x'"), exp.run(y=1) as run:
+        run.fields.x = 2
+    with pytest.raises(rt.InvalidNameError, match="'x'"):
+        exp.add_runs(z=[1]).runs.at(-1).fields.x = 3
+    exp.persist()
+    other = session.create_experiment("roles")
+    with other.run(y=2) as run:
         run.fields.x = 2
     with pytest.raises(rt.SchemaError, match="'x'"):
-        exp.persist()
-    assert session.ls().empty
+        other.persist(if_exists="append")
+    assert len(session.load_experiment("roles").runs) == 3
 
 
 # -- atomicity and bad values -------------------------------------------------------------------

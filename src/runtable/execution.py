@@ -16,8 +16,7 @@ import hashlib
 import logging
 import sys
 import traceback
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,7 +25,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from .clock import utcnow
-from .run import Run, Status
+from .frame import ABSENT, RunFrame
+from .run import Run
 from .seeding import seed_globals
 from .step import Step
 
@@ -40,19 +40,22 @@ PROGRESS_DELAY = 2.0
 
 
 @dataclass(slots=True)
-class _Outcome:
-    """What a worker sends back: the run's new state and the fields its steps changed."""
+class _BatchOutcome:
+    """What a worker sends back for a batch of runs: the bookkeeping of the runs it executed
+    (the first ``n`` of the batch) and, per field, only the cells its steps changed."""
 
-    id: int
-    status: Status
-    error: str | None
-    started_at: datetime
-    ended_at: datetime
-    steps: dict[str, dict[str, Any]]
-    fields: dict[str, Any]
-    deleted: tuple[str, ...]
-    vars: dict[str, Any]
-    in_place: bool = False  #: executed on the parent's own Run: nothing to copy back
+    batch: int
+    n: int
+    status: list[str]
+    error: list[str | None]
+    started_at: list[datetime | None]
+    ended_at: list[datetime | None]
+    steps: list[Any]
+    #: field name -> (positions in the batch, new values; ABSENT for a deleted field)
+    fields: dict[str, tuple[list[int], list[Any]]]
+    vars: dict[int, Any]
+    #: the first failure, with on_error="raise" (the runs after it were not executed)
+    failure: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +125,11 @@ def _execute_here(
         yield run
 
 
-#: Runs of the executions under way in this process, so that a worker in this process (a
-#: thread) can tell that it holds the parent's own Run rather than a copy.
-_HOME_RUNS: dict[tuple[str, int], Run] = {}
+#: Batches per worker an execution is cut into: enough for progress and balance, few enough
+#: that the per-task cost of joblib stays small next to the runs'.
+BATCHES_PER_JOB = 32
+#: The most runs one batch carries.
+BATCH_MAX = 1000
 
 
 def _execute_joblib(
@@ -135,91 +140,137 @@ def _execute_joblib(
     on_error: OnError,
     key: StepKey | None,
 ) -> Iterator[Run]:
+    """Runs travel to workers in batches, as columns (a RunFrame of the batch: params,
+    fields, bookkeeping); what comes back is each run's bookkeeping and the field cells its
+    steps changed."""
     import joblib
 
-    token = uuid.uuid4().hex
-    by_id = {run.id: run for run in runs}
-    _HOME_RUNS.update({(token, run.id): run for run in runs})
+    if not runs:
+        return
+    frame = runs[0]._frame
+    positions = [run._i for run in runs]
+    jobs = max(1, _effective_n_jobs(n_jobs, backend))
+    size = max(1, min(BATCH_MAX, -(-len(positions) // (jobs * BATCHES_PER_JOB))))
+    batches = [positions[k : k + size] for k in range(0, len(positions), size)]
     try:
         parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
     except ValueError:
         # joblib's "multiprocessing" backend returns all results at the end, in order: runs
         # then finish (and are stored) together, and a failure surfaces only after all ran.
         parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list")
-    tasks = (joblib.delayed(_execute_remote)(run, steps, on_error, key, token) for run in runs)
+    tasks = (
+        joblib.delayed(_execute_batch)(k, frame.take(batch), steps, on_error, key)
+        for k, batch in enumerate(batches)
+    )
     try:
         for outcome in parallel(tasks):
-            run = by_id[outcome.id]
-            if not outcome.in_place:
-                _apply(run, outcome)
-            yield run
-    except Exception as exc:
-        failed = by_id.get(getattr(exc, "runtable_run_id", None))  # type: ignore[arg-type]
-        if failed is not None:
-            failed.status = "failed"
-            failed.error = _format(exc)
-            failed.ended_at = failed.ended_at or utcnow()
+            batch = batches[outcome.batch]
+            _apply(frame, batch, outcome)
+            finished = outcome.n - (outcome.failure is not None)  # the failed run is raised
+            for j in range(finished):
+                yield Run._view(frame, batch[j])
+            if outcome.failure is not None:
+                raise outcome.failure
+    except Exception as exc:  # a failure joblib raised itself: mark its run
+        failed = frame.position(getattr(exc, "runtable_run_id", None))  # type: ignore[arg-type]
+        if failed is not None and frame.status[failed] != "failed":
+            frame.status[failed] = "failed"
+            frame.error[failed] = _format(exc)
+            frame.ended_at[failed] = frame.ended_at[failed] or utcnow()
         raise
-    finally:
-        for run in runs:
-            _HOME_RUNS.pop((token, run.id), None)
 
 
-def _execute_remote(
-    run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None, token: str
-) -> _Outcome:
-    """Worker side: run the steps and report what changed.
-
-    In a thread of the parent process the Run is the parent's own and changes in place. In
-    another process it is a copy: fields set or deleted, and fields whose mutable values were
-    changed in place (found by fingerprint), travel back; unchanged fields do not.
-    """
-    if _HOME_RUNS.get((token, run.id)) is run:
-        _run_steps(run, steps, on_error, key)
-        return _outcome(run, (), in_place=True)
-    before = {k: _fingerprint(v) for k, v in run.fields._data.items() if not _immutable(v)}
-    run.fields._track_changes()
-    _run_steps(run, steps, on_error, key)
-    data = run.fields._data
-    changed = set(run.fields._changed or ())
-    # A value the codec cannot encode has no fingerprint: it always travels back.
-    changed.update(
-        k for k, f in before.items() if k in data and (f is None or _fingerprint(data[k]) != f)
+def _execute_batch(
+    k: int, batch: RunFrame, steps: Sequence[Step], on_error: OnError, key: StepKey | None
+) -> _BatchOutcome:
+    """Worker side: run the steps on each run of the batch and report what changed: fields
+    set or deleted, and fields whose mutable values were changed in place (found by
+    fingerprint; a value the codec cannot encode has none and always travels back)."""
+    before = {name: list(column) for name, column in batch.fields.items()}
+    prints: dict[tuple[str, int], bytes | None] = {}
+    for name, column in before.items():
+        for j, value in enumerate(column):
+            if value is not ABSENT and not _immutable(value):
+                prints[name, j] = _fingerprint(value)
+    failure: BaseException | None = None
+    n = 0
+    for j in range(len(batch)):
+        n = j + 1
+        try:
+            _run_steps(Run._view(batch, j), steps, on_error, key)
+        except Exception as exc:  # on_error="raise": the runs after it are not executed
+            failure = exc
+            break
+    changed: dict[str, tuple[list[int], list[Any]]] = {}
+    for name, column in batch.fields.items():
+        old = before.get(name)
+        where: list[int] = []
+        values: list[Any] = []
+        for j in range(n):
+            value = column[j]
+            if old is None:
+                if value is ABSENT:
+                    continue
+            elif value is old[j]:
+                if (name, j) not in prints:
+                    continue
+                mark = prints[name, j]
+                if mark is not None and _fingerprint(value) == mark:
+                    continue
+            where.append(j)
+            values.append(value)
+        if where:
+            changed[name] = (where, values)
+    if failure is not None:
+        failure = _sendable(failure)
+    return _BatchOutcome(
+        batch=k,
+        n=n,
+        status=batch.status[:n],
+        error=batch.error[:n],
+        started_at=batch.started_at[:n],
+        ended_at=batch.ended_at[:n],
+        steps=batch.steps[:n],
+        fields=changed,
+        vars={j: v for j, v in batch.vars.items() if j < n},
+        failure=failure,
     )
-    return _outcome(run, changed)
 
 
-def _outcome(run: Run, changed: Iterable[str], *, in_place: bool = False) -> _Outcome:
-    data = run.fields._data
-    changed = set(changed)
-    return _Outcome(
-        id=run.id,
-        status=run.status,
-        error=run.error,
-        started_at=run.started_at,  # type: ignore[arg-type]  # set by _run_steps
-        ended_at=run.ended_at,  # type: ignore[arg-type]
-        steps=run._step_records(),
-        fields={k: v for k, v in data.items() if k in changed},  # in the run's field order
-        deleted=tuple(sorted(k for k in changed if k not in data)),
-        vars=run._vars._data if run._vars is not None else {},
-        in_place=in_place,
-    )
+def _sendable(exc: BaseException) -> BaseException:
+    """The exception itself when it pickles (it goes back with its type and notes); else it
+    is raised here, for joblib to report as it does any worker failure."""
+    import pickle
+
+    try:
+        pickle.dumps(exc)
+    except Exception:
+        raise exc from None
+    return exc
 
 
-def _apply(run: Run, outcome: _Outcome) -> None:
-    data = run.fields._data
-    data.update(outcome.fields)
-    for name in outcome.deleted:
-        data.pop(name, None)
-    if outcome.vars:
-        object.__setattr__(run.vars, "_data", outcome.vars)
-    else:
-        run._vars = None
-    run.status = outcome.status
-    run.error = outcome.error
-    run._steps = outcome.steps
-    run.started_at = outcome.started_at
-    run.ended_at = outcome.ended_at
+def _apply(frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome) -> None:
+    """Copy a batch's outcome into the runs it came from."""
+    for j in range(outcome.n):
+        i = batch[j]
+        frame.status[i] = outcome.status[j]
+        frame.error[i] = outcome.error[j]
+        frame.started_at[i] = outcome.started_at[j]
+        frame.ended_at[i] = outcome.ended_at[j]
+        frame.steps[i] = outcome.steps[j]
+        frame.rngs.pop(i, None)
+        var = outcome.vars.get(j)
+        if var is None:
+            frame.vars.pop(i, None)
+        else:
+            frame.vars[i] = var
+    for name, (where, values) in outcome.fields.items():
+        column = frame.fields.get(name)
+        if column is None:
+            column = frame.add_column(name, "field")
+        for j, value in zip(where, values, strict=True):
+            column[batch[j]] = value
+        frame.float_columns.discard(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,15 +288,16 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
     ``started_at`` stays when the run keeps records of steps not executed now (a later
     evaluation step does not erase the time of the fit before it); ``ended_at`` is now.
     """
-    records = dict(run._step_records())
+    frame = run._frame
+    records = dict(frame.step_records(run._i))
     now = utcnow()
     if run.started_at is None or not set(records) - {s.name for s in steps}:
         run.started_at = now
     run.error = None
-    run._rng = None  # every execution starts the run's stream afresh, on every backend
-    seed_globals(run._experiment_seed, run.params_digest)
+    frame.rngs.pop(run._i, None)  # every execution starts the run's stream afresh
+    seed_globals(frame.seed, run.params_digest)
     config = key.config if key is not None else ""
-    seed = key.seed if key is not None else run._experiment_seed
+    seed = key.seed if key is not None else frame.seed
     first: dict[str, str] = {}
     current: Step | None = None
     try:
@@ -259,7 +311,7 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
             records[current.name] = _record(current, config, seed, "done", began)
     except Exception as exc:
         run._flush_series()
-        run._steps = records
+        run._set_steps(records)
         run.ended_at = utcnow()
         run.status = "failed"
         _annotate(exc, run, current.name if current is not None else "?")
@@ -268,7 +320,7 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
             raise
         return
     run._flush_series()
-    run._steps = records
+    run._set_steps(records)
     run.ended_at = utcnow()
     run.status = "done"
 

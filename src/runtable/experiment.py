@@ -6,8 +6,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self, overload
 
@@ -22,8 +21,9 @@ from .execution import (
     execute_runs,
     resumable,
 )
+from .frame import RunFrame
 from .names import check_column_name, check_distinct, check_experiment_name
-from .run import Config, Namespace, Run, Runs
+from .run import Config, Namespace, Run, Runs, flush_series
 from .seeding import config_digest, params_digest
 from .step import Step, as_step
 
@@ -61,10 +61,10 @@ class Experiment:
     ) -> None:
         self.name = check_experiment_name(name)
         self.fields = ExperimentFields(fields)
-        self.runs = Runs()
         self.steps: list[Step] = []
         self.config = Config()
         self.seed = seed
+        self.runs = Runs(RunFrame(self.config, self.seed))
         self.id: str | None = None  #: the stored experiment's id, once persisted or loaded
         self.created_at: datetime | None = None  #: when it was first stored (UTC), if loaded
         self.updated_at: datetime | None = None  #: when it was last stored (UTC), if loaded
@@ -84,6 +84,21 @@ class Experiment:
     @seed.setter
     def seed(self, value: int) -> None:
         self._seed = check_seed(value)
+        runs = self.__dict__.get("runs")
+        if runs is not None:
+            runs.frame.seed = self._seed
+
+    @property
+    def config(self) -> Config:
+        """Execute-time constants every run reads (``execute(config=...)`` adds to them)."""
+        return self._config
+
+    @config.setter
+    def config(self, value: Mapping[str, Any]) -> None:
+        self._config = value if isinstance(value, Config) else Config(value)
+        runs = self.__dict__.get("runs")
+        if runs is not None:
+            runs.frame.config = self._config
 
     # -- building ----------------------------------------------------------------------------
 
@@ -116,19 +131,16 @@ class Experiment:
         names = list(grid)
         _check_param_names(names)
         axes = [_values(name, grid[name]) for name in names]
-        if len(self.runs) == 0 and all(_distinct(axis) for axis in axes):
+        frame = self.runs.frame
+        if len(frame) == 0 and all(_distinct(axis) for axis in axes):
             # A product of distinct values on an empty experiment has no duplicate points: add
-            # the runs without a digest each (seeding computes it when the run executes).
-            restore, config, seed = Run._restore, self.config, self.seed
-            next_id = self._next_id
-            add = self.runs._add
-            for combination in itertools.product(*axes):
-                params = dict(zip(names, combination, strict=True))
-                run = restore(next_id, params, {}, config, seed, "pending", None, None, None, None)
-                run._grid = True
-                add(run)
-                next_id += 1
-            self._next_id = next_id
+            # the runs as columns, without a digest each (seeding computes it on execution).
+            n = 1
+            for axis in axes:
+                n *= len(axis)
+            ids = range(self._next_id, self._next_id + n)
+            frame.extend_grid(ids, names, itertools.product(*axes))
+            self._next_id += n
             self._digests = None  # rebuilt from the runs if a later add needs it
             return self
         for combination in itertools.product(*axes):
@@ -143,49 +155,42 @@ class Experiment:
     def _add(self, params: dict[str, Any], *, unique: bool = True, checked: bool = False) -> Run:
         if not checked:
             _check_param_names(params)
+        frame = self.runs.frame
+        if not unique:  # a run tracked by hand: no digest needed
+            i = frame.append(self._next_id, params, grid=False)
+            self._next_id += 1
+            if self._digests is not None:
+                self._digests = None
+            return Run._view(frame, i)
         digests = self._run_digests()
         digest = params_digest(params)
-        if unique and digest in digests:
+        if digest in digests:
             return self.runs[digests[digest]]
-        run = Run._restore(
-            self._next_id, params, {}, self.config, self.seed, "pending", None, None, None, None
-        )
-        run._grid = unique
-        run._digest = digest
+        i = frame.append(self._next_id, params, grid=True)
+        frame.digests[i] = digest
         self._next_id += 1
-        self.runs._add(run)
-        digests.setdefault(digest, run.id)
-        return run
+        digests.setdefault(digest, frame.ids[i])
+        return Run._view(frame, i)
 
     def _run_digests(self) -> dict[int, int]:
-        if self._digests is None:  # loaded runs: built on the first add, not on every load
+        if self._digests is None:  # built on the first add that needs it, not on every load
+            frame = self.runs.frame
             self._digests = {}
             for run in self.runs:
-                self._digests.setdefault(params_digest(run.params), run.id)
+                self._digests.setdefault(run.params_digest, frame.ids[run._i])
         return self._digests
 
-    @contextmanager
-    def run(self, **params: Any) -> Iterator[Run]:
+    def run(self, **params: Any) -> _TrackedRun:
         """Track a run by hand: ``with exp.run(lr=0.1) as run: run.fields.loss = ...``.
 
         Always adds a new run (even with params an earlier run has). It is "done" when the block
         ends normally and "failed" (with the traceback in ``error``) when it raises; the
         exception propagates.
         """
-        run = self._add(params, unique=False)
-        run.config = self.config
-        run.started_at = utcnow()
-        try:
-            yield run
-        except Exception as exc:
-            run.ended_at = utcnow()
-            run.status = "failed"
-            _annotate(exc, run, "<with exp.run()>")
-            run.error = _format(exc)
-            raise
-        run._flush_series()
-        run.ended_at = utcnow()
-        run.status = "done"
+        known = self.runs.frame.params
+        if not all(name in known for name in params):  # names of stored columns are checked
+            _check_param_names(params)
+        return _TrackedRun(self, params)
 
     # -- executing ---------------------------------------------------------------------------
 
@@ -231,9 +236,6 @@ class Experiment:
             self._check_storable()
         runs = list(self.runs)
         todo = [r for r in runs if not resumable(r, chosen, key)] if resume else runs
-        for run in todo:
-            run.config = self.config
-            run._experiment_seed = self.seed
         for s in chosen:
             self._executed[s.name] = s.source_hash
         sink = _RunSink(self, if_exists) if persist else None
@@ -345,25 +347,27 @@ class Experiment:
         """Copy the runs of other experiments (or collections of runs) into this one, as new
         runs with ids of this experiment: params, fields, vars, status, error, timestamps and
         step records. Runs with equal params are all kept, as runs tracked by hand are."""
+        frame = self.runs.frame
         for source in sources:
-            runs = source.runs if isinstance(source, Experiment) else source
-            for run in list(runs):
-                copy = Run._restore(
-                    self._next_id,
-                    dict(run.params),
-                    dict(run.fields),
-                    self.config,
-                    self.seed,
-                    run.status,
-                    run.error,
-                    run.started_at,
-                    run.ended_at,
-                    run.steps_record,
-                )
-                if run._vars is not None:
-                    copy.vars.update(run._vars)
-                self._next_id += 1
-                self.runs._add(copy)
+            if isinstance(source, Experiment):
+                other = source.runs.frame
+                positions: list[int] = list(range(len(other)))
+            else:
+                runs = list(source)
+                if not runs:
+                    continue
+                other = runs[0]._frame
+                if any(r._frame is not other for r in runs):
+                    other = Runs(runs).frame
+                    positions = list(range(len(other)))
+                else:
+                    positions = [r._i for r in runs]
+            flush_series(other, positions)
+            copy = other.take(positions)
+            copy.grid = [False] * len(copy)
+            n = len(copy)
+            frame.concat(copy, range(self._next_id, self._next_id + n))
+            self._next_id += n
         self._digests = None
         return self
 
@@ -401,33 +405,12 @@ class Experiment:
         exp.id = stored.id
         exp.created_at = stored.created_at
         exp.updated_at = stored.updated_at
-        exp.config = Config(stored.config)
         exp._executed = {s["name"]: s["hash"] for s in stored.meta.get("steps", [])}
-        runs = stored.runs
-        config, seed = exp.config, exp.seed
-
-        def build() -> Iterator[Run]:
-            restore = Run._restore
-            n = len(runs.ids)
-            rows = zip(
-                runs.ids,
-                _row_dicts(runs.params, n, runs.with_absent),
-                _row_dicts(runs.fields, n, runs.with_absent),
-                runs.status,
-                runs.error,
-                runs.started_at,
-                runs.ended_at,
-                runs.steps,
-                strict=True,
-            )
-            for run_id, params, fields, status, error, started, ended, steps in rows:
-                yield restore(
-                    run_id, params, fields, config, seed, status, error, started, ended, steps
-                )
-
-        exp.runs._defer(runs, build)
+        exp.runs = Runs(stored.runs)
+        exp.config = Config(stored.config)  # given to the runs too
+        exp.seed = exp.seed
         exp._digests = None
-        exp._next_id = run_id_origin_after(max(runs.ids, default=0))
+        exp._next_id = run_id_origin_after(max(stored.runs.ids, default=0))
         return exp
 
     # -- viewing -----------------------------------------------------------------------------
@@ -463,6 +446,7 @@ class Experiment:
         )
 
     def __getstate__(self) -> dict[str, Any]:
+        flush_series(self.runs.frame)  # the logged metrics travel as their field
         state = self.__dict__.copy()
         state["_session"] = None  # connections do not pickle; load_experiment re-attaches
         return state
@@ -504,6 +488,42 @@ def run_id_origin_after(largest: int) -> int:
     return largest + 1 + secrets.randbelow(_GAP)
 
 
+class _TrackedRun:
+    """``with exp.run(**params) as run:``: adds the run on entry, marks it done or failed (with
+    the traceback) on exit; the exception propagates."""
+
+    __slots__ = ("_experiment", "_params", "_run")
+
+    def __init__(self, experiment: Experiment, params: dict[str, Any]) -> None:
+        self._experiment = experiment
+        self._params = params
+        self._run: Run | None = None
+
+    def __enter__(self) -> Run:
+        run = self._run = self._experiment._add(self._params, unique=False, checked=True)
+        run.started_at = utcnow()
+        return run
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        run = self._run
+        assert run is not None
+        frame, i = run._frame, run._i
+        if exc is not None and isinstance(exc, Exception):
+            frame.ended_at[i] = utcnow()
+            frame.status[i] = "failed"
+            _annotate(exc, run, "<with exp.run()>")
+            frame.error[i] = _format(exc)
+            return
+        if exc is not None:  # KeyboardInterrupt and the like: the run stays pending
+            return
+        if frame.series:
+            run._flush_series()
+        frame.ended_at[i] = utcnow()
+        frame.status[i] = "done"
+
+
 class _RunSink:
     """Writes finished runs of an execution to the database in batches."""
 
@@ -517,11 +537,11 @@ class _RunSink:
             experiment.persist(if_exists=if_exists)
         else:  # before any run starts: can this version write into what is stored?
             self.session.store.check_writable(experiment.name)
-        self.pending: list[Run] = []
+        self.pending: list[int] = []
         self.last = time.monotonic()
 
     def add(self, run: Run) -> None:
-        self.pending.append(run)
+        self.pending.append(run._i)
         now = time.monotonic()
         if len(self.pending) >= self.BATCH_RUNS or now - self.last >= self.BATCH_SECONDS:
             self.flush()
@@ -531,8 +551,9 @@ class _RunSink:
             try:
                 self.session._save_runs(self.experiment, self.pending)
             except BaseException:
-                for run in self.pending:  # not stored: resume=True must run them again
-                    run._mark_unstored()
+                frame = self.experiment.runs.frame
+                for i in self.pending:  # not stored: resume=True must run them again
+                    Run._view(frame, i)._mark_unstored()
                 raise
             self.pending = []
         self.last = time.monotonic()
@@ -548,22 +569,6 @@ class _RunSink:
             if failure is None:
                 raise
             logger.exception("runtable: could not store the runs finished before the failure")
-
-
-def _row_dicts(
-    columns: Mapping[str, Sequence[Any]], n: int, with_absent: set[str]
-) -> Iterator[dict[str, Any]]:
-    """One dict per row from stored columns, leaving out absent values."""
-    from .storage.columns import ABSENT
-
-    names = list(columns)
-    if not names:
-        return (({}) for _ in range(n))
-    values = list(columns.values())
-    rows = zip(*values, strict=True)
-    if with_absent.isdisjoint(names):
-        return (dict(zip(names, row, strict=True)) for row in rows)
-    return ({k: v for k, v in zip(names, row, strict=True) if v is not ABSENT} for row in rows)
 
 
 def _distinct(values: list[Any]) -> bool:

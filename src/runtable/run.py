@@ -9,17 +9,16 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import InvalidNameError
+from .frame import ABSENT, RunFrame, holds_absent
 from .names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
     STARTED_AT_COLUMN,
     STATUS_COLUMN,
-    check_column_name,
 )
 from .seeding import params_digest, run_seed_sequence
 from .series import FIELD as SERIES_FIELD
 from .series import SeriesLog
-from .storage.columns import ABSENT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -109,13 +108,6 @@ class ReadOnlyNamespace(Namespace):
         raise TypeError(f"{self._kind}s are read-only during a run; {key!r} cannot be deleted")
 
 
-class Params(ReadOnlyNamespace):
-    """A run's grid values: read-only."""
-
-    __slots__ = ()
-    _kind = "param"
-
-
 class Config(ReadOnlyNamespace):
     """Execute-time constants shared by every run: read-only."""
 
@@ -130,79 +122,127 @@ class Vars(Namespace):
     _kind = "var"
 
 
-class Fields(Namespace):
-    """Values that are persisted: each becomes a column of the run table.
+class _RunValues(MutableMapping[str, Any]):
+    """One run's params or fields: a view of its position in the frame's columns (a value
+    the run does not have is absent: not a key)."""
 
-    Names are checked when first set (letters, digits, underscores; not a param's name and not a
-    reserved column). ``changed`` collects the names set or deleted since tracking started, so
-    results can travel back from worker processes without re-sending unchanged values.
-    """
+    __slots__ = ("_columns", "_frame", "_i")
+    _kind = "key"
 
-    __slots__ = ("_changed", "_lower", "_params")
-    _kind = "field"
+    def __init__(self, frame: RunFrame, i: int, columns: dict[str, list[Any]]) -> None:
+        object.__setattr__(self, "_frame", frame)
+        object.__setattr__(self, "_i", i)
+        object.__setattr__(self, "_columns", columns)
 
-    def __init__(
-        self, data: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None
-    ) -> None:
-        object.__setattr__(self, "_params", params if params is not None else {})
-        object.__setattr__(self, "_changed", None)
-        object.__setattr__(self, "_lower", None)
-        object.__setattr__(self, "_data", dict(data) if data else {})
+    def __getitem__(self, key: str) -> Any:
+        column = self._columns.get(key)
+        if column is not None:
+            value = column[self._i]
+            if value is not ABSENT:
+                return value
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        column = self._columns.get(key)
+        return column is not None and column[self._i] is not ABSENT
+
+    def __iter__(self) -> Iterator[str]:
+        i = self._i
+        return iter([k for k, c in self._columns.items() if c[i] is not ABSENT])
+
+    def __len__(self) -> int:
+        i = self._i
+        return sum(1 for c in self._columns.values() if c[i] is not ABSENT)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        data = self._data
-        if key not in data:
-            self._check_new(key)
-        data[key] = value
-        if self._changed is not None:
-            self._changed.add(key)
+        raise TypeError(f"{self._kind}s are read-only during a run; {key!r} cannot be set")
 
     def __delitem__(self, key: str) -> None:
-        del self._data[key]
-        if isinstance(self._lower, dict):
-            self._lower.pop(key.lower(), None)
-        if self._changed is not None:
-            self._changed.add(key)
+        raise TypeError(f"{self._kind}s are read-only during a run; {key!r} cannot be deleted")
 
-    def _check_new(self, key: str) -> None:
-        """A new field name: valid, not a param, not differing only in case from another."""
-        check_column_name(key, "field")
-        if key in self._params:
-            raise InvalidNameError(
-                "field", key, "is a param of this run; params are read-only, pick another name"
-            )
-        lower = self._lower
-        if lower is None:  # decided on the first new name, kept up to date afterwards
-            names = (*self._params, *self._data)
-            lower = _ALL_LOWER if all(n.islower() for n in names) else _lowered(names)
-            object.__setattr__(self, "_lower", lower)
-        if lower is _ALL_LOWER:
-            if key.islower():  # no name here has a capital: a new lowercase name cannot clash
-                return
-            lower = _lowered((*self._params, *self._data))
-            object.__setattr__(self, "_lower", lower)
-        other = lower.setdefault(key.lower(), key)
-        if other != key:
-            raise InvalidNameError(
-                "field",
-                key,
-                f"clashes with {other!r}: SQL treats names that differ only in case as one",
-            )
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            known = ", ".join(self) or "none"
+            raise AttributeError(f"no {self._kind} named {name!r} (there are: {known})") from None
 
-    def _track_changes(self) -> None:
-        object.__setattr__(self, "_changed", set())
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(f"no {self._kind} named {name!r}") from None
+
+    def __dir__(self) -> Iterable[str]:
+        return [*super().__dir__(), *self]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in self.items())
+        return f"{type(self).__name__}({inner})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A shallow copy as a plain dict."""
+        i = self._i
+        return {k: c[i] for k, c in self._columns.items() if c[i] is not ABSENT}
 
     def __reduce__(self) -> tuple[Any, ...]:
-        extra = {"_params": self._params, "_changed": None, "_lower": None}
-        return (_rebuild, (Fields, self._data, extra))
+        # Pickled on its own, a run's params or fields travel as a one-run copy.
+        return (_detached_values, (type(self), self.to_dict()))
 
 
-#: Marks a Fields whose names are all lowercase (no case clash is possible for lowercase keys).
-_ALL_LOWER: dict[str, str] = {}
+class Params(_RunValues):
+    """A run's grid values: read-only."""
+
+    __slots__ = ()
+    _kind = "param"
 
 
-def _lowered(names: Iterable[str]) -> dict[str, str]:
-    return {name.lower(): name for name in names}
+class Fields(_RunValues):
+    """Values that are persisted: each becomes a column of the run table.
+
+    A new name is checked once, when its column is created for the experiment's runs (letters,
+    digits, underscores; not a param's name, not a reserved column, not differing only in case
+    from another column).
+    """
+
+    __slots__ = ()
+    _kind = "field"
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        column = self._columns.get(key)
+        if column is None:
+            if not isinstance(key, str):
+                raise InvalidNameError(self._kind, key, "names are strings")
+            column = self._frame.add_column(key, "field")
+        column[self._i] = value
+        floats = self._frame.float_columns
+        if floats:
+            floats.discard(key)
+
+    def __delitem__(self, key: str) -> None:
+        column = self._columns.get(key)
+        if column is None or column[self._i] is ABSENT:
+            raise KeyError(key)
+        column[self._i] = ABSENT
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Set several fields (as ``dict.update``)."""
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
+def _detached_values(cls: type[_RunValues], data: dict[str, Any]) -> _RunValues:
+    frame = RunFrame()
+    i = frame.append(0, data if cls is Params else {}, grid=False)
+    if cls is not Params:
+        for key, value in data.items():
+            frame.add_column(key, "field")[i] = value
+    return cls(frame, i, frame.params if cls is Params else frame.fields)
 
 
 def _rebuild(cls: type[Namespace], data: dict[str, Any], extra: dict[str, Any]) -> Namespace:
@@ -218,27 +258,13 @@ class Run:
     """One run: ``params`` (grid values), ``config`` (execute-time constants), ``fields``
     (persisted), ``vars`` (temporary), its ``status``, ``error`` and timestamps.
 
+    A Run is a view of one position of its experiment's runs, which are held as columns (see
+    `runtable.frame`): setting ``run.fields.x`` writes that run's cell of the column ``x``.
     ``rng`` is a numpy Generator seeded from the experiment's seed and the run's params (never its
     position or id), so the same grid gives the same numbers in any order and with any backend.
     """
 
-    __slots__ = (
-        "_digest",
-        "_experiment_seed",
-        "_grid",
-        "_rng",
-        "_series",
-        "_steps",
-        "_vars",
-        "config",
-        "ended_at",
-        "error",
-        "fields",
-        "id",
-        "params",
-        "started_at",
-        "status",
-    )
+    __slots__ = ("_frame", "_i")
 
     def __init__(
         self,
@@ -253,28 +279,95 @@ class Run:
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
     ) -> None:
-        self.id = id
-        self.params = params if isinstance(params, Params) else Params(params)
-        self.config = config if config is not None else Config()
-        self.fields = Fields(fields, self.params)
-        self._vars: Vars | None = None
-        self.status: Status = status
-        self.error = error
-        self.started_at = started_at
-        self.ended_at = ended_at
-        self._steps: dict[str, dict[str, Any]] | str | None = None
-        self._grid = False
-        self._experiment_seed = experiment_seed
-        self._rng: np.random.Generator | None = None
-        self._series: SeriesLog | None = None
-        self._digest: int | None = None
+        frame = RunFrame(config if config is not None else Config(), experiment_seed)
+        self._frame = frame
+        self._i = frame.append(
+            id,
+            dict(params or {}),
+            grid=False,
+            status=status,
+            error=error,
+            started_at=started_at,
+            ended_at=ended_at,
+        )
+        if fields:
+            self.fields.update(fields)
+
+    @classmethod
+    def _view(cls, frame: RunFrame, i: int) -> Run:
+        run = cls.__new__(cls)
+        run._frame = frame
+        run._i = i
+        return run
+
+    # -- identity and bookkeeping ------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """The run's id: an integer unique in its experiment (not a position: see Runs.at)."""
+        return self._frame.ids[self._i]
+
+    @property
+    def status(self) -> Status:
+        """ "pending", "done" or "failed"."""
+        return self._frame.status[self._i]  # type: ignore[return-value]
+
+    @status.setter
+    def status(self, value: Status) -> None:
+        self._frame.status[self._i] = value
+
+    @property
+    def error(self) -> str | None:
+        """The traceback of the failure, for a failed run."""
+        return self._frame.error[self._i]
+
+    @error.setter
+    def error(self, value: str | None) -> None:
+        self._frame.error[self._i] = value
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the run (its first step) started, UTC."""
+        return self._frame.started_at[self._i]
+
+    @started_at.setter
+    def started_at(self, value: datetime | None) -> None:
+        self._frame.started_at[self._i] = value
+
+    @property
+    def ended_at(self) -> datetime | None:
+        """When the run's last step ended, UTC."""
+        return self._frame.ended_at[self._i]
+
+    @ended_at.setter
+    def ended_at(self, value: datetime | None) -> None:
+        self._frame.ended_at[self._i] = value
+
+    @property
+    def params(self) -> Params:
+        """The run's grid values (read-only)."""
+        frame = self._frame
+        return Params(frame, self._i, frame.params)
+
+    @property
+    def fields(self) -> Fields:
+        """The run's persisted values: ``run.fields.loss = 0.1``."""
+        frame = self._frame
+        return Fields(frame, self._i, frame.fields)
+
+    @property
+    def config(self) -> Config:
+        """The execute-time constants every run shares (read-only)."""
+        config = self._frame.config
+        return config if isinstance(config, Config) else Config(config)
 
     @property
     def vars(self) -> Vars:
         """Temporary values of this run: never stored, except inside an opt-in pickle."""
-        if self._vars is None:
-            self._vars = Vars()
-        return self._vars
+        found = self._frame.vars.get(self._i)
+        if found is None:
+            found = self._frame.vars[self._i] = Vars()
+        return found
 
     @property
     def steps(self) -> Mapping[str, Mapping[str, Any]]:
@@ -282,7 +375,8 @@ class Run:
         ``hash``, the ``config`` digest and ``seed`` it ran with, its ``status`` and its
         ``started_at``/``ended_at`` (ISO 8601, UTC). ``execute(resume=True)`` skips a run
         whose record of every given step matches."""
-        return MappingProxyType({k: MappingProxyType(v) for k, v in self._step_records().items()})
+        records = self._frame.step_records(self._i)
+        return MappingProxyType({k: MappingProxyType(v) for k, v in records.items()})
 
     @property
     def duration(self) -> float | None:
@@ -290,7 +384,7 @@ class Run:
         evaluation step adds to the generating one), or None when it never ran."""
         total = 0.0
         timed = False
-        for record in self._step_records().values():
+        for record in self._frame.step_records(self._i).values():
             started, ended = record.get("started_at"), record.get("ended_at")
             if started and ended:
                 total += (
@@ -308,15 +402,75 @@ class Run:
         """Whether the run was added from a grid (``add_runs``/``add_run``): such params are
         one run per experiment, in memory and in the database. Runs tracked with
         ``with exp.run()`` may repeat params."""
-        return self._grid
+        return self._frame.grid[self._i]
+
+    @property
+    def params_digest(self) -> int:
+        """A 128-bit digest of the params (computed once): the run's identity in the grid."""
+        digests = self._frame.digests
+        digest = digests.get(self._i)
+        if digest is None:
+            digest = digests[self._i] = params_digest(self._frame.params_at(self._i))
+        return digest
+
+    # -- randomness and metrics --------------------------------------------------------------
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This run's numpy Generator (created on first use)."""
+        rngs = self._frame.rngs
+        rng = rngs.get(self._i)
+        if rng is None:
+            import numpy as np
+
+            rng = rngs[self._i] = np.random.default_rng(self.seed_sequence)
+        return rng
+
+    @property
+    def seed_sequence(self) -> np.random.SeedSequence:
+        """The SeedSequence behind ``rng``: from the experiment's seed and this run's params."""
+        return run_seed_sequence(self._frame.seed, self.params_digest)
+
+    def log(self, step: int | None = None, **metrics: Any) -> None:
+        """Append a row to this run's metric series: ``run.log(loss=0.3, acc=0.8)``.
+
+        The row gets ``step`` (default: the previous step plus one) and a UTC timestamp. The
+        series is stored as one DataFrame field, ``series`` (see `runtable.series`).
+        """
+        logs = self._frame.series
+        log = logs.get(self._i)
+        if log is None:
+            column = self._frame.fields.get(SERIES_FIELD)
+            existing = None if column is None or column[self._i] is ABSENT else column[self._i]
+            log = logs[self._i] = SeriesLog(existing)
+        log.append(step, metrics)
+
+    @property
+    def series(self) -> pd.DataFrame | None:
+        """The logged metric series as a DataFrame, or None when nothing was logged."""
+        self._flush_series()
+        return self.fields.get(SERIES_FIELD)
+
+    def _flush_series(self) -> None:
+        log = self._frame.series.get(self._i)
+        if log is not None:
+            log.flush_into(self.fields)
+
+    # -- internals used by execution and the experiment ---------------------------------------
 
     @property
     def steps_record(self) -> str | None:
         """The steps record as stored (JSON text), or None when no step ran."""
-        steps = self._steps
+        steps = self._frame.steps[self._i]
         if steps is None or isinstance(steps, str):
             return steps
         return json.dumps(steps, separators=(",", ":")) if steps else None
+
+    def _step_records(self) -> dict[str, dict[str, Any]]:
+        return self._frame.step_records(self._i)
+
+    def _set_steps(self, records: dict[str, dict[str, Any]]) -> None:
+        self._frame.steps[self._i] = records
 
     def _mark_unstored(self) -> None:
         """The run finished but could not be stored: its records no longer say "done", so
@@ -325,109 +479,18 @@ class Run:
         for record in records.values():
             if record.get("status") == "done":
                 record["status"] = "unstored"
-        self._steps = records
-
-    def _step_records(self) -> dict[str, dict[str, Any]]:
-        """The steps record as a dict (parsed from its stored text on first use)."""
-        steps = self._steps
-        if isinstance(steps, str):
-            try:
-                parsed = json.loads(steps)
-            except ValueError:
-                parsed = {}
-            steps = self._steps = parsed if isinstance(parsed, dict) else {}
-        return steps if steps is not None else {}
-
-    @property
-    def params_digest(self) -> int:
-        """A 128-bit digest of the params (computed once): the run's identity in the grid."""
-        if self._digest is None:
-            self._digest = params_digest(self.params._data)
-        return self._digest
-
-    @property
-    def rng(self) -> np.random.Generator:
-        """This run's numpy Generator (created on first use)."""
-        if self._rng is None:
-            import numpy as np
-
-            self._rng = np.random.default_rng(self.seed_sequence)
-        return self._rng
-
-    def log(self, step: int | None = None, **metrics: Any) -> None:
-        """Append a row to this run's metric series: ``run.log(loss=0.3, acc=0.8)``.
-
-        The row gets ``step`` (default: the previous step plus one) and a UTC timestamp. The
-        series is stored as one DataFrame field, ``series`` (see `runtable.series`).
-        """
-        if self._series is None:
-            existing = self.fields._data.get(SERIES_FIELD)
-            self._series = SeriesLog(existing)
-        self._series.append(step, metrics)
-
-    @property
-    def series(self) -> pd.DataFrame | None:
-        """The logged metric series as a DataFrame, or None when nothing was logged."""
-        self._flush_series()
-        value = self.fields._data.get(SERIES_FIELD)
-        return value if self._series is not None or value is not None else None
-
-    def _flush_series(self) -> None:
-        if self._series is not None:
-            self._series.flush_into(self.fields)
-
-    @property
-    def seed_sequence(self) -> np.random.SeedSequence:
-        """The SeedSequence behind ``rng``: from the experiment's seed and this run's params."""
-        return run_seed_sequence(self._experiment_seed, self.params_digest)
+        self._frame.steps[self._i] = records
 
     def _namespaces(self) -> tuple[Mapping[str, Any], ...]:
-        vars_ = self._vars._data if self._vars is not None else _NO_VARS
-        return (self.params._data, self.config._data, self.fields._data, vars_)
+        vars_ = self._frame.vars.get(self._i)
+        return (self.params, self.config, self.fields, vars_ if vars_ is not None else _NO_VARS)
 
-    @classmethod
-    def _restore(
-        cls,
-        id: int,
-        params: dict[str, Any],
-        fields: dict[str, Any],
-        config: Config,
-        experiment_seed: int,
-        status: Status,
-        error: str | None,
-        started_at: datetime | None,
-        ended_at: datetime | None,
-        steps: str | None,
-        grid: bool = False,
-    ) -> Run:
-        """A run built from dicts it now owns, without checking names again: the caller checked
-        them (a grid being added) or storage did when they were stored (a run being loaded)."""
-        run = cls.__new__(cls)
-        run.id = id
-        run.params = p = Params.__new__(Params)
-        object.__setattr__(p, "_data", params)
-        run.fields = f = Fields.__new__(Fields)
-        object.__setattr__(f, "_data", fields)
-        object.__setattr__(f, "_params", params)
-        object.__setattr__(f, "_changed", None)
-        object.__setattr__(f, "_lower", None)
-        run.config = config
-        run._vars = None
-        run.status = status
-        run.error = error
-        run.started_at = started_at
-        run.ended_at = ended_at
-        run._steps = steps
-        run._grid = grid
-        run._experiment_seed = experiment_seed
-        run._rng = None
-        run._series = None
-        run._digest = None
-        return run
+    # -- views -------------------------------------------------------------------------------
 
     def df(self) -> pd.DataFrame:
         """This run as a one-row DataFrame: ``id_run``, its params, its fields."""
-        return Runs([self]).df()
+        self._flush_series()
+        return Runs(self._frame.take([self._i])).df()
 
     def _repr_html_(self) -> str:
         from .views import run_html
@@ -436,86 +499,78 @@ class Run:
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
-        return f"<Run {self.id} {self.status} ({params}) fields: {', '.join(self.fields) or '-'}>"
+        fields = ", ".join(self.fields) or "-"
+        return f"<Run {self.id} {self.status} ({params}) fields: {fields}>"
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = {name: getattr(self, name) for name in self.__slots__ if name != "_rng"}
-        state["_rng"] = None  # a fresh Generator is derived again from the seed on use
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Run):
+            return NotImplemented
+        return self._frame is other._frame and self._i == other._i
+
+    def __hash__(self) -> int:
+        return hash((id(self._frame), self._i))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled on its own (a user's own joblib call, say), a run travels as a one-run copy:
+        params, fields, vars, bookkeeping; its Generator is derived again on use."""
         self._flush_series()
-        state["_series"] = None  # the series travels as its field
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            object.__setattr__(self, name, value)
+        frame = self._frame.take([self._i])
+        frame.rngs.clear()
+        frame.series.clear()
+        return (Run._view, (frame, 0))
 
 
 class Runs:
-    """The runs of an experiment, in insertion order.
+    """The runs of an experiment, in insertion order, held as columns (a `RunFrame`).
 
-    Iterating yields `Run` objects; ``runs[id]`` looks one up by run id. Runs loaded
-    from storage are built on first use; until then ``df()`` reads the stored columns
-    directly, which is what makes loading a large experiment into a DataFrame fast.
+    Iterating yields `Run` objects (views of one position each); ``runs[id]`` looks one up by
+    run id; ``df()`` is built from the columns directly.
     """
 
-    __slots__ = ("_by_id", "_deferred")
+    __slots__ = ("_frame",)
 
-    def __init__(self, runs: Iterable[Run] = ()) -> None:
-        self._by_id: dict[int, Run] = {}
-        self._deferred: tuple[Any, Callable[[], Iterable[Run]]] | None = None
+    def __init__(self, runs: Iterable[Run] | RunFrame = ()) -> None:
+        if isinstance(runs, RunFrame):
+            self._frame = runs
+            return
+        self._frame = RunFrame()
         for run in runs:
-            self._add(run)
+            run._flush_series()
+            self._frame.concat(run._frame.take([run._i]))
 
-    def _defer(self, stored: Any, build: Callable[[], Iterable[Run]]) -> None:
-        """Hold runs read from storage (``stored`` has ids, status and params/fields columns)
-        and the function that builds their Run objects when they are first needed."""
-        self._deferred = (stored, build)
-
-    def _runs(self) -> dict[int, Run]:
-        if self._deferred is not None:
-            _, build = self._deferred
-            self._deferred = None
-            for run in build():
-                self._add(run)
-        return self._by_id
-
-    def _add(self, run: Run) -> None:
-        by_id = self._runs()
-        if run.id in by_id:
-            raise ValueError(f"a run with id {run.id} already exists")
-        by_id[run.id] = run
+    @property
+    def frame(self) -> RunFrame:
+        """The runs' columns (see `runtable.frame.RunFrame`)."""
+        return self._frame
 
     def __iter__(self) -> Iterator[Run]:
-        return iter(self._runs().values())
+        frame = self._frame
+        view = Run._view
+        return (view(frame, i) for i in range(len(frame.ids)))
 
     def __len__(self) -> int:
-        if self._deferred is not None:
-            return len(self._deferred[0].ids)
-        return len(self._by_id)
+        return len(self._frame.ids)
 
     def __contains__(self, run_id: object) -> bool:
-        return run_id in self._runs()
+        return isinstance(run_id, int) and self._frame.position(run_id) is not None
 
     def __getitem__(self, run_id: int) -> Run:
-        try:
-            return self._runs()[run_id]
-        except KeyError:
-            raise KeyError(f"no run with id {run_id!r} (ids are {self._id_range()})") from None
+        i = self._frame.position(run_id) if isinstance(run_id, int) else None
+        if i is None:
+            raise KeyError(f"no run with id {run_id!r} (ids are {self._id_range()})")
+        return Run._view(self._frame, i)
 
     def ids(self) -> list[int]:
         """Run ids in insertion order."""
-        if self._deferred is not None:
-            return list(self._deferred[0].ids)
-        return list(self._by_id)
+        return list(self._frame.ids)
 
     def at(self, position: int) -> Run:
         """The run at ``position`` in insertion order (negative counts from the end); run ids
         are not positions (see `Run.id`)."""
-        runs = self._runs()
-        n = len(runs)
+        n = len(self._frame.ids)
         if not -n <= position < n:
             raise IndexError(f"no run at position {position}: there are {n} runs")
-        return list(runs.values())[position]
+        return Run._view(self._frame, position % n)
 
     def apply(self, func: Callable[[Run], Any]) -> Runs:
         """Call ``func(run)`` on every run, in order, in this process (a quick change of many
@@ -526,9 +581,9 @@ class Runs:
 
     def first(self) -> Run:
         """The first run added; IndexError when there are none."""
-        for run in self._runs().values():
-            return run
-        raise IndexError("the experiment has no runs; add some with add_runs() or add_run()")
+        if not self._frame.ids:
+            raise IndexError("the experiment has no runs; add some with add_runs() or add_run()")
+        return Run._view(self._frame, 0)
 
     def df(self, *, meta: bool = False) -> pd.DataFrame:
         """One row per run: ``id_run``, then params, then fields (absent values are missing).
@@ -539,18 +594,8 @@ class Runs:
         """
         from ._frames import dataframe  # text with lone surrogates stays object
 
-        if self._deferred is not None:
-            return dataframe(_stored_columns(self._deferred[0], meta))
-        runs = list(self._by_id.values())
-        columns: dict[str, Sequence[Any]] = {"id_run": [r.id for r in runs]}
-        if meta:
-            columns[STATUS_COLUMN] = [r.status for r in runs]
-            columns[ERROR_COLUMN] = [r.error for r in runs]
-            columns[STARTED_AT_COLUMN] = [r.started_at for r in runs]
-            columns[ENDED_AT_COLUMN] = [r.ended_at for r in runs]
-        columns.update(_columns([r.params._data for r in runs]))
-        columns.update(_columns([r.fields._data for r in runs]))
-        return dataframe({k: _frame_column(v) for k, v in columns.items()})
+        flush_series(self._frame)
+        return dataframe(_frame_columns(self._frame, meta))
 
     def _repr_html_(self) -> str:
         from .views import runs_html
@@ -559,40 +604,48 @@ class Runs:
 
     def __repr__(self) -> str:
         counts = {s: 0 for s in STATUSES}
-        statuses = (
-            self._deferred[0].status
-            if self._deferred is not None
-            else [r.status for r in self._by_id.values()]
-        )
-        for status in statuses:
-            counts[status] += 1
+        for status in self._frame.status:
+            counts[status] += 1  # type: ignore[index]
         detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         return f"<Runs {len(self)}{': ' + detail if detail else ''}>"
 
     def _id_range(self) -> str:
-        ids = self.ids()
+        ids = self._frame.ids
         if not ids:
             return "none"
         return f"{min(ids)}..{max(ids)}"
 
 
-def _stored_columns(stored: Any, meta: bool) -> dict[str, Sequence[Any]]:
-    """The DataFrame columns of runs still held as stored columns."""
-    columns: dict[str, Sequence[Any]] = {"id_run": stored.ids}
+def flush_series(frame: RunFrame, positions: Iterable[int] | None = None) -> None:
+    """Write the metric logs of the runs at ``positions`` (all for None) into their
+    ``series`` field."""
+    if not frame.series:
+        return
+    for i in list(frame.series) if positions is None else positions:
+        log = frame.series.get(i)
+        if log is not None:
+            log.flush_into(Fields(frame, i, frame.fields))
+
+
+def _frame_columns(frame: RunFrame, meta: bool) -> dict[str, Sequence[Any]]:
+    """The DataFrame columns of a frame's runs."""
+    columns: dict[str, Any] = {"id_run": frame.ids}
     if meta:
-        columns[STATUS_COLUMN] = stored.status
-        columns[ERROR_COLUMN] = stored.error
-        columns[STARTED_AT_COLUMN] = stored.started_at
-        columns[ENDED_AT_COLUMN] = stored.ended_at
-    for source in (stored.params, stored.fields):
+        columns[STATUS_COLUMN] = frame.status
+        columns[ERROR_COLUMN] = frame.error
+        columns[STARTED_AT_COLUMN] = frame.started_at
+        columns[ENDED_AT_COLUMN] = frame.ended_at
+    floats = frame.float_columns
+    for source in (frame.params, frame.fields):
         for name, values in source.items():
-            if name in stored.all_floats:  # straight to float64, no type inference
+            if name in floats:  # straight to float64, no type inference
                 import numpy as np
 
-                values = np.fromiter(values, dtype=np.float64, count=len(values))
+                columns[name] = np.fromiter(values, dtype=np.float64, count=len(values))
+            elif holds_absent(values) and all(v is ABSENT for v in values):
+                continue  # a column no run has any more (its fields were deleted)
             else:
-                values = _frame_column(values)
-            columns[name] = values
+                columns[name] = _frame_column(values)
     return columns
 
 
@@ -617,21 +670,6 @@ def _frame_column(values: Sequence[Any]) -> Sequence[Any]:
     for i, v in enumerate(values):
         out[i] = None if v is ABSENT else v
     return out  # type: ignore[return-value]  # an object array: a sequence pandas keeps as is
-
-
-def _columns(dicts: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
-    """The values of ``dicts`` column by column (None where a dict lacks a key)."""
-    orders = dict.fromkeys(map(tuple, dicts))
-    if len(orders) == 1:  # every run has the same names in the same order: transpose at C speed
-        (names,) = orders
-        values = zip(*map(tuple, map(dict.values, dicts)), strict=True)
-        return dict(zip(names, values, strict=True)) if names else {}
-    out: dict[str, Sequence[Any]] = {}
-    for keys in orders:
-        for name in keys:
-            if name not in out:
-                out[name] = [d.get(name, ABSENT) for d in dicts]
-    return out
 
 
 def _short(value: Any, limit: int = 40) -> str:

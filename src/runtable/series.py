@@ -9,8 +9,8 @@ read for storage or through ``run.series``, so 10,000 logged values cost about o
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
+from time import time_ns
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidNameError, RuntableError
@@ -91,20 +91,28 @@ class SeriesLog:
         """
         if not values:
             raise ValueError("run.log() needs at least one metric, as in run.log(loss=0.5)")
-        numbers = {name: _number(name, value) for name, value in values.items()}
-        if step is None:
-            step = self.steps[-1] + 1 if self.steps else 0
-        n = len(self.steps)
-        for name, number in numbers.items():
-            column = self.values.get(name)
+        # Checked first, all of them: a refused value leaves the series unchanged.
+        numbers = [
+            (name, value)
+            if type(value) is float and name not in RESERVED
+            else (name, _number(name, value))
+            for name, value in values.items()
+        ]
+        steps = self.steps
+        n = len(steps)
+        step = (steps[-1] + 1 if n else 0) if step is None else int(step)
+        columns = self.values
+        for name, number in numbers:
+            column = columns.get(name)
             if column is None:
-                column = self.values[name] = [math.nan] * n
+                column = columns[name] = [math.nan] * n
             column.append(number)
-        self.steps.append(int(step))
-        self.times.append(time.time_ns())
-        for column in self.values.values():
-            if len(column) == n:  # a metric this row did not log
-                column.append(math.nan)
+        steps.append(step)
+        self.times.append(time_ns())
+        if len(numbers) != len(columns):
+            for column in columns.values():
+                if len(column) == n:  # a metric this row did not log
+                    column.append(math.nan)
         self._dirty = True
 
     def frame(self) -> pd.DataFrame:

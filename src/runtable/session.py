@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from .experiment import Experiment
 from .names import check_experiment_name
+from .run import flush_series
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .models import ModelStore
-    from .run import Run
     from .storage.base import ExperimentData, IfExists, Store
 
 #: Environment variable with the database URL used when ``connect()`` is given none.
@@ -178,16 +178,16 @@ class Session:
             import cloudpickle
 
             pickle = cloudpickle.dumps(experiment)
-        runs = list(experiment.runs)
-        for run in runs:
-            run._flush_series()
+        frame = experiment.runs.frame
+        flush_series(frame)
         data = _experiment_data(experiment, pickle)
-        experiment.id = self.store.save(data, runs, if_exists=if_exists)
+        experiment.id = self.store.save(data, frame, if_exists=if_exists)
 
-    def _save_runs(self, experiment: Experiment, runs: list[Run]) -> None:
-        for run in runs:  # only the runs written now: a batch costs its own size
-            run._flush_series()
-        self.store.save_runs(_experiment_data(experiment, None), runs)
+    def _save_runs(self, experiment: Experiment, positions: list[int]) -> None:
+        """Write the runs at ``positions`` of the experiment (a batch costs its own size)."""
+        frame = experiment.runs.frame
+        flush_series(frame, positions)
+        self.store.save_runs(_experiment_data(experiment, None), frame.take(positions))
 
     def close(self) -> None:
         """Release the database connections."""

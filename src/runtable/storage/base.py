@@ -1,49 +1,25 @@
 """The storage contract: what every backend guarantees, and the plain data it exchanges.
 
-Storage never sees Experiment or Run objects: it takes `ExperimentData` and objects shaped
-like `RunLike`, and returns `StoredExperiment`. Only the session and the experiment
-join storage and execution.
+Storage never sees Experiment or Run objects: it takes `ExperimentData` and the runs as columns
+(`runtable.frame.RunFrame`), and returns `StoredExperiment`, whose runs are a RunFrame too. Only
+the session and the experiment join storage and execution.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..frame import RunFrame
 
 if TYPE_CHECKING:
     import pandas as pd
 
 IfExists = Literal["fail", "replace", "append"]
 IF_EXISTS: tuple[IfExists, ...] = ("fail", "replace", "append")
-
-
-class RunLike(Protocol):
-    """What storage reads of a run."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def error(self) -> str | None: ...
-    @property
-    def started_at(self) -> datetime | None: ...
-    @property
-    def ended_at(self) -> datetime | None: ...
-    @property
-    def steps_record(self) -> str | None:
-        """The JSON record of the steps the run executed (stored as text, read back as is)."""
-
-    @property
-    def params(self) -> Mapping[str, Any]: ...
-    @property
-    def fields(self) -> Mapping[str, Any]: ...
-    @property
-    def grid_point(self) -> bool:
-        """Whether the run was added from a grid: its params may be stored only once."""
 
 
 @dataclass(slots=True)
@@ -59,25 +35,6 @@ class ExperimentData:
 
 
 @dataclass(slots=True)
-class StoredRuns:
-    """Runs read back column by column; ``ABSENT`` marks a value a run does not have."""
-
-    ids: list[int] = field(default_factory=list)
-    status: list[str] = field(default_factory=list)
-    error: list[str | None] = field(default_factory=list)
-    started_at: list[datetime | None] = field(default_factory=list)
-    ended_at: list[datetime | None] = field(default_factory=list)
-    #: each run's JSON record of executed steps (as stored; parsed when first read)
-    steps: list[str | None] = field(default_factory=list)
-    params: dict[str, Sequence[Any]] = field(default_factory=dict)
-    fields: dict[str, Sequence[Any]] = field(default_factory=dict)
-    #: names of the params and fields that some runs do not have
-    with_absent: set[str] = field(default_factory=set)
-    #: names of the float columns whose every value is a plain float (no NULL, no companion)
-    all_floats: set[str] = field(default_factory=set)
-
-
-@dataclass(slots=True)
 class StoredExperiment:
     """An experiment as read from storage."""
 
@@ -89,7 +46,7 @@ class StoredExperiment:
     fields: dict[str, Any]
     config: dict[str, Any]
     meta: dict[str, Any]
-    runs: StoredRuns
+    runs: RunFrame
     pickle: bytes | None = None
 
 
@@ -108,9 +65,7 @@ class Store(ABC):
     url: str  #: the database URL with any password hidden
 
     @abstractmethod
-    def save(
-        self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
-    ) -> str:
+    def save(self, experiment: ExperimentData, runs: RunFrame, *, if_exists: IfExists) -> str:
         """Store an experiment and its runs; return the stored experiment's id.
 
         ``if_exists``: "fail" raises ExperimentExistsError when the name is stored; "replace"
@@ -122,15 +77,16 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
+    def save_runs(self, experiment: ExperimentData, runs: RunFrame) -> None:
         """Write runs into a stored experiment as they finish (incremental persistence).
 
         A stored run with the same id is updated: its bookkeeping and the params and fields
         these runs carry are written, its other columns are kept; it must be the same grid
         point (same params), else ConflictError. New runs are inserted and columns added (or
         widened) as needed; a new grid point (``grid_point``) whose params are already stored
-        under another id is refused with ConflictError. The experiment's row (run count,
-        fields, config, metadata) is updated with them. As atomic as ``save``.
+        under another id is refused with ConflictError. A param or field column whose values
+        are all ``ABSENT`` in ``runs`` is not written. The experiment's row (run count, fields,
+        config, metadata) is updated with them. As atomic as ``save``.
         ExperimentNotFoundError when the experiment is not stored; SchemaError when it was
         stored in a format this version reads but does not write into.
         """

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from .. import codec
 from ..errors import CodecError, CorruptValueError, UnsupportedValueError
+from ..frame import ABSENT, _Absent
 
 Kind = Literal["bool", "int", "float", "str", "datetime", "json", "blob", "null"]
 Role = Literal["param", "field"]
@@ -43,26 +44,6 @@ COMPANION_SUFFIX = "__exact"
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NUMERIC_ORDER: tuple[Kind, ...] = ("bool", "int", "float")
-
-
-class _Absent:
-    """Marks a value a run does not have (distinct from a stored ``None``)."""
-
-    _instance: _Absent | None = None
-
-    def __new__(cls) -> _Absent:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-    def __reduce__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT: Any = _Absent()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +214,7 @@ def decode_column(
     run_ids: Sequence[int],
 ) -> Sequence[Any]:
     """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none
-    (the names of columns holding any are collected in ``StoredRuns.with_absent``)."""
+    (the RunFrame of a load keeps it)."""
     if kind == "blob":
         return [
             ABSENT if raw is None else _decode(raw, experiment, name, rid)

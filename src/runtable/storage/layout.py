@@ -17,6 +17,7 @@ from ..errors import (
     SchemaError,
     UnsupportedValueError,
 )
+from ..frame import ABSENT, RunFrame, _Absent, holds_absent
 from ..names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -29,14 +30,11 @@ from ..names import (
     check_distinct,
 )
 from ..seeding import params_digest, stored_param
-from .base import RunLike, StoredRuns
 from .columns import (
-    ABSENT,
     Buffers,
     Capabilities,
     ColumnSpec,
     EncodedColumn,
-    _Absent,
     decode_column,
     encode_column,
     infer_kind,
@@ -62,31 +60,29 @@ FORMAT1_COLUMNS = {
 
 
 def plan(
-    runs: Sequence[RunLike],
+    runs: RunFrame,
     stored: Mapping[str, ColumnSpec],
     caps: Capabilities,
     skipped: list[UnsupportedValueError] | None = None,
 ) -> tuple[list[ColumnSpec], dict[str, EncodedColumn]]:
     """Column specs for ``runs`` (stored columns keep their kind) and their encoded values.
 
-    With a ``skipped`` list, values the codec cannot store are left out (they live in the
-    experiment's pickle) and their errors collected; without it they raise.
+    A column whose every value is ``ABSENT`` is not part of the plan (a stored column keeps
+    its spec). With a ``skipped`` list, values the codec cannot store are left out (they live
+    in the experiment's pickle) and their errors collected; without it they raise.
     """
-    params = [getattr(r.params, "_data", r.params) for r in runs]  # namespaces keep a dict
-    fields = [getattr(r.fields, "_data", r.fields) for r in runs]
-    param_names = ordered_union(params)
-    field_names = ordered_union(fields)
-    check_names(param_names, field_names, stored)
-    ids = [r.id for r in runs]
-    specs = [s for s in stored.values() if s.name not in param_names and s.name not in field_names]
+    params = {k: v for k, v in runs.params.items() if not _all_absent(v)}
+    fields = {k: v for k, v in runs.fields.items() if not _all_absent(v)}
+    check_names(list(params), list(fields), stored)
+    ids = runs.ids
+    specs = [s for s in stored.values() if s.name not in params and s.name not in fields]
     encoded: dict[str, EncodedColumn] = {}
-    for role, names, dicts in (("param", param_names, params), ("field", field_names, fields)):
-        for name in names:
-            values = [d.get(name, ABSENT) for d in dicts]
+    for role, columns in (("param", params), ("field", fields)):
+        for name, values in columns.items():
             if role == "param":
                 values = stored_params(values)
             old = stored.get(name)
-            kind = infer_kind([v for v in values if v is not ABSENT])
+            kind = infer_kind(values)
             if old is not None:  # a stored column keeps its kind unless it can widen to these
                 wider = widened(old.kind, kind) if caps.widens_columns else None
                 kind = wider if wider is not None else old.kind
@@ -97,6 +93,10 @@ def plan(
     specs.sort(key=lambda s: order.get(s.name, len(order)))
     check_limits(specs, caps)
     return specs, encoded
+
+
+def _all_absent(values: Sequence[Any]) -> bool:
+    return holds_absent(values) and all(v is ABSENT for v in values)
 
 
 #: Bytes of a fixed-width cell of each kind (PostgreSQL's widths; others are variable).
@@ -166,7 +166,7 @@ def decode_runs(
     n: int,
     storage_format: int = STORAGE_FORMAT,
     exact: Mapping[str, Mapping[int, Any]] | None = None,
-) -> StoredRuns:
+) -> RunFrame:
     """Runs column by column from the stored columns (format 2 names; a format 1 table's
     bookkeeping columns renamed by the reader, its companion columns as they are). ``exact``:
     the ``runtable_exact`` column already unfolded (with big values read), when the reader did
@@ -180,14 +180,15 @@ def decode_runs(
     steps = list(columns.get(STEPS_COLUMN, ()))
     if storage_format == 1:
         steps = [steps_from_done_with(s) for s in steps]
-    runs = StoredRuns(
-        ids=ids,
-        status=list(columns.get(STATUS_COLUMN, ())),
-        error=errors,
-        started_at=list(columns.get(STARTED_AT_COLUMN, ())),
-        ended_at=list(columns.get(ENDED_AT_COLUMN, ())),
-        steps=steps,
-    )
+    runs = RunFrame()
+    runs._positions = None
+    runs.ids = ids
+    runs.status = list(columns.get(STATUS_COLUMN, ()))
+    runs.error = errors
+    runs.started_at = list(columns.get(STARTED_AT_COLUMN, ()))
+    runs.ended_at = list(columns.get(ENDED_AT_COLUMN, ()))
+    runs.steps = steps
+    runs.grid = [False] * n  # a stored run's params are checked against the table, not here
     for spec in specs:
         native = columns.get(spec.name, (None,) * n)
         companion: Sequence[Any] | None = None
@@ -199,12 +200,9 @@ def decode_runs(
         values = decode_column(
             spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
         )
-        if None in native:
-            if holds_absent(values):
-                runs.with_absent.add(spec.name)
-        elif spec.kind == "float" and companion is None:
-            runs.all_floats.add(spec.name)
-        (runs.params if spec.role == "param" else runs.fields)[spec.name] = values
+        if None not in native and spec.kind == "float" and companion is None:
+            runs.float_columns.add(spec.name)
+        (runs.params if spec.role == "param" else runs.fields)[spec.name] = list(values)
     return runs
 
 
@@ -294,10 +292,6 @@ def blob_columns(specs: Sequence[ColumnSpec], storage_format: int = STORAGE_FORM
     return [*names, EXACT_COLUMN]
 
 
-def holds_absent(values: Sequence[Any]) -> bool:
-    return id(ABSENT) in map(id, values)  # by identity: `in` would compare arrays elementwise
-
-
 def encode_experiment_value(
     value: Mapping[str, Any], what: str, skipped: list[UnsupportedValueError] | None = None
 ) -> bytes:
@@ -377,45 +371,42 @@ def dump_meta(
     return json.dumps(full, default=str)
 
 
-def ordered_union(dicts: Sequence[Mapping[str, Any]]) -> list[str]:
-    names: dict[str, None] = {}
-    for keys in dict.fromkeys(map(tuple, dicts)):  # runs mostly share one key order
-        names.update(dict.fromkeys(keys))
-    return list(names)
-
-
 def check_new_grid_points(
-    experiment: str, runs: Sequence[RunLike], stored: Mapping[int, Mapping[str, Any]]
+    experiment: str, runs: RunFrame, stored: Mapping[int, Mapping[str, Any]]
 ) -> None:
     """Refuse a new run added from a grid whose params are stored under another id (two
     processes that ran the same grid point): a grid point is stored once."""
     if not stored:
         return
     by_digest = {params_digest(p): run_id for run_id, p in stored.items()}
-    for run in runs:
-        if not run.grid_point or run.id in stored:
+    for i, run_id in enumerate(runs.ids):
+        if not runs.grid[i] or run_id in stored:
             continue
-        other = by_digest.get(params_digest(run.params))
+        params = runs.params_at(i)
+        other = by_digest.get(params_digest(params))
         if other is not None:
             raise ConflictError(
-                f"experiment {experiment!r}: grid point {dict(run.params)} is stored already "
-                f"(run {other}); this run ({run.id}) would store it twice. Give each process "
+                f"experiment {experiment!r}: grid point {params} is stored already "
+                f"(run {other}); this run ({run_id}) would store it twice. Give each process "
                 "its own part of the grid, or load the experiment and execute the point there "
                 "(runs tracked with `with exp.run()` may repeat params)"
             )
 
 
 def check_same_grid_points(
-    experiment: str, runs: Sequence[RunLike], stored: Mapping[int, Mapping[str, Any]]
+    experiment: str, runs: RunFrame, stored: Mapping[int, Mapping[str, Any]]
 ) -> None:
     """Refuse to overwrite a stored run with a run of the same id but other params (two
     processes that added different runs to one experiment)."""
-    for run in runs:
-        old = stored.get(run.id)
-        if old is not None and not _same_params(old, run.params):
+    for i, run_id in enumerate(runs.ids):
+        old = stored.get(run_id)
+        if old is None:
+            continue
+        params = runs.params_at(i)
+        if not _same_params(old, params):
             raise ConflictError(
-                f"experiment {experiment!r}: run {run.id} is stored with params {dict(old)} "
-                f"but this run has {dict(run.params)}; another process added different runs. "
+                f"experiment {experiment!r}: run {run_id} is stored with params {dict(old)} "
+                f"but this run has {params}; another process added different runs. "
                 "Load the experiment again and add your runs to it"
             )
 
@@ -423,8 +414,6 @@ def check_same_grid_points(
 def _same_params(stored: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
     """Whether stored params are this run's params: equal as plain values (the usual case,
     decided at once), else by their canonical digests (numpy scalars, arrays, sets...)."""
-    if type(params) is not dict:
-        params = getattr(params, "_data", params)
     try:
         if stored == params:
             return True

@@ -34,6 +34,7 @@ from ..errors import (
     StorageError,
     UnsupportedValueError,
 )
+from ..frame import ABSENT, RunFrame
 from ..names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -44,10 +45,9 @@ from ..names import (
     table_name,
 )
 from . import hide_password, layout
-from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
+from .base import IF_EXISTS, ExperimentData, IfExists, Store, StoredExperiment
 from .chunks import TABLE, chunks_table, is_reference, parts_of, read_value, split_big_values
 from .columns import (
-    ABSENT,
     COMPANION_SUFFIX,
     ColumnSpec,
     EncodedColumn,
@@ -101,17 +101,13 @@ class SQLStore(Store):
 
     # -- writing -----------------------------------------------------------------------------
 
-    def save(
-        self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
-    ) -> str:
+    def save(self, experiment: ExperimentData, runs: RunFrame, *, if_exists: IfExists) -> str:
         for _ in range(CREATE_ATTEMPTS - 1):
             with contextlib.suppress(_CreatedMeanwhileError):
                 return self._save(experiment, runs, if_exists=if_exists)
         return self._save(experiment, runs, if_exists=if_exists)
 
-    def _save(
-        self, experiment: ExperimentData, runs: Sequence[RunLike], *, if_exists: IfExists
-    ) -> str:
+    def _save(self, experiment: ExperimentData, runs: RunFrame, *, if_exists: IfExists) -> str:
         if if_exists not in IF_EXISTS:
             raise ValueError(f"if_exists must be one of {IF_EXISTS}, not {if_exists!r}")
         name = experiment.name
@@ -167,7 +163,7 @@ class SQLStore(Store):
         name: str,
         specs: list[ColumnSpec],
         encoded: Mapping[str, EncodedColumn],
-        runs: Sequence[RunLike],
+        runs: RunFrame,
         row: Mapping[str, Any],
     ) -> None:
         """A new run table, filled, then the experiments row that marks it complete. Without
@@ -220,7 +216,7 @@ class SQLStore(Store):
         name: str,
         specs: list[ColumnSpec],
         encoded: Mapping[str, EncodedColumn],
-        runs: Sequence[RunLike],
+        runs: RunFrame,
         row: Mapping[str, Any],
     ) -> None:
         """Replace without transactions: fill a new table beside the old one, swap the two in
@@ -251,7 +247,7 @@ class SQLStore(Store):
         self,
         conn: sa.Connection,
         experiment: ExperimentData,
-        runs: Sequence[RunLike],
+        runs: RunFrame,
         stored: Mapping[str, Any],
         fields_blob: bytes,
         config_blob: bytes,
@@ -261,7 +257,7 @@ class SQLStore(Store):
         specs, n_new = self._write_runs(conn, experiment, runs, stored, skipped=skipped)
         self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped, n_new)
 
-    def save_runs(self, experiment: ExperimentData, runs: Sequence[RunLike]) -> None:
+    def save_runs(self, experiment: ExperimentData, runs: RunFrame) -> None:
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
         must have the same params), and update the experiment's row. One transaction."""
         name = experiment.name
@@ -281,7 +277,7 @@ class SQLStore(Store):
         self,
         conn: sa.Connection,
         experiment: ExperimentData,
-        runs: Sequence[RunLike],
+        runs: RunFrame,
         stored: Mapping[str, Any],
         *,
         skipped: list[UnsupportedValueError] | None = None,
@@ -297,10 +293,10 @@ class SQLStore(Store):
         _check_format(name, storage_format)
         old_specs = {s.name: s for s in stored_specs}
         old_table = self._run_table(name, stored_specs)
-        ids = [r.id for r in runs]
+        ids = runs.ids
         present, exact_maps = self._stored_runs(conn, old_table, stored_specs, ids, name)
         layout.check_same_grid_points(name, runs, present)
-        if any(r.grid_point and r.id not in present for r in runs):
+        if any(g and rid not in present for g, rid in zip(runs.grid, ids, strict=True)):
             every = self._stored_runs(conn, old_table, stored_specs, None, name)[0]
             layout.check_new_grid_points(name, runs, every)
         specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities, skipped)
@@ -333,7 +329,7 @@ class SQLStore(Store):
                     "time; nothing of this write was kept: load the experiment and persist again"
                 ) from e
             raise
-        return specs, sum(1 for r in runs if r.id not in present)
+        return specs, sum(1 for rid in ids if rid not in present)
 
     def _widen_column(
         self, conn: sa.Connection, table: str, column: str, old: Kind, new: Kind
@@ -425,7 +421,7 @@ class SQLStore(Store):
         conn: sa.Connection,
         table: sa.Table,
         exp_id: str,
-        runs: Sequence[RunLike],
+        runs: RunFrame,
         specs: Sequence[ColumnSpec],
         encoded: Mapping[str, EncodedColumn],
         *,
@@ -438,7 +434,7 @@ class SQLStore(Store):
         if not runs:
             return
         n = len(runs)
-        ids = [r.id for r in runs]
+        ids = runs.ids
         limit = self.dialect.max_cell_bytes
         # Exact values bigger than a cell go to parts under their column's name; the row's map
         # holds a reference to them (so they load into one buffer, without a copy).
@@ -446,17 +442,17 @@ class SQLStore(Store):
         for name, held in encoded.items():
             if held.companion is not None:
                 big += split_big_values({name: held.companion}, [name], ids, limit)
-        errors, exact = layout.fold_exact(encoded, [r.error for r in runs], n)
+        errors, exact = layout.fold_exact(encoded, runs.error, n)
         if keep:
-            exact = _merge_exact(exact, [r.id for r in runs], keep, set(encoded))
+            exact = _merge_exact(exact, runs.ids, keep, set(encoded))
         columns: dict[str, list[Any]] = {
-            "id_run": [r.id for r in runs],
+            "id_run": runs.ids,
             "id_experiment": [exp_id] * n,
-            STATUS_COLUMN: [r.status for r in runs],
+            STATUS_COLUMN: runs.status,
             ERROR_COLUMN: errors,
-            STARTED_AT_COLUMN: [r.started_at for r in runs],
-            ENDED_AT_COLUMN: [r.ended_at for r in runs],
-            STEPS_COLUMN: [r.steps_record for r in runs],
+            STARTED_AT_COLUMN: runs.started_at,
+            ENDED_AT_COLUMN: runs.ended_at,
+            STEPS_COLUMN: runs.steps_text(),
         }
         for spec in specs:
             column = encoded.get(spec.name)

@@ -1,0 +1,322 @@
+"""Runs as columns: the one in-memory form of an experiment's runs.
+
+A `RunFrame` holds every run of an experiment column by column: run ids, the bookkeeping
+(status, error, timestamps, step records, whether the run is a grid point), one list per param
+and one per field, with `ABSENT` where a run does not have a value (distinct from ``None``,
+which is a value). Names are checked once, when a column is created, not per run.
+
+`runtable.run.Run` is a view of one position of a frame; storage writes a frame with one
+row/column flip and reads back into one; ``df()`` is built from its columns. Storage imports
+this module and nothing else of the domain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from .errors import InvalidNameError
+from .names import check_column_name
+
+
+class _Absent:
+    """Marks a value a run does not have (distinct from a stored ``None``)."""
+
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+def holds_absent(values: Sequence[Any]) -> bool:
+    """Whether a column has a run without a value (by identity: ``in`` would compare arrays
+    elementwise)."""
+    return id(ABSENT) in map(id, values)
+
+
+class RunFrame:
+    """Runs column by column. Positions (0..n-1) are stable: runs are only ever appended.
+
+    Per run: ``ids``, ``status``, ``error``, ``started_at``, ``ended_at``, ``steps`` (the steps
+    record as stored JSON text, or a dict once parsed or written), ``grid`` (added from a grid:
+    its params are one run per experiment). Per name: ``params[name]`` and ``fields[name]``,
+    lists of the runs' values with `ABSENT` where a run lacks one. Sparse, by position: ``vars``
+    (temporary values), ``rngs`` (each run's Generator once used), ``series`` (metric logs
+    not yet flushed into their field) and ``digests`` (params digests once computed).
+    ``config`` and ``seed`` are the experiment's, shared by every run. ``float_columns``
+    names columns known to hold only plain floats (a hint storage gives to ``df()``; any
+    write to the column drops it).
+    """
+
+    __slots__ = (
+        "_lower",
+        "_positions",
+        "config",
+        "digests",
+        "ended_at",
+        "error",
+        "fields",
+        "float_columns",
+        "grid",
+        "ids",
+        "params",
+        "rngs",
+        "seed",
+        "series",
+        "started_at",
+        "status",
+        "steps",
+        "vars",
+    )
+
+    def __init__(self, config: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+        self.ids: list[int] = []
+        self.status: list[str] = []
+        self.error: list[str | None] = []
+        self.started_at: list[datetime | None] = []
+        self.ended_at: list[datetime | None] = []
+        self.steps: list[str | dict[str, Any] | None] = []
+        self.grid: list[bool] = []
+        self.params: dict[str, list[Any]] = {}
+        self.fields: dict[str, list[Any]] = {}
+        self.vars: dict[int, Any] = {}
+        self.rngs: dict[int, Any] = {}
+        self.series: dict[int, Any] = {}
+        self.digests: dict[int, int] = {}
+        self.config: Mapping[str, Any] = config if config is not None else {}
+        self.seed = seed
+        self.float_columns: set[str] = set()
+        self._positions: dict[int, int] | None = {}
+        self._lower: dict[str, str] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a worker, or inside an experiment's pickle): the columns, vars and
+        digests; Generators are derived again on use, metric logs must be flushed first."""
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["rngs"] = {}
+        state["series"] = {}
+        state["_positions"] = None
+        state["_lower"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    # -- size and lookup ---------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position(self, run_id: int) -> int | None:
+        """The position of the run with this id, or None."""
+        positions = self._positions
+        if positions is None:  # dropped when runs were loaded or taken: rebuilt on first use
+            positions = self._positions = {rid: i for i, rid in enumerate(self.ids)}
+        return positions.get(run_id)
+
+    # -- adding runs -------------------------------------------------------------------------
+
+    def append(
+        self,
+        run_id: int,
+        params: Mapping[str, Any],
+        *,
+        grid: bool,
+        status: str = "pending",
+        error: str | None = None,
+        started_at: datetime | None = None,
+        ended_at: datetime | None = None,
+        steps: str | dict[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Add one run (params and fields checked as new columns when new); its position."""
+        if self.position(run_id) is not None:
+            raise ValueError(f"a run with id {run_id} already exists")
+        for name in params:
+            if name not in self.params:
+                self.add_column(name, "param")
+        if fields:
+            for name in fields:
+                if name not in self.fields:
+                    self.add_column(name, "field")
+        i = len(self.ids)
+        self.ids.append(run_id)
+        self.status.append(status)
+        self.error.append(error)
+        self.started_at.append(started_at)
+        self.ended_at.append(ended_at)
+        self.steps.append(steps)
+        self.grid.append(grid)
+        for name, column in self.params.items():
+            column.append(params.get(name, ABSENT))
+        if fields:
+            for name, column in self.fields.items():
+                column.append(fields.get(name, ABSENT))
+            self.float_columns.difference_update(fields)
+        else:
+            for column in self.fields.values():
+                column.append(ABSENT)
+        if self._positions is not None:
+            self._positions[run_id] = i
+        return i
+
+    def extend_grid(
+        self, ids: range, names: Sequence[str], points: Iterable[tuple[Any, ...]]
+    ) -> None:
+        """Add grid runs (pending, no fields) with ids ``ids``, one per point of values for
+        ``names`` (new params checked; the caller checked the points are new)."""
+        for name in names:
+            if name not in self.params:
+                self.add_column(name, "param")
+        n0, n = len(self.ids), len(ids)
+        columns = list(zip(*points, strict=True)) if names else []
+        if columns and len(columns[0]) != n:
+            raise ValueError("one id per grid point")
+        self.ids.extend(ids)
+        self.status.extend(["pending"] * n)
+        self.error.extend([None] * n)
+        self.started_at.extend([None] * n)
+        self.ended_at.extend([None] * n)
+        self.steps.extend([None] * n)
+        self.grid.extend([True] * n)
+        given = dict(zip(names, columns, strict=True))
+        for name, column in self.params.items():
+            values = given.get(name)
+            column.extend(values if values is not None else [ABSENT] * n)
+        for column in self.fields.values():
+            column.extend([ABSENT] * n)
+        if self._positions is not None:
+            self._positions.update(zip(ids, range(n0, n0 + n), strict=True))
+
+    def add_column(self, name: str, role: str) -> list[Any]:
+        """A new param or field column, all ``ABSENT``, after checking its name: valid, not
+        the other role's, not differing only in case from another column."""
+        check_column_name(name, role)
+        other = self.fields if role == "param" else self.params
+        if name in other:
+            reason = (
+                "is a field of this experiment's runs; params and fields are columns of one "
+                "table, pick another name"
+                if role == "param"
+                else "is a param of this experiment's runs; params are read-only, pick another name"
+            )
+            raise InvalidNameError(role, name, reason)
+        lower = self._lower
+        if lower is None:
+            lower = self._lower = {n.lower(): n for n in (*self.params, *self.fields)}
+        clash = lower.setdefault(name.lower(), name)
+        if clash != name and self._unused_field(clash):  # deleted from every run: free
+            del self.fields[clash]
+            lower[name.lower()] = clash = name
+        if clash != name:
+            raise InvalidNameError(
+                role,
+                name,
+                f"clashes with {clash!r}: SQL treats names that differ only in case as one",
+            )
+        column = [ABSENT] * len(self.ids)
+        (self.params if role == "param" else self.fields)[name] = column
+        return column
+
+    def _unused_field(self, name: str) -> bool:
+        column = self.fields.get(name)
+        return column is not None and all(v is ABSENT for v in column)
+
+    # -- reading runs ------------------------------------------------------------------------
+
+    def params_at(self, i: int) -> dict[str, Any]:
+        """The params of the run at ``i`` as a dict (absent ones left out)."""
+        return {k: c[i] for k, c in self.params.items() if c[i] is not ABSENT}
+
+    def fields_at(self, i: int) -> dict[str, Any]:
+        """The fields of the run at ``i`` as a dict (absent ones left out)."""
+        return {k: c[i] for k, c in self.fields.items() if c[i] is not ABSENT}
+
+    def step_records(self, i: int) -> dict[str, dict[str, Any]]:
+        """The steps record of the run at ``i`` as a dict (parsed on first use)."""
+        steps = self.steps[i]
+        if isinstance(steps, str):
+            try:
+                parsed = json.loads(steps)
+            except ValueError:
+                parsed = {}
+            steps = parsed if isinstance(parsed, dict) else {}
+            self.steps[i] = steps
+        return steps if steps is not None else {}
+
+    def steps_text(self) -> list[str | None]:
+        """Every run's steps record as stored: JSON text, None when no step ran."""
+        return [
+            s
+            if s is None or isinstance(s, str)
+            else (json.dumps(s, separators=(",", ":")) if s else None)
+            for s in self.steps
+        ]
+
+    # -- whole frames ------------------------------------------------------------------------
+
+    def take(self, positions: Sequence[int]) -> RunFrame:
+        """A new frame of the runs at ``positions`` (values shared, lists new); columns no
+        taken run has are left out."""
+        out = RunFrame(self.config, self.seed)
+        out._positions = None
+        for name in ("ids", "status", "error", "started_at", "ended_at", "steps", "grid"):
+            source = getattr(self, name)
+            setattr(out, name, [source[i] for i in positions])
+        for source, target in ((self.params, out.params), (self.fields, out.fields)):
+            for name, column in source.items():
+                values = [column[i] for i in positions]
+                if not all(v is ABSENT for v in values):
+                    target[name] = values
+        out.float_columns = set(self.float_columns)
+        for store, sparse in (
+            (self.vars, out.vars),
+            (self.rngs, out.rngs),
+            (self.series, out.series),
+        ):
+            if store:
+                for j, i in enumerate(positions):
+                    if i in store:
+                        sparse[j] = store[i]
+        return out
+
+    def concat(self, other: RunFrame, ids: Iterable[int] | None = None) -> None:
+        """Append ``other``'s runs (with new ``ids`` when given), vars included."""
+        n0 = len(self.ids)
+        m = len(other.ids)
+        for name in other.params:
+            if name not in self.params:
+                self.add_column(name, "param")
+        for name in other.fields:
+            if name not in self.fields:
+                self.add_column(name, "field")
+        new_ids = list(other.ids if ids is None else ids)
+        for run_id in new_ids:
+            if self.position(run_id) is not None:
+                raise ValueError(f"a run with id {run_id} already exists")
+        self.ids.extend(new_ids)
+        for name in ("status", "error", "started_at", "ended_at", "grid"):
+            getattr(self, name).extend(getattr(other, name))
+        self.steps.extend(other.steps_text())
+        for source, target in ((other.params, self.params), (other.fields, self.fields)):
+            for name, column in target.items():
+                column.extend(source.get(name, [ABSENT] * m))
+        self.float_columns.intersection_update(other.float_columns)
+        for j, value in other.vars.items():
+            self.vars[n0 + j] = value
+        if self._positions is not None:
+            self._positions.update(zip(new_ids, range(n0, n0 + m), strict=True))
