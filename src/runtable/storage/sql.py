@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -72,7 +72,12 @@ _log = logging.getLogger(__name__)
 
 
 class SQLStore(Store):
-    """A Store on any database SQLAlchemy reaches and runtable has a Dialect for."""
+    """A Store on any database SQLAlchemy reaches and runtable has a Dialect for.
+
+    Besides the Store contract, the stores that keep tables beside the experiments in the same
+    database (the model store) use ``engine`` (the SQLAlchemy Engine), ``dialect`` (runtable's
+    `Dialect` of the backend) and `transaction`.
+    """
 
     def __init__(self, url: str | sa.URL, **engine_kwargs: Any) -> None:
         try:
@@ -807,6 +812,14 @@ class SQLStore(Store):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def transaction(
+        self, what: str, *, write: bool = False
+    ) -> AbstractContextManager[sa.Connection]:
+        """A connection inside one transaction (committed when the block ends without an
+        error); a driver error becomes a StorageError saying "could not ``what``". ``write``
+        starts it as the backend's writers do (SQLite: ``BEGIN IMMEDIATE``)."""
+        return self._connect(what, write=write)
 
     # -- helpers -----------------------------------------------------------------------------
 
