@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 import runtable as rt
+from runtable.storage.bulk import batches_by_size, insert_sql
 from runtable.storage.columns import ColumnSpec, encode_column
 from runtable.storage.dialects import CrateDBDialect
-from runtable.storage.sql import EXPERIMENTS, SWAP_SUFFIX, SQLStore, _batches_by_size
+from runtable.storage.sql import EXPERIMENTS, SWAP_SUFFIX, SQLStore
 
 SPECS = [
     ColumnSpec("n", "param", "int"),
@@ -110,12 +111,12 @@ def test_refresh_statement(store: SQLStore) -> None:
 def test_insert_and_upsert_statements(store: SQLStore) -> None:
     table = store._run_table("sweep", SPECS)
     names = [c.name for c in table.columns]
-    insert = store._insert_sql(table, names)
+    insert = insert_sql(table, names, store.engine.dialect)
     assert insert.startswith(
         "INSERT INTO e_sweep (id_run, id_experiment, runtable_status, runtable_error,"
     )
     assert "%(id_run)s" in insert  # the crate driver's pyformat style
-    upsert = store._insert_sql(table, names, upsert=True)
+    upsert = insert_sql(table, names, store.engine.dialect, upsert=True)
     assert upsert.startswith(insert)
     assert (
         ' ON CONFLICT ("id_run") DO UPDATE SET "id_experiment" = excluded."id_experiment"' in upsert
@@ -203,10 +204,10 @@ def test_bulk_inserts_are_split_under_the_request_limit() -> None:
     rows = [{"id": i, "m": {f"k{j}": True for j in range(100)}} for i in range(100)]
     sizes = [CrateDBDialect().row_bytes(row) for row in rows]
     assert sizes[0] > 1000  # the serialized dict, not 16 bytes for it
-    batches = list(_batches_by_size(rows, sizes, limit=10 * sizes[5] + 5))
+    batches = list(batches_by_size(rows, sizes, limit=10 * sizes[5] + 5))
     assert sum(len(b) for b in batches) == 100
     assert all(sum(map(CrateDBDialect().row_bytes, b)) <= 10 * sizes[5] + 5 for b in batches)
-    assert [len(b) for b in _batches_by_size(rows[:2], sizes[:2], limit=1)] == [1, 1]
+    assert [len(b) for b in batches_by_size(rows[:2], sizes[:2], limit=1)] == [1, 1]
     assert CrateDBDialect.max_request_bytes is not None
     assert CrateDBDialect.max_request_bytes < 100 * 1024 * 1024
 

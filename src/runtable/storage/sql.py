@@ -43,12 +43,11 @@ from ..names import (
     STEPS_COLUMN,
     table_name,
 )
-from . import hide_password, layout
+from . import bulk, hide_password, layout
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
 from .chunks import TABLE, chunks_table, is_reference, parts_of, read_value, split_big_values
 from .columns import (
     ABSENT,
-    COMPANION_SUFFIX,
     ColumnSpec,
     EncodedColumn,
     Kind,
@@ -327,9 +326,9 @@ class SQLStore(Store):
             self._insert_runs(
                 conn, table, stored["id"], runs, specs, encoded, upsert=upsert, keep=exact_maps
             )
-        except _RefusedRowError as e:
+        except bulk.RefusedRowError as e:
             if not self.dialect.transactional and not upsert:  # the rows written go again
-                for chunk in _chunks(e.written, 500):
+                for chunk in bulk.batches(e.written, 500):
                     conn.execute(table.delete().where(table.c.id_run.in_(chunk)))
                 self.dialect.refresh(conn, [table.name])
             if e.duplicate:
@@ -365,7 +364,7 @@ class SQLStore(Store):
         columns += [table.c[s.name] for s in params]
         found: dict[int, dict[str, Any]] = {}
         exact: dict[int, dict[str, bytes]] = {}
-        batches = [None] if ids is None else list(_chunks(list(ids), 500))
+        batches = [None] if ids is None else list(bulk.batches(list(ids), 500))
         for chunk in batches:
             query = sa.select(*columns)
             if chunk is not None:
@@ -478,7 +477,7 @@ class SQLStore(Store):
             self.dialect.refresh(conn, [TABLE])  # deletes by query must see them
         objects = [s.name for s in specs if s.kind == "json" and s.name in columns]
         self.dialect.prepare_insert(conn, self._quote(table.name), columns, objects)
-        self._executemany_insert(conn, table, columns, upsert=upsert)
+        bulk.executemany_insert(conn, table, columns, self.dialect, upsert=upsert)
 
     def _chunks_table(self, conn: sa.Connection, *, create: bool = True) -> sa.Table:
         table = chunks_table(self._column)
@@ -523,67 +522,9 @@ class SQLStore(Store):
         if run_ids is None:
             conn.execute(table.delete().where(where))
         else:
-            for chunk in _chunks(list(run_ids), 500):
+            for chunk in bulk.batches(list(run_ids), 500):
                 conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
         self.dialect.refresh(conn, [TABLE])
-
-    def _executemany_insert(
-        self,
-        conn: sa.Connection,
-        table: sa.Table,
-        columns: dict[str, list[Any]],
-        *,
-        upsert: bool = False,
-    ) -> None:
-        """Insert column-wise data with executemany, applying SQLAlchemy's bind processing
-        per column (much faster than building one dict per row), in batches that stay under
-        the backend's request size limit."""
-        dialect = conn.dialect
-        names = list(columns)
-        compiled = table.insert().compile(dialect=dialect, column_keys=names)
-        sql = self._insert_sql(table, names, upsert=upsert)
-        for name in names:
-            processor = table.c[name].type._cached_bind_processor(dialect)
-            if processor is not None:
-                columns[name] = [None if v is None else processor(v) for v in columns[name]]
-        if compiled.positional:
-            order = compiled.positiontup or []
-            rows: list[Any] = list(zip(*(columns[n] for n in order), strict=True))
-        else:
-            rows = [
-                dict(zip(names, values, strict=True))
-                for values in zip(*columns.values(), strict=True)
-            ]
-        limit = self.dialect.max_request_bytes
-        if limit is None:
-            batches: Iterator[list[Any]] = iter([rows])
-        else:
-            sizes = [self.dialect.row_bytes(row) for row in rows]
-            batches = _batches_by_size(rows, sizes, limit - len(sql) - 1024)
-        done = 0
-        for batch in batches:
-            try:
-                result = conn.exec_driver_sql(sql, batch)
-            except sa.exc.DBAPIError as e:
-                if self.dialect.transactional or len(batch) != 1:
-                    raise
-                # One row goes as a plain statement (not a bulk one): its refusal raises.
-                message = str(getattr(e, "orig", None) or e)
-                raise _RefusedRowError(table.name, columns, done, 1, [(0, message)]) from e
-            refused = self.dialect.refused_rows(result)
-            if refused:
-                raise _RefusedRowError(table.name, columns, done, len(batch), refused)
-            done += len(batch)
-
-    def _insert_sql(self, table: sa.Table, names: Sequence[str], *, upsert: bool = False) -> str:
-        """INSERT of ``names`` in the driver's parameter style; with ``upsert``, a stored row
-        of the same ``id_run`` is replaced whole."""
-        sql = table.insert().compile(dialect=self.engine.dialect, column_keys=list(names)).string
-        if upsert:
-            quote = self.engine.dialect.identifier_preparer.quote_identifier  # any name is safe
-            updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id_run")
-            sql += f" ON CONFLICT ({quote('id_run')}) DO UPDATE SET {updates}"
-        return sql
 
     def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Kind) -> None:
         try:
@@ -675,7 +616,7 @@ class SQLStore(Store):
                 # in a literal such as 'a :word' (which sa.text would take for a parameter).
                 condition = sa.text(f"({where})".replace(":", "\\:"))
                 query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
-            data, n = _select_columns(conn, table, query, name)
+            data, n = bulk.select_columns(conn, table, query, name)
             row["runs_read"] = n
             if where and self.dialect.transactional:  # the whole table, to check the snapshot
                 count = sa.select(sa.func.count()).select_from(table)
@@ -757,7 +698,7 @@ class SQLStore(Store):
             query = sa.select(*columns, e.meta).order_by(e.created_at, e.name)
             # A damaged row must not hide the others: its damaged cells are listed as None.
             damaged: dict[int, list[str]] = {}
-            data, n = _select_columns(conn, self._experiments, query, EXPERIMENTS, damaged)
+            data, n = bulk.select_columns(conn, self._experiments, query, EXPERIMENTS, damaged)
         for column in ("n_runs", "seed"):
             for i, value in enumerate(data[column]):
                 if value is not None and type(value) is not int:
@@ -946,11 +887,6 @@ def _experiments_table(store: SQLStore) -> sa.Table:
     )
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class _CreatedMeanwhileError(StorageError):
     """Another writer created the experiment while this one tried to (no transactions)."""
 
@@ -959,60 +895,6 @@ class _CreatedMeanwhileError(StorageError):
             f"another writer created experiment {name!r} at the same time as this persist, "
             "again and again; persist again when it has finished"
         )
-
-
-class _RefusedRowError(StorageError):
-    """Rows of a bulk insert that the database refused while the statement succeeded;
-    ``written`` are the run ids of the rows that went in."""
-
-    def __init__(
-        self,
-        table: str,
-        columns: Mapping[str, Sequence[Any]],
-        offset: int,
-        size: int,
-        refused: Sequence[tuple[int, str]],
-    ) -> None:
-        index, message = refused[0]
-        ids = columns["id_run"]
-        run_id = ids[offset + index]
-        bad = {offset + i for i, _ in refused}
-        self.written = [ids[i] for i in range(offset + size) if i not in bad]
-        self.duplicate = any("DuplicateKey" in m for _, m in refused)
-        field = _field_named_in(message, columns)
-        where = f"field {field!r} of run {run_id}" if field else f"run {run_id}"
-        more = f" ({len(refused) - 1} more rows refused)" if len(refused) > 1 else ""
-        super().__init__(f"the database refused {where} in table {table!r}{more}: {message}")
-        self.run_id = run_id
-        self.field = field
-
-
-def _field_named_in(message: str, columns: Mapping[str, Sequence[Any]]) -> str | None:
-    """The column a database error message names (the longest that appears), if any."""
-    found = [
-        name.removesuffix(COMPANION_SUFFIX)
-        for name in columns
-        if f"`{name}" in message
-        or f'"{name}' in message
-        or f"{name}[" in message
-        or f"[{name}]" in message
-        or f"={name}" in message
-        or f'field="{name}' in message
-    ]
-    return max(found, key=len) if found else None
-
-
-def _batches_by_size(rows: list[Any], sizes: Sequence[int], limit: int) -> Iterator[list[Any]]:
-    """Split rows into batches whose sizes (``sizes[i]`` of ``rows[i]``) add up to at most
-    ``limit`` bytes; a single row bigger than that goes alone."""
-    start, total = 0, 0
-    for i, size in enumerate(sizes):
-        if total + size > limit and i > start:
-            yield rows[start:i]
-            start, total = i, 0
-        total += size
-    if start < len(rows):
-        yield rows[start:]
 
 
 #: The statuses a stored run may have (runtable.run.STATUSES; storage does not import runs).
@@ -1040,90 +922,6 @@ def _stored_int(value: Any, experiment: str, what: str) -> int:
     if type(value) is int:
         return value
     raise CorruptValueError(experiment, None, what, f"{value!r} is not an integer")
-
-
-def _select_columns(
-    conn: sa.Connection,
-    table: sa.Table,
-    query: sa.Select[Any],
-    experiment: str,
-    damaged: dict[int, list[str]] | None = None,
-) -> tuple[dict[str, Sequence[Any]], int]:
-    """Run a SELECT of whole columns of ``table`` and return them column by column, with
-    SQLAlchemy's result processing applied per column (much faster than per row).
-
-    A cell the processing refuses is a CorruptValueError; with ``damaged``, it becomes None
-    and its column is listed under its row number instead."""
-    dialect = conn.dialect
-    compiled = query.compile(dialect=dialect)
-    params = compiled.construct_params()
-    if compiled.positional:
-        args: Any = tuple(params[k] for k in compiled.positiontup or ())
-    else:
-        args = params
-    result = conn.exec_driver_sql(compiled.string, args)
-    dbapi_cursor = result.cursor  # plain tuples, without building a Row per run
-    description = dbapi_cursor.description
-    rows = dbapi_cursor.fetchall()
-    result.close()
-    columns: list[Sequence[Any]] = (
-        list(zip(*rows, strict=True)) if rows else [()] * len(description)
-    )
-    data: dict[str, Sequence[Any]] = {}
-    for (name, type_code, *_), values in zip(description, columns, strict=True):
-        column_type = table.c[name].type
-        # Booleans are checked by decode_column: SQLite's processor makes True of any value.
-        processor = (
-            None
-            if isinstance(column_type, sa.Boolean)
-            else column_type._cached_result_processor(dialect, type_code)
-        )
-        if processor is None:
-            data[name] = values
-            continue
-        try:
-            data[name] = [None if v is None else processor(v) for v in values]
-        except Exception as e:  # a damaged cell (e.g. text that is no JSON): say which
-            if damaged is None:
-                data[name] = _process_one_by_one(values, processor, name, data, experiment, e)
-            else:
-                data[name] = _process_leniently(values, processor, name, damaged)
-    return data, len(rows)
-
-
-def _process_leniently(
-    values: Sequence[Any], processor: Any, name: str, damaged: dict[int, list[str]]
-) -> list[Any]:
-    """Process a column value by value; damaged cells become None, listed in ``damaged``."""
-    out = []
-    for i, value in enumerate(values):
-        try:
-            out.append(None if value is None else processor(value))
-        except Exception:
-            out.append(None)
-            damaged.setdefault(i, []).append(name)
-    return out
-
-
-def _process_one_by_one(
-    values: Sequence[Any],
-    processor: Any,
-    name: str,
-    data: Mapping[str, Sequence[Any]],
-    experiment: str,
-    error: Exception,
-) -> list[Any]:
-    """Process a column value by value to name the run whose cell is damaged."""
-    out = []
-    for i, value in enumerate(values):
-        try:
-            out.append(None if value is None else processor(value))
-        except Exception as e:
-            run_ids = data.get("id_run", ())
-            run_id = run_ids[i] if i < len(run_ids) else None
-            field = name.removesuffix(COMPANION_SUFFIX)
-            raise CorruptValueError(experiment, run_id, field, f"{type(e).__name__}: {e}") from e
-    raise CorruptValueError(experiment, None, name, str(error)) from error
 
 
 def _merge_exact(
