@@ -126,14 +126,14 @@ def test_insert_and_upsert_statements(store: SQLStore) -> None:
 
 
 def test_schema_growth_statements(store: SQLStore) -> None:
-    assert store._add_column_sql("e_sweep", "acc", "float") == (
+    assert store._schema.add_column_sql("e_sweep", "acc", "float") == (
         'ALTER TABLE e_sweep ADD COLUMN "acc" DOUBLE'
     )
-    assert store._add_column_sql("e_sweep", "acc__exact", "blob") == (
+    assert store._schema.add_column_sql("e_sweep", "acc__exact", "blob") == (
         'ALTER TABLE e_sweep ADD COLUMN "acc__exact" STRING INDEX OFF STORAGE WITH '
         "(columnstore = false)"
     )
-    assert store._add_column_sql("e_sweep", "scores", "json") == (
+    assert store._schema.add_column_sql("e_sweep", "scores", "json") == (
         'ALTER TABLE e_sweep ADD COLUMN "scores" OBJECT(DYNAMIC)'
     )
 
@@ -222,7 +222,7 @@ def test_session_on_a_crate_url_does_not_connect_until_used() -> None:
 def test_parts_table_of_big_values(store: SQLStore) -> None:
     from runtable.storage.chunks import chunks_table
 
-    ddl = _sql(store, CreateTable(chunks_table(store._column)))
+    ddl = _sql(store, CreateTable(chunks_table(store._schema.column)))
     assert ddl.startswith("CREATE TABLE runtable_chunks (")
     assert "data STRING INDEX OFF STORAGE WITH (columnstore = false)" in ddl
     assert "PRIMARY KEY (id_experiment, id_run, name, part)" in ddl

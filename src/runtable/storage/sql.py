@@ -7,6 +7,9 @@ exact values of the cells whose native column cannot keep them (see `runtable.st
 how runs become rows is in `runtable.storage.layout`). Format 1 tables (runtable 0.1) are read
 too. The ``experiments`` row is written last, so it marks a complete
 experiment; on backends with transactions everything of one persist commits together.
+
+The tables' definitions and DDL are in `runtable.storage.schema`, the bulk transfer of rows in
+`runtable.storage.bulk`; this module holds the transactions and what goes in which table.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateColumn
 
 from ..clock import utcnow
 from ..errors import (
@@ -45,19 +47,18 @@ from ..names import (
 )
 from . import bulk, hide_password, layout
 from .base import IF_EXISTS, ExperimentData, IfExists, RunLike, Store, StoredExperiment
-from .chunks import TABLE, chunks_table, is_reference, parts_of, read_value, split_big_values
+from .chunks import TABLE, is_reference, parts_of, read_value, split_big_values
 from .columns import (
     ABSENT,
     ColumnSpec,
     EncodedColumn,
-    Kind,
 )
-from .dialects import LongText, dialect_for
+from .dialects import dialect_for
+from .schema import EXPERIMENTS, Schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
-EXPERIMENTS = "experiments"
 #: Suffix of the table a replace fills before swapping it in (backends without transactions).
 SWAP_SUFFIX = "__swap"
 #: Reads of an experiment that a concurrent replace keeps changing, before giving up.
@@ -99,9 +100,17 @@ class SQLStore(Store):
             ) from e
         self.dialect.configure(self.engine)
         self.url = parsed.render_as_string(hide_password=True)
-        self._experiments = _experiments_table(self)
-        self._schema_checked = False
-        self._chunks_checked = False
+        self._schema = Schema(self.dialect, self.engine.dialect, self.url)
+        # The tables and their DDL, by the names the reading and writing code below calls.
+        self._experiments = self._schema.experiments
+        self._run_table = self._schema.run_table
+        self._quote = self._schema.quote
+        self._columns_of = self._schema.columns_of
+        self._has_experiments = self._schema.has_experiments
+        self._ensure_experiments_table = self._schema.ensure_experiments
+        self._add_column = self._schema.add_column
+        self._widen_column = self._schema.widen_column
+        self._chunks_table = self._schema.chunks_table
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -339,16 +348,6 @@ class SQLStore(Store):
             raise
         return specs, sum(1 for r in runs if r.id not in present)
 
-    def _widen_column(
-        self, conn: sa.Connection, table: str, column: str, old: Kind, new: Kind
-    ) -> None:
-        """Change a stored column's type so that SQL sees values of kind ``new`` (ints then
-        floats, a column of ``None`` then numbers) as one ``persist()`` would have stored."""
-        type_sql = self._column(column, new).type.compile(dialect=self.engine.dialect)
-        sql = self.dialect.widen_column_sql(self._quote(table), self._quote(column), old, type_sql)
-        if sql is not None:
-            conn.exec_driver_sql(sql)
-
     def _stored_runs(
         self,
         conn: sa.Connection,
@@ -479,31 +478,6 @@ class SQLStore(Store):
         self.dialect.prepare_insert(conn, self._quote(table.name), columns, objects)
         bulk.executemany_insert(conn, table, columns, self.dialect, upsert=upsert)
 
-    def _chunks_table(self, conn: sa.Connection, *, create: bool = True) -> sa.Table:
-        table = chunks_table(self._column)
-        if not create:
-            return table
-        if not sa.inspect(conn).has_table(TABLE):  # asked each time: a rolled-back create
-            self.dialect.lock(conn, TABLE)
-            table.create(conn, checkfirst=True)
-        elif not self._chunks_checked:  # a parts table of runtable 0.1
-            self._chunks_checked = self._widen_chunk_ids(conn)
-        return table
-
-    def _widen_chunk_ids(self, conn: sa.Connection) -> bool:
-        """Run ids are 63-bit since storage format 2; a parts table made by runtable 0.1 may
-        hold them in a 32-bit column (PostgreSQL's INTEGER): widen it. True when it was wide
-        already (a widening made now only counts once its transaction has committed)."""
-        for column in sa.inspect(conn).get_columns(TABLE):
-            if column["name"] == "id_run" and not isinstance(column["type"], sa.BigInteger):
-                self.dialect.lock(conn, TABLE)
-                type_sql = sa.BigInteger().compile(dialect=self.engine.dialect)
-                sql = self.dialect.widen_column_sql(TABLE, "id_run", "int", type_sql)
-                if sql is not None:
-                    conn.exec_driver_sql(sql)
-                    return False
-        return True
-
     def _delete_chunks(
         self,
         conn: sa.Connection,
@@ -525,20 +499,6 @@ class SQLStore(Store):
             for chunk in bulk.batches(list(run_ids), 500):
                 conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
         self.dialect.refresh(conn, [TABLE])
-
-    def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Kind) -> None:
-        try:
-            conn.exec_driver_sql(self._add_column_sql(table, column, kind))
-        except sa.exc.SQLAlchemyError:
-            # Without transactions a concurrent writer may have added it just now.
-            columns = () if self.dialect.transactional else self._columns_of(conn, table)
-            if column not in {c["name"] for c in columns}:
-                raise
-
-    def _add_column_sql(self, table: str, column: str, kind: Kind) -> str:
-        column_ = self._column(column, kind, quote=True)
-        spec = CreateColumn(column_).compile(dialect=self.engine.dialect)
-        return f"ALTER TABLE {self._quote(table)} ADD COLUMN {spec}"
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -779,41 +739,6 @@ class SQLStore(Store):
             detail = getattr(e, "orig", None) or e
             raise StorageError(f"could not {what} in {self.url}: {detail}") from e
 
-    def _columns_of(self, conn: sa.Connection, table: str) -> Sequence[Mapping[str, Any]]:
-        """The reflected columns of ``table``, in the schema unqualified names go to."""
-        return sa.inspect(conn).get_columns(table, self.dialect.schema(conn))
-
-    def _has_experiments(self, conn: sa.Connection) -> bool:
-        if not sa.inspect(conn).has_table(EXPERIMENTS):
-            return False
-        self._check_schema(conn)
-        return True
-
-    def _ensure_experiments_table(self, conn: sa.Connection) -> None:
-        if self._has_experiments(conn):
-            return
-        self.dialect.lock(conn, EXPERIMENTS)
-        if not self._has_experiments(conn):  # another writer may have made it meanwhile
-            try:
-                self._experiments.create(conn)
-            except sa.exc.SQLAlchemyError:
-                # Without transactions two first writers can both get here; the other's
-                # table is as good as ours.
-                if self.dialect.transactional or not self._has_experiments(conn):
-                    raise
-
-    def _check_schema(self, conn: sa.Connection) -> None:
-        if self._schema_checked:
-            return
-        found = {c["name"] for c in self._columns_of(conn, EXPERIMENTS)}
-        missing = {c.name for c in self._experiments.columns} - found
-        if missing:
-            raise SchemaError(
-                f"table {EXPERIMENTS!r} in {self.url} was not made by runtable (it lacks "
-                f"{', '.join(sorted(missing))}); use another database for runtable"
-            )
-        self._schema_checked = True
-
     def _select_row(
         self, conn: sa.Connection, name: str, *, with_pickle: bool = False
     ) -> dict[str, Any] | None:
@@ -827,64 +752,6 @@ class SQLStore(Store):
                 name, None, f"{EXPERIMENTS} row", f"{type(error).__name__}: {error}"
             ) from error
         return dict(row) if row is not None else None
-
-    def _run_table(
-        self,
-        name: str,
-        specs: Sequence[ColumnSpec],
-        suffix: str = "",
-        storage_format: int = layout.STORAGE_FORMAT,
-    ) -> sa.Table:
-        column = self._column
-        if storage_format == 1:
-            status, error, started, ended, steps = layout.FORMAT1_COLUMNS
-        else:
-            status, error, started, ended, steps = layout.FORMAT1_COLUMNS.values()
-        columns: list[sa.Column[Any]] = [
-            sa.Column("id_run", sa.BigInteger, primary_key=True, autoincrement=False),
-            sa.Column("id_experiment", sa.String(32), nullable=False),
-            sa.Column(status, sa.String(16), nullable=False),
-            column(error, "long_text"),
-            sa.Column(started, sa.DateTime),
-            sa.Column(ended, sa.DateTime),
-            column(steps, "long_text"),
-        ]
-        # User names are always quoted: they may be keywords of some backend ("returning").
-        columns += [column(s.name, s.kind, quote=True) for s in specs]
-        if storage_format == 1:
-            columns += [column(s.companion, "blob", quote=True) for s in specs if s.exact]
-        else:
-            columns.append(column(EXACT_COLUMN, "blob"))
-        kwargs = self.dialect.table_kwargs(len(columns))
-        return sa.Table(table_name(name) + suffix, sa.MetaData(), *columns, **kwargs)
-
-    def _column(
-        self, name: str, kind: Kind | LongText, *, quote: bool | None = None
-    ) -> sa.Column[Any]:
-        kwargs = self.dialect.column_kwargs(kind)
-        return sa.Column(name, self.dialect.column_type(kind), quote=quote, **kwargs)
-
-    def _quote(self, identifier: str) -> str:
-        return str(self.engine.dialect.identifier_preparer.quote(identifier))
-
-
-def _experiments_table(store: SQLStore) -> sa.Table:
-    column = store._column
-    return sa.Table(
-        EXPERIMENTS,
-        sa.MetaData(),
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("id", sa.String(32), nullable=False),
-        sa.Column("table_name", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
-        sa.Column("n_runs", sa.Integer, nullable=False),
-        sa.Column("seed", sa.BigInteger, nullable=False),
-        column("fields", "blob"),
-        column("config", "blob"),
-        column("meta", "long_text"),
-        column("pickle", "blob"),
-    )
 
 
 class _CreatedMeanwhileError(StorageError):
