@@ -9,10 +9,11 @@ A row the database refuses is a `RefusedRowError` naming the run and, where the 
 the field; a cell the result processing refuses is a CorruptValueError naming run and field.
 
 Processors are looked up through SQLAlchemy's public API (`bind_processor`,
-`result_processor`): its private cached look-ups (``_cached_bind_processor``,
-``_cached_result_processor``) save about 1 us per column and statement, no measurable part of
-a 10k-run persist (0.24 s on SQLite, 0.45 s on PostgreSQL) or load (0.07 s, 0.06 s); measured
-with ``PYTHONPATH=src python benchmarks/processors.py`` (2026-12-05, SQLAlchemy 2.1.9).
+`result_processor`). Its private cached look-ups (``_cached_bind_processor``,
+``_cached_result_processor``) save 0.3-1 us per column and statement, which a 10k-run persist
+(0.20 s SQLite, 0.45 s PostgreSQL) or load (0.06 s, 0.05 s) does not show: private/public
+0.98x and 0.98x (persist), 0.99x and 1.07x (load), medians of 7 in one process, 2026-12-05,
+SQLAlchemy 2.1.9; ``PYTHONPATH=src python benchmarks/processors.py --reps 7``.
 """
 
 from __future__ import annotations
