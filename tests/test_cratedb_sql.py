@@ -20,7 +20,8 @@ import runtable as rt
 from runtable.storage.bulk import batches_by_size, insert_sql
 from runtable.storage.columns import ColumnSpec, encode_column
 from runtable.storage.dialects import CrateDBDialect
-from runtable.storage.sql import EXPERIMENTS, SWAP_SUFFIX, SQLStore
+from runtable.storage.schema import EXPERIMENTS
+from runtable.storage.sql import SWAP_SUFFIX, SQLStore
 
 SPECS = [
     ColumnSpec("n", "param", "int"),
