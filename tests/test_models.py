@@ -577,3 +577,21 @@ def test_importing_the_model_store_does_not_import_pandas() -> None:
     code = "import sys, runtable.models; assert 'pandas' not in sys.modules, 'pandas imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_model_store_imports_nothing_of_runs_or_sessions() -> None:
+    """It lives in storage: a run is anything with an integer id, the store a SQLStore."""
+    import ast
+
+    import runtable.storage.models as module
+
+    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    imported = {
+        (node.level, node.module or "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    }
+    ours = {name for level, name in imported if level == 2} | {
+        name.removeprefix("runtable.") for level, name in imported if name.startswith("runtable")
+    }
+    assert ours == {"errors", "names"}, ours
