@@ -39,5 +39,5 @@ print(models.get(digest_c, unpickle=True))  # runs the pickle's code: trusted da
 models.delete(digest_b)
 try:
     models.get(digest_b)
-except LookupError as e:  # runtable.models.ModelNotFoundError
+except LookupError as e:  # rt.ModelNotFoundError
     print(f"{type(e).__name__}: {e}")

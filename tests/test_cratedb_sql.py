@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 import runtable as rt
+from runtable.storage.bulk import batches_by_size, insert_sql
 from runtable.storage.columns import ColumnSpec, encode_column
 from runtable.storage.dialects import CrateDBDialect
-from runtable.storage.sql import EXPERIMENTS, SWAP_SUFFIX, SQLStore, _batches_by_size
+from runtable.storage.schema import EXPERIMENTS
+from runtable.storage.sql import SWAP_SUFFIX, SQLStore
 
 SPECS = [
     ColumnSpec("n", "param", "int"),
@@ -62,7 +64,7 @@ def test_experiments_table_ddl(store: SQLStore) -> None:
 
 
 def test_run_table_ddl_maps_every_kind(store: SQLStore) -> None:
-    ddl = _sql(store, CreateTable(store._run_table("sweep", SPECS)))
+    ddl = _sql(store, CreateTable(store._schema.run_table("sweep", SPECS)))
     assert ddl.startswith("CREATE TABLE e_sweep (")
     expected = [
         "id_run LONG NOT NULL",
@@ -88,12 +90,12 @@ def test_run_table_ddl_maps_every_kind(store: SQLStore) -> None:
 
 def test_wide_tables_raise_the_field_limit(store: SQLStore) -> None:
     specs = [ColumnSpec(f"f{i}", "field", "float") for i in range(1400)]
-    ddl = _sql(store, CreateTable(store._run_table("wide", specs)))
+    ddl = _sql(store, CreateTable(store._schema.run_table("wide", specs)))
     assert '"mapping.total_fields.limit" = 3000' in ddl  # 1408 columns, room to grow
 
 
 def test_replace_fills_a_swap_table_and_swaps_it_in(store: SQLStore) -> None:
-    swap = store._run_table("sweep", SPECS, suffix=SWAP_SUFFIX)
+    swap = store._schema.run_table("sweep", SPECS, suffix=SWAP_SUFFIX)
     assert swap.name == "e_sweep__swap"
     assert store.dialect.swap_tables_sql(swap.name, "e_sweep") == (
         "ALTER CLUSTER SWAP TABLE e_sweep__swap TO e_sweep WITH (drop_source = true)"
@@ -108,14 +110,14 @@ def test_refresh_statement(store: SQLStore) -> None:
 
 
 def test_insert_and_upsert_statements(store: SQLStore) -> None:
-    table = store._run_table("sweep", SPECS)
+    table = store._schema.run_table("sweep", SPECS)
     names = [c.name for c in table.columns]
-    insert = store._insert_sql(table, names)
+    insert = insert_sql(table, names, store.engine.dialect)
     assert insert.startswith(
         "INSERT INTO e_sweep (id_run, id_experiment, runtable_status, runtable_error,"
     )
     assert "%(id_run)s" in insert  # the crate driver's pyformat style
-    upsert = store._insert_sql(table, names, upsert=True)
+    upsert = insert_sql(table, names, store.engine.dialect, upsert=True)
     assert upsert.startswith(insert)
     assert (
         ' ON CONFLICT ("id_run") DO UPDATE SET "id_experiment" = excluded."id_experiment"' in upsert
@@ -125,21 +127,21 @@ def test_insert_and_upsert_statements(store: SQLStore) -> None:
 
 
 def test_schema_growth_statements(store: SQLStore) -> None:
-    assert store._add_column_sql("e_sweep", "acc", "float") == (
+    assert store._schema.add_column_sql("e_sweep", "acc", "float") == (
         'ALTER TABLE e_sweep ADD COLUMN "acc" DOUBLE'
     )
-    assert store._add_column_sql("e_sweep", "acc__exact", "blob") == (
+    assert store._schema.add_column_sql("e_sweep", "acc__exact", "blob") == (
         'ALTER TABLE e_sweep ADD COLUMN "acc__exact" STRING INDEX OFF STORAGE WITH '
         "(columnstore = false)"
     )
-    assert store._add_column_sql("e_sweep", "scores", "json") == (
+    assert store._schema.add_column_sql("e_sweep", "scores", "json") == (
         'ALTER TABLE e_sweep ADD COLUMN "scores" OBJECT(DYNAMIC)'
     )
 
 
 def test_reads_updates_and_deletes(store: SQLStore) -> None:
     e = store._experiments
-    table = store._run_table("sweep", SPECS)
+    table = store._schema.run_table("sweep", SPECS)
     assert _sql(store, sa.select(e).where(e.c.name == "sweep")).endswith(
         "FROM experiments WHERE experiments.name = %(name_1)s"
     )
@@ -203,10 +205,10 @@ def test_bulk_inserts_are_split_under_the_request_limit() -> None:
     rows = [{"id": i, "m": {f"k{j}": True for j in range(100)}} for i in range(100)]
     sizes = [CrateDBDialect().row_bytes(row) for row in rows]
     assert sizes[0] > 1000  # the serialized dict, not 16 bytes for it
-    batches = list(_batches_by_size(rows, sizes, limit=10 * sizes[5] + 5))
+    batches = list(batches_by_size(rows, sizes, limit=10 * sizes[5] + 5))
     assert sum(len(b) for b in batches) == 100
     assert all(sum(map(CrateDBDialect().row_bytes, b)) <= 10 * sizes[5] + 5 for b in batches)
-    assert [len(b) for b in _batches_by_size(rows[:2], sizes[:2], limit=1)] == [1, 1]
+    assert [len(b) for b in batches_by_size(rows[:2], sizes[:2], limit=1)] == [1, 1]
     assert CrateDBDialect.max_request_bytes is not None
     assert CrateDBDialect.max_request_bytes < 100 * 1024 * 1024
 
@@ -221,7 +223,7 @@ def test_session_on_a_crate_url_does_not_connect_until_used() -> None:
 def test_parts_table_of_big_values(store: SQLStore) -> None:
     from runtable.storage.chunks import chunks_table
 
-    ddl = _sql(store, CreateTable(chunks_table(store._column)))
+    ddl = _sql(store, CreateTable(chunks_table(store._schema.column)))
     assert ddl.startswith("CREATE TABLE runtable_chunks (")
     assert "data STRING INDEX OFF STORAGE WITH (columnstore = false)" in ddl
     assert "PRIMARY KEY (id_experiment, id_run, name, part)" in ddl
@@ -230,12 +232,12 @@ def test_parts_table_of_big_values(store: SQLStore) -> None:
 
 def test_run_tables_are_clustered_by_run_and_shards_come_from_the_url() -> None:
     store = SQLStore("crate://localhost:4200?shards=6")
-    ddl = _sql(store, CreateTable(store._run_table("sweep", SPECS)))
+    ddl = _sql(store, CreateTable(store._schema.run_table("sweep", SPECS)))
     assert "CLUSTERED BY (id_run) INTO 6 SHARDS" in ddl
     assert "shards" not in str(store.engine.url)  # runtable's option, not the driver's
     default = SQLStore("crate://localhost:4200")
-    assert "CLUSTERED BY (id_run)" in _sql(default, CreateTable(default._run_table("s", SPECS)))
-    assert "SHARDS" not in _sql(default, CreateTable(default._run_table("s", SPECS)))
+    assert "CLUSTERED BY (id_run)" in _sql(default, CreateTable(default._schema.run_table("s", SPECS)))
+    assert "SHARDS" not in _sql(default, CreateTable(default._schema.run_table("s", SPECS)))
 
 
 def test_adding_columns_raises_the_field_limit_first(store: SQLStore) -> None:

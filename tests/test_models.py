@@ -24,14 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 import runtable as rt
-from runtable.models import (
-    MODEL_BLOBS,
-    MODEL_CONFIG,
-    CorruptModelError,
-    ModelNotFoundError,
-    ModelStore,
-    _Schema,
-)
+import runtable.models
+from runtable import CorruptModelError, ModelNotFoundError
+from runtable.storage.models import MODEL_BLOBS, MODEL_CONFIG, ModelStore, _Schema
 from runtable.storage.sql import SQLStore
 
 
@@ -206,7 +201,33 @@ def test_run_and_experiment_are_recorded(session: rt.Session) -> None:
     assert list(joined["loss"]) == [0.5]
 
 
+def test_a_run_is_anything_with_an_integer_id(session: rt.Session) -> None:
+    """The model store reads only ``run.id`` (storage does not import runtable's Run)."""
+
+    class Row:
+        def __init__(self, id: object) -> None:
+            self.id = id
+
+    session.models.put(b"a", name="m", run=Row(5))
+    assert list(session.models.ls()["id_run"]) == [5]
+    for bad in (Row("5"), Row(True), Row(None), object()):
+        with pytest.raises(TypeError, match="run must be a runtable Run or a run id"):
+            session.models.put(b"b", name="m", run=bad)
+    with pytest.raises(rt.InvalidRunIdError, match="64-bit"):
+        session.models.put(b"b", name="m", run=Row(2**63))
+    assert len(session.models.ls()) == 1
+
+
 # -- errors -------------------------------------------------------------------------------------
+
+
+def test_the_errors_are_one_family_exported_from_runtable() -> None:
+    for name in ("ModelNotFoundError", "InvalidRunIdError", "CorruptModelError"):
+        error = getattr(rt, name)
+        assert name in rt.__all__
+        assert error is getattr(rt.errors, name) is getattr(runtable.models, name)
+        assert issubclass(error, rt.RuntableError)
+    assert runtable.models.ModelStore is ModelStore
 
 
 def test_an_unknown_digest_is_a_lookup_error(session: rt.Session) -> None:
@@ -556,3 +577,21 @@ def test_importing_the_model_store_does_not_import_pandas() -> None:
     code = "import sys, runtable.models; assert 'pandas' not in sys.modules, 'pandas imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_model_store_imports_nothing_of_runs_or_sessions() -> None:
+    """It lives in storage: a run is anything with an integer id, the store a SQLStore."""
+    import ast
+
+    import runtable.storage.models as module
+
+    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    imported = {
+        (node.level, node.module or "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    }
+    ours = {name for level, name in imported if level == 2} | {
+        name.removeprefix("runtable.") for level, name in imported if name.startswith("runtable")
+    }
+    assert ours == {"errors", "names"}, ours

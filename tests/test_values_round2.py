@@ -12,7 +12,7 @@ from campaign.tally import record
 from identical import assert_identical
 
 import runtable as rt
-from runtable.models import InvalidRunIdError
+from runtable import InvalidRunIdError
 from runtable.series import MetricValueError
 
 

@@ -12,10 +12,13 @@ from .decoding import decode
 from .errors import (
     CodecError,
     ConflictError,
+    CorruptModelError,
     CorruptValueError,
     ExperimentExistsError,
     ExperimentNotFoundError,
     InvalidNameError,
+    InvalidRunIdError,
+    ModelNotFoundError,
     RuntableError,
     SchemaError,
     StepError,
@@ -53,4 +56,8 @@ __all__ = [
     "StepError",
     "StorageError",
     "UnsupportedValueError",
+    # errors of the model store (session.models)
+    "CorruptModelError",
+    "InvalidRunIdError",
+    "ModelNotFoundError",
 ]

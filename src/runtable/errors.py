@@ -101,6 +101,15 @@ class CorruptValueError(CodecError):
         )
 
 
+class CorruptModelError(CodecError):
+    """A stored model whose bytes are missing or do not match its digest (never unpickled)."""
+
+    def __init__(self, digest: str, reason: str) -> None:
+        self.digest = digest
+        self.reason = reason
+        super().__init__(f"model {digest}: {reason}")
+
+
 class ExperimentExistsError(RuntableError):
     """``persist(if_exists="fail")`` found an experiment of that name already stored."""
 
@@ -121,6 +130,18 @@ class ExperimentNotFoundError(RuntableError, LookupError):
         super().__init__(
             f"no experiment named {name!r} is stored{where}; session.ls() lists what is there"
         )
+
+
+class ModelNotFoundError(RuntableError, LookupError):
+    """No model with that digest is stored."""
+
+    def __init__(self, digest: str, url: str) -> None:
+        self.digest = digest
+        super().__init__(f"no model {digest} is stored in {url}; session.models.ls() lists them")
+
+
+class InvalidRunIdError(RuntableError, ValueError):
+    """A run id given to ``session.models.put`` that no run table can hold (outside 64 bits)."""
 
 
 class StepError(RuntableError, TypeError):

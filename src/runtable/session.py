@@ -14,8 +14,8 @@ from .run import flush_series
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .models import ModelStore
     from .storage.base import ExperimentData, IfExists, Store
+    from .storage.models import ModelStore
 
 #: Environment variable with the database URL used when ``connect()`` is given none.
 URL_ENV = "RUNTABLE_URL"
@@ -56,7 +56,7 @@ class Session:
     def models(self) -> ModelStore:
         """The model store of this database (see `runtable.models`)."""
         if self._models is None:
-            from .models import ModelStore
+            from .storage.models import ModelStore
 
             self._models = ModelStore(self.store)
         return self._models

@@ -7,6 +7,9 @@ exact values of the cells whose native column cannot keep them (see `runtable.st
 how runs become rows is in `runtable.storage.layout`). Format 1 tables (runtable 0.1) are read
 too. The ``experiments`` row is written last, so it marks a complete
 experiment; on backends with transactions everything of one persist commits together.
+
+The tables' definitions and DDL are in `runtable.storage.schema`, the bulk transfer of rows in
+`runtable.storage.bulk`; this module holds the transactions and what goes in which table.
 """
 
 from __future__ import annotations
@@ -17,12 +20,11 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateColumn
 
 from ..clock import utcnow
 from ..errors import (
@@ -44,21 +46,19 @@ from ..names import (
     STEPS_COLUMN,
     table_name,
 )
-from . import hide_password, layout
+from . import bulk, hide_password, layout
 from .base import IF_EXISTS, ExperimentData, IfExists, Store, StoredExperiment
-from .chunks import TABLE, chunks_table, is_reference, parts_of, read_value, split_big_values
+from .chunks import TABLE, is_reference, parts_of, read_value, split_big_values
 from .columns import (
-    COMPANION_SUFFIX,
     ColumnSpec,
     EncodedColumn,
-    Kind,
 )
-from .dialects import LongText, dialect_for
+from .dialects import dialect_for
+from .schema import EXPERIMENTS, Schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
-EXPERIMENTS = "experiments"
 #: Suffix of the table a replace fills before swapping it in (backends without transactions).
 SWAP_SUFFIX = "__swap"
 #: Reads of an experiment that a concurrent replace keeps changing, before giving up.
@@ -72,7 +72,12 @@ _log = logging.getLogger(__name__)
 
 
 class SQLStore(Store):
-    """A Store on any database SQLAlchemy reaches and runtable has a Dialect for."""
+    """A Store on any database SQLAlchemy reaches and runtable has a Dialect for.
+
+    Besides the Store contract, the stores that keep tables beside the experiments in the same
+    database (the model store) use ``engine`` (the SQLAlchemy Engine), ``dialect`` (runtable's
+    `Dialect` of the backend) and `transaction`.
+    """
 
     def __init__(self, url: str | sa.URL, **engine_kwargs: Any) -> None:
         try:
@@ -95,9 +100,8 @@ class SQLStore(Store):
             ) from e
         self.dialect.configure(self.engine)
         self.url = parsed.render_as_string(hide_password=True)
-        self._experiments = _experiments_table(self)
-        self._schema_checked = False
-        self._chunks_checked = False
+        self._schema = Schema(self.dialect, self.engine.dialect, self.url)
+        self._experiments = self._schema.experiments
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -117,7 +121,7 @@ class SQLStore(Store):
         config_blob = layout.encode_experiment_value(experiment.config, "config", skipped)
         now = utcnow()
         with self._connect(f"persist experiment {name!r}", write=True) as conn:
-            self._ensure_experiments_table(conn)
+            self._schema.ensure_experiments(conn)
             self.dialect.lock(conn, name)
             stored = self._select_row(conn, name)
             if stored is not None and if_exists == "fail":
@@ -148,7 +152,7 @@ class SQLStore(Store):
                         raise ExperimentExistsError(name) from None
                     raise  # save() tries again: now it appends or replaces
             elif self.dialect.transactional:  # the drop commits only with the new version
-                conn.execute(sa.text(f"DROP TABLE {self._quote(stored['table_name'])}"))
+                conn.execute(sa.text(f"DROP TABLE {self._schema.quote(stored['table_name'])}"))
                 conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
                 self._delete_chunks(conn, stored["id"])
                 self._create(conn, name, specs, encoded, runs, row)
@@ -168,7 +172,7 @@ class SQLStore(Store):
     ) -> None:
         """A new run table, filled, then the experiments row that marks it complete. Without
         transactions, a failure before that row drops the new table again."""
-        table = self._run_table(name, specs)
+        table = self._schema.run_table(name, specs)
         if sa.inspect(conn).has_table(table.name) and not self._created_meanwhile(conn, name):
             raise SchemaError(
                 f"table {table.name!r} exists but no experiment {name!r} is recorded in "
@@ -198,8 +202,8 @@ class SQLStore(Store):
         gone again (its persist failed). False when neither happens (a stray table)."""
         if self.dialect.transactional:
             return False
-        found = {c["name"] for c in self._columns_of(conn, table_name(name))}
-        if not {c.name for c in self._run_table(name, []).columns} <= found:
+        found = {c["name"] for c in self._schema.columns_of(conn, table_name(name))}
+        if not {c.name for c in self._schema.run_table(name, []).columns} <= found:
             return False  # not a run table: nobody is creating the experiment
         deadline = time.monotonic() + CREATE_WAIT_SECONDS
         while time.monotonic() < deadline:
@@ -224,8 +228,8 @@ class SQLStore(Store):
         old version is complete and visible; readers that see the new table before the new
         row retry (the run rows carry the experiment id)."""
         # A name of its own: two replacers at once never fill one table.
-        table = self._run_table(name, specs, suffix=f"{SWAP_SUFFIX}_{uuid.uuid4().hex[:8]}")
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table.name)}"))
+        table = self._schema.run_table(name, specs, suffix=f"{SWAP_SUFFIX}_{uuid.uuid4().hex[:8]}")
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._schema.quote(table.name)}"))
         table.create(conn)
         try:
             self._insert_runs(conn, table, row["id"], runs, specs, encoded)
@@ -235,7 +239,7 @@ class SQLStore(Store):
             raise
         self.dialect.refresh(conn, [table.name])
         conn.exec_driver_sql(
-            self.dialect.swap_tables_sql(self._quote(table.name), row["table_name"])
+            self.dialect.swap_tables_sql(self._schema.quote(table.name), row["table_name"])
         )
         values = {k: v for k, v in row.items() if k != "name"}
         conn.execute(
@@ -265,7 +269,7 @@ class SQLStore(Store):
         config_blob = layout.encode_experiment_value(experiment.config, "config")
         with self._connect(f"save runs of experiment {name!r}", write=True) as conn:
             self.dialect.lock(conn, name)
-            stored = self._select_row(conn, name) if self._has_experiments(conn) else None
+            stored = self._select_row(conn, name) if self._schema.has_experiments(conn) else None
             if stored is None:
                 raise ExperimentNotFoundError(name, self.url)
             specs, n_new = self._write_runs(conn, experiment, runs, stored)
@@ -292,7 +296,7 @@ class SQLStore(Store):
         storage_format, stored_specs = layout.read_meta(stored["meta"], name)
         _check_format(name, storage_format)
         old_specs = {s.name: s for s in stored_specs}
-        old_table = self._run_table(name, stored_specs)
+        old_table = self._schema.run_table(name, stored_specs)
         ids = runs.ids
         present, exact_maps = self._stored_runs(conn, old_table, stored_specs, ids, name)
         layout.check_same_grid_points(name, runs, present)
@@ -304,12 +308,12 @@ class SQLStore(Store):
         wider = [(s, old_specs[s.name]) for s in specs if s.name in old_specs]
         for spec, old in wider:
             if spec.kind != old.kind:
-                self._widen_column(conn, old_table.name, spec.name, old.kind, spec.kind)
+                self._schema.widen_column(conn, old_table.name, spec.name, old.kind, spec.kind)
         if missing:  # room first (CrateDB's field limit), then the columns
-            self.dialect.make_room(conn, self._quote(old_table.name), len(missing))
+            self.dialect.make_room(conn, self._schema.quote(old_table.name), len(missing))
             for column, kind in missing:
-                self._add_column(conn, old_table.name, column, kind)
-        table = self._run_table(name, specs)
+                self._schema.add_column(conn, old_table.name, column, kind)
+        table = self._schema.run_table(name, specs)
         upsert = bool(present)
         if present:  # the big values about to be rewritten lose their old parts
             written = [*encoded, EXACT_COLUMN]
@@ -318,9 +322,9 @@ class SQLStore(Store):
             self._insert_runs(
                 conn, table, stored["id"], runs, specs, encoded, upsert=upsert, keep=exact_maps
             )
-        except _RefusedRowError as e:
+        except bulk.RefusedRowError as e:
             if not self.dialect.transactional and not upsert:  # the rows written go again
-                for chunk in _chunks(e.written, 500):
+                for chunk in bulk.batches(e.written, 500):
                     conn.execute(table.delete().where(table.c.id_run.in_(chunk)))
                 self.dialect.refresh(conn, [table.name])
             if e.duplicate:
@@ -330,16 +334,6 @@ class SQLStore(Store):
                 ) from e
             raise
         return specs, sum(1 for rid in ids if rid not in present)
-
-    def _widen_column(
-        self, conn: sa.Connection, table: str, column: str, old: Kind, new: Kind
-    ) -> None:
-        """Change a stored column's type so that SQL sees values of kind ``new`` (ints then
-        floats, a column of ``None`` then numbers) as one ``persist()`` would have stored."""
-        type_sql = self._column(column, new).type.compile(dialect=self.engine.dialect)
-        sql = self.dialect.widen_column_sql(self._quote(table), self._quote(column), old, type_sql)
-        if sql is not None:
-            conn.exec_driver_sql(sql)
 
     def _stored_runs(
         self,
@@ -356,7 +350,7 @@ class SQLStore(Store):
         columns += [table.c[s.name] for s in params]
         found: dict[int, dict[str, Any]] = {}
         exact: dict[int, dict[str, bytes]] = {}
-        batches = [None] if ids is None else list(_chunks(list(ids), 500))
+        batches = [None] if ids is None else list(bulk.batches(list(ids), 500))
         for chunk in batches:
             query = sa.select(*columns)
             if chunk is not None:
@@ -395,7 +389,7 @@ class SQLStore(Store):
         refreshed, so that a reader never sees rows with columns its column list lacks (a
         load that read the old row before and sees a new one after retries); the count is
         the refreshed rows plus the new ones."""
-        table = self._run_table(experiment.name, [])
+        table = self._schema.run_table(experiment.name, [])
         n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
         if not self.dialect.transactional:
             n_runs += n_new
@@ -461,40 +455,15 @@ class SQLStore(Store):
         columns[EXACT_COLUMN] = exact if exact is not None else [None] * n
         big += split_big_values(columns, layout.blob_columns(specs), columns["id_run"], limit)
         if big:  # the parts go first: a run row never points at parts not written yet
-            chunks = self._chunks_table(conn)
+            chunks = self._schema.chunks_table(conn)
             for run_id, name, value in big:
                 for part, data in enumerate(parts_of(value, limit)):
                     row = {"id_run": run_id, "name": name, "part": part, "data": data}
                     conn.execute(chunks.insert().values(id_experiment=exp_id, **row))
             self.dialect.refresh(conn, [TABLE])  # deletes by query must see them
         objects = [s.name for s in specs if s.kind == "json" and s.name in columns]
-        self.dialect.prepare_insert(conn, self._quote(table.name), columns, objects)
-        self._executemany_insert(conn, table, columns, upsert=upsert)
-
-    def _chunks_table(self, conn: sa.Connection, *, create: bool = True) -> sa.Table:
-        table = chunks_table(self._column)
-        if not create:
-            return table
-        if not sa.inspect(conn).has_table(TABLE):  # asked each time: a rolled-back create
-            self.dialect.lock(conn, TABLE)
-            table.create(conn, checkfirst=True)
-        elif not self._chunks_checked:  # a parts table of runtable 0.1
-            self._chunks_checked = self._widen_chunk_ids(conn)
-        return table
-
-    def _widen_chunk_ids(self, conn: sa.Connection) -> bool:
-        """Run ids are 63-bit since storage format 2; a parts table made by runtable 0.1 may
-        hold them in a 32-bit column (PostgreSQL's INTEGER): widen it. True when it was wide
-        already (a widening made now only counts once its transaction has committed)."""
-        for column in sa.inspect(conn).get_columns(TABLE):
-            if column["name"] == "id_run" and not isinstance(column["type"], sa.BigInteger):
-                self.dialect.lock(conn, TABLE)
-                type_sql = sa.BigInteger().compile(dialect=self.engine.dialect)
-                sql = self.dialect.widen_column_sql(TABLE, "id_run", "int", type_sql)
-                if sql is not None:
-                    conn.exec_driver_sql(sql)
-                    return False
-        return True
+        self.dialect.prepare_insert(conn, self._schema.quote(table.name), columns, objects)
+        bulk.executemany_insert(conn, table, columns, self.dialect, upsert=upsert)
 
     def _delete_chunks(
         self,
@@ -507,88 +476,16 @@ class SQLStore(Store):
         columns)."""
         if not sa.inspect(conn).has_table(TABLE):
             return
-        table = self._chunks_table(conn, create=False)
+        table = self._schema.chunks_table(conn, create=False)
         where = table.c.id_experiment == exp_id
         if names is not None:
             where = sa.and_(where, table.c.name.in_(list(names)))
         if run_ids is None:
             conn.execute(table.delete().where(where))
         else:
-            for chunk in _chunks(list(run_ids), 500):
+            for chunk in bulk.batches(list(run_ids), 500):
                 conn.execute(table.delete().where(where, table.c.id_run.in_(chunk)))
         self.dialect.refresh(conn, [TABLE])
-
-    def _executemany_insert(
-        self,
-        conn: sa.Connection,
-        table: sa.Table,
-        columns: dict[str, list[Any]],
-        *,
-        upsert: bool = False,
-    ) -> None:
-        """Insert column-wise data with executemany, applying SQLAlchemy's bind processing
-        per column (much faster than building one dict per row), in batches that stay under
-        the backend's request size limit."""
-        dialect = conn.dialect
-        names = list(columns)
-        compiled = table.insert().compile(dialect=dialect, column_keys=names)
-        sql = self._insert_sql(table, names, upsert=upsert)
-        for name in names:
-            processor = table.c[name].type._cached_bind_processor(dialect)
-            if processor is not None:
-                columns[name] = [None if v is None else processor(v) for v in columns[name]]
-        if compiled.positional:
-            order = compiled.positiontup or []
-            rows: list[Any] = list(zip(*(columns[n] for n in order), strict=True))
-        else:
-            rows = [
-                dict(zip(names, values, strict=True))
-                for values in zip(*columns.values(), strict=True)
-            ]
-        limit = self.dialect.max_request_bytes
-        if limit is None:
-            batches: Iterator[list[Any]] = iter([rows])
-        else:
-            sizes = [self.dialect.row_bytes(row) for row in rows]
-            batches = _batches_by_size(rows, sizes, limit - len(sql) - 1024)
-        done = 0
-        for batch in batches:
-            try:
-                result = conn.exec_driver_sql(sql, batch)
-            except sa.exc.DBAPIError as e:
-                if self.dialect.transactional or len(batch) != 1:
-                    raise
-                # One row goes as a plain statement (not a bulk one): its refusal raises.
-                message = str(getattr(e, "orig", None) or e)
-                raise _RefusedRowError(table.name, columns, done, 1, [(0, message)]) from e
-            refused = self.dialect.refused_rows(result)
-            if refused:
-                raise _RefusedRowError(table.name, columns, done, len(batch), refused)
-            done += len(batch)
-
-    def _insert_sql(self, table: sa.Table, names: Sequence[str], *, upsert: bool = False) -> str:
-        """INSERT of ``names`` in the driver's parameter style; with ``upsert``, a stored row
-        of the same ``id_run`` is replaced whole."""
-        sql = table.insert().compile(dialect=self.engine.dialect, column_keys=list(names)).string
-        if upsert:
-            quote = self.engine.dialect.identifier_preparer.quote_identifier  # any name is safe
-            updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id_run")
-            sql += f" ON CONFLICT ({quote('id_run')}) DO UPDATE SET {updates}"
-        return sql
-
-    def _add_column(self, conn: sa.Connection, table: str, column: str, kind: Kind) -> None:
-        try:
-            conn.exec_driver_sql(self._add_column_sql(table, column, kind))
-        except sa.exc.SQLAlchemyError:
-            # Without transactions a concurrent writer may have added it just now.
-            columns = () if self.dialect.transactional else self._columns_of(conn, table)
-            if column not in {c["name"] for c in columns}:
-                raise
-
-    def _add_column_sql(self, table: str, column: str, kind: Kind) -> str:
-        column_ = self._column(column, kind, quote=True)
-        spec = CreateColumn(column_).compile(dialect=self.engine.dialect)
-        return f"ALTER TABLE {self._quote(table)} ADD COLUMN {spec}"
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -649,7 +546,7 @@ class SQLStore(Store):
         with self._connect(f"load experiment {name!r}") as conn:
             row = (
                 self._select_row(conn, name, with_pickle=with_pickle)
-                if self._has_experiments(conn)
+                if self._schema.has_experiments(conn)
                 else None
             )
             if row is None:
@@ -657,7 +554,7 @@ class SQLStore(Store):
             storage_format, specs = layout.read_meta(row["meta"], name)
             if fields is not None:
                 specs = layout.select_specs(name, specs, fields)
-            table = self._run_table(name, specs, storage_format=storage_format)
+            table = self._schema.run_table(name, specs, storage_format=storage_format)
             query = sa.select(table).order_by(table.c.id_run)
             if where:
                 # The bound parameter makes drivers run exactly one statement: a condition
@@ -666,7 +563,7 @@ class SQLStore(Store):
                 # in a literal such as 'a :word' (which sa.text would take for a parameter).
                 condition = sa.text(f"({where})".replace(":", "\\:"))
                 query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
-            data, n = _select_columns(conn, table, query, name)
+            data, n = bulk.select_columns(conn, table, query, name)
             row["runs_read"] = n
             if where and self.dialect.transactional:  # the whole table, to check the snapshot
                 count = sa.select(sa.func.count()).select_from(table)
@@ -706,7 +603,7 @@ class SQLStore(Store):
         """The value a reference cell names, read from its parts (experiment id, run id,
         column name) into one buffer; CorruptValueError naming run and column if damaged."""
         exp_id, run_id, name = key
-        table = self._chunks_table(conn, create=False)
+        table = self._schema.chunks_table(conn, create=False)
         where = (table.c.id_experiment == exp_id, table.c.id_run == run_id, table.c.name == name)
         try:
             return read_value(conn, table, where, reference)
@@ -731,24 +628,24 @@ class SQLStore(Store):
 
     def check_writable(self, name: str) -> None:
         with self._connect(f"look up experiment {name!r}") as conn:
-            row = self._select_row(conn, name) if self._has_experiments(conn) else None
+            row = self._select_row(conn, name) if self._schema.has_experiments(conn) else None
         if row is not None:
             _check_format(name, layout.read_meta(row["meta"], name)[0])
 
     def exists(self, name: str) -> bool:
         with self._connect(f"look up experiment {name!r}") as conn:
-            return self._has_experiments(conn) and self._select_row(conn, name) is not None
+            return self._schema.has_experiments(conn) and self._select_row(conn, name) is not None
 
     def list(self) -> list[dict[str, Any]]:
         e = self._experiments.c
         columns = [e.name, e.id, e.table_name, e.created_at, e.updated_at, e.n_runs, e.seed]
         with self._connect("list experiments") as conn:
-            if not self._has_experiments(conn):
+            if not self._schema.has_experiments(conn):
                 return []
             query = sa.select(*columns, e.meta).order_by(e.created_at, e.name)
             # A damaged row must not hide the others: its damaged cells are listed as None.
             damaged: dict[int, list[str]] = {}
-            data, n = _select_columns(conn, self._experiments, query, EXPERIMENTS, damaged)
+            data, n = bulk.select_columns(conn, self._experiments, query, EXPERIMENTS, damaged)
         for column in ("n_runs", "seed"):
             for i, value in enumerate(data[column]):
                 if value is not None and type(value) is not int:
@@ -778,12 +675,12 @@ class SQLStore(Store):
     def delete(self, name: str) -> bool:
         with self._connect(f"delete experiment {name!r}", write=True) as conn:
             self.dialect.lock(conn, name)
-            if not self._has_experiments(conn):
+            if not self._schema.has_experiments(conn):
                 return False
             row = self._select_row(conn, name)
             if row is None:
                 return False
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(row['table_name'])}"))
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._schema.quote(row['table_name'])}"))
             conn.execute(self._experiments.delete().where(self._experiments.c.name == name))
             self.dialect.refresh(conn, [EXPERIMENTS])
             self._delete_chunks(conn, row["id"])
@@ -804,6 +701,14 @@ class SQLStore(Store):
     def close(self) -> None:
         self.engine.dispose()
 
+    def transaction(
+        self, what: str, *, write: bool = False
+    ) -> AbstractContextManager[sa.Connection]:
+        """A connection inside one transaction (committed when the block ends without an
+        error); a driver error becomes a StorageError saying "could not ``what``". ``write``
+        starts it as the backend's writers do (SQLite: ``BEGIN IMMEDIATE``)."""
+        return self._connect(what, write=write)
+
     # -- helpers -----------------------------------------------------------------------------
 
     @contextmanager
@@ -821,41 +726,6 @@ class SQLStore(Store):
             detail = getattr(e, "orig", None) or e
             raise StorageError(f"could not {what} in {self.url}: {detail}") from e
 
-    def _columns_of(self, conn: sa.Connection, table: str) -> Sequence[Mapping[str, Any]]:
-        """The reflected columns of ``table``, in the schema unqualified names go to."""
-        return sa.inspect(conn).get_columns(table, self.dialect.schema(conn))
-
-    def _has_experiments(self, conn: sa.Connection) -> bool:
-        if not sa.inspect(conn).has_table(EXPERIMENTS):
-            return False
-        self._check_schema(conn)
-        return True
-
-    def _ensure_experiments_table(self, conn: sa.Connection) -> None:
-        if self._has_experiments(conn):
-            return
-        self.dialect.lock(conn, EXPERIMENTS)
-        if not self._has_experiments(conn):  # another writer may have made it meanwhile
-            try:
-                self._experiments.create(conn)
-            except sa.exc.SQLAlchemyError:
-                # Without transactions two first writers can both get here; the other's
-                # table is as good as ours.
-                if self.dialect.transactional or not self._has_experiments(conn):
-                    raise
-
-    def _check_schema(self, conn: sa.Connection) -> None:
-        if self._schema_checked:
-            return
-        found = {c["name"] for c in self._columns_of(conn, EXPERIMENTS)}
-        missing = {c.name for c in self._experiments.columns} - found
-        if missing:
-            raise SchemaError(
-                f"table {EXPERIMENTS!r} in {self.url} was not made by runtable (it lacks "
-                f"{', '.join(sorted(missing))}); use another database for runtable"
-            )
-        self._schema_checked = True
-
     def _select_row(
         self, conn: sa.Connection, name: str, *, with_pickle: bool = False
     ) -> dict[str, Any] | None:
@@ -870,69 +740,6 @@ class SQLStore(Store):
             ) from error
         return dict(row) if row is not None else None
 
-    def _run_table(
-        self,
-        name: str,
-        specs: Sequence[ColumnSpec],
-        suffix: str = "",
-        storage_format: int = layout.STORAGE_FORMAT,
-    ) -> sa.Table:
-        column = self._column
-        if storage_format == 1:
-            status, error, started, ended, steps = layout.FORMAT1_COLUMNS
-        else:
-            status, error, started, ended, steps = layout.FORMAT1_COLUMNS.values()
-        columns: list[sa.Column[Any]] = [
-            sa.Column("id_run", sa.BigInteger, primary_key=True, autoincrement=False),
-            sa.Column("id_experiment", sa.String(32), nullable=False),
-            sa.Column(status, sa.String(16), nullable=False),
-            column(error, "long_text"),
-            sa.Column(started, sa.DateTime),
-            sa.Column(ended, sa.DateTime),
-            column(steps, "long_text"),
-        ]
-        # User names are always quoted: they may be keywords of some backend ("returning").
-        columns += [column(s.name, s.kind, quote=True) for s in specs]
-        if storage_format == 1:
-            columns += [column(s.companion, "blob", quote=True) for s in specs if s.exact]
-        else:
-            columns.append(column(EXACT_COLUMN, "blob"))
-        kwargs = self.dialect.table_kwargs(len(columns))
-        return sa.Table(table_name(name) + suffix, sa.MetaData(), *columns, **kwargs)
-
-    def _column(
-        self, name: str, kind: Kind | LongText, *, quote: bool | None = None
-    ) -> sa.Column[Any]:
-        kwargs = self.dialect.column_kwargs(kind)
-        return sa.Column(name, self.dialect.column_type(kind), quote=quote, **kwargs)
-
-    def _quote(self, identifier: str) -> str:
-        return str(self.engine.dialect.identifier_preparer.quote(identifier))
-
-
-def _experiments_table(store: SQLStore) -> sa.Table:
-    column = store._column
-    return sa.Table(
-        EXPERIMENTS,
-        sa.MetaData(),
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("id", sa.String(32), nullable=False),
-        sa.Column("table_name", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
-        sa.Column("n_runs", sa.Integer, nullable=False),
-        sa.Column("seed", sa.BigInteger, nullable=False),
-        column("fields", "blob"),
-        column("config", "blob"),
-        column("meta", "long_text"),
-        column("pickle", "blob"),
-    )
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
 
 class _CreatedMeanwhileError(StorageError):
     """Another writer created the experiment while this one tried to (no transactions)."""
@@ -942,60 +749,6 @@ class _CreatedMeanwhileError(StorageError):
             f"another writer created experiment {name!r} at the same time as this persist, "
             "again and again; persist again when it has finished"
         )
-
-
-class _RefusedRowError(StorageError):
-    """Rows of a bulk insert that the database refused while the statement succeeded;
-    ``written`` are the run ids of the rows that went in."""
-
-    def __init__(
-        self,
-        table: str,
-        columns: Mapping[str, Sequence[Any]],
-        offset: int,
-        size: int,
-        refused: Sequence[tuple[int, str]],
-    ) -> None:
-        index, message = refused[0]
-        ids = columns["id_run"]
-        run_id = ids[offset + index]
-        bad = {offset + i for i, _ in refused}
-        self.written = [ids[i] for i in range(offset + size) if i not in bad]
-        self.duplicate = any("DuplicateKey" in m for _, m in refused)
-        field = _field_named_in(message, columns)
-        where = f"field {field!r} of run {run_id}" if field else f"run {run_id}"
-        more = f" ({len(refused) - 1} more rows refused)" if len(refused) > 1 else ""
-        super().__init__(f"the database refused {where} in table {table!r}{more}: {message}")
-        self.run_id = run_id
-        self.field = field
-
-
-def _field_named_in(message: str, columns: Mapping[str, Sequence[Any]]) -> str | None:
-    """The column a database error message names (the longest that appears), if any."""
-    found = [
-        name.removesuffix(COMPANION_SUFFIX)
-        for name in columns
-        if f"`{name}" in message
-        or f'"{name}' in message
-        or f"{name}[" in message
-        or f"[{name}]" in message
-        or f"={name}" in message
-        or f'field="{name}' in message
-    ]
-    return max(found, key=len) if found else None
-
-
-def _batches_by_size(rows: list[Any], sizes: Sequence[int], limit: int) -> Iterator[list[Any]]:
-    """Split rows into batches whose sizes (``sizes[i]`` of ``rows[i]``) add up to at most
-    ``limit`` bytes; a single row bigger than that goes alone."""
-    start, total = 0, 0
-    for i, size in enumerate(sizes):
-        if total + size > limit and i > start:
-            yield rows[start:i]
-            start, total = i, 0
-        total += size
-    if start < len(rows):
-        yield rows[start:]
 
 
 #: The statuses a stored run may have (runtable.run.STATUSES; storage does not import runs).
@@ -1023,90 +776,6 @@ def _stored_int(value: Any, experiment: str, what: str) -> int:
     if type(value) is int:
         return value
     raise CorruptValueError(experiment, None, what, f"{value!r} is not an integer")
-
-
-def _select_columns(
-    conn: sa.Connection,
-    table: sa.Table,
-    query: sa.Select[Any],
-    experiment: str,
-    damaged: dict[int, list[str]] | None = None,
-) -> tuple[dict[str, Sequence[Any]], int]:
-    """Run a SELECT of whole columns of ``table`` and return them column by column, with
-    SQLAlchemy's result processing applied per column (much faster than per row).
-
-    A cell the processing refuses is a CorruptValueError; with ``damaged``, it becomes None
-    and its column is listed under its row number instead."""
-    dialect = conn.dialect
-    compiled = query.compile(dialect=dialect)
-    params = compiled.construct_params()
-    if compiled.positional:
-        args: Any = tuple(params[k] for k in compiled.positiontup or ())
-    else:
-        args = params
-    result = conn.exec_driver_sql(compiled.string, args)
-    dbapi_cursor = result.cursor  # plain tuples, without building a Row per run
-    description = dbapi_cursor.description
-    rows = dbapi_cursor.fetchall()
-    result.close()
-    columns: list[Sequence[Any]] = (
-        list(zip(*rows, strict=True)) if rows else [()] * len(description)
-    )
-    data: dict[str, Sequence[Any]] = {}
-    for (name, type_code, *_), values in zip(description, columns, strict=True):
-        column_type = table.c[name].type
-        # Booleans are checked by decode_column: SQLite's processor makes True of any value.
-        processor = (
-            None
-            if isinstance(column_type, sa.Boolean)
-            else column_type._cached_result_processor(dialect, type_code)
-        )
-        if processor is None:
-            data[name] = values
-            continue
-        try:
-            data[name] = [None if v is None else processor(v) for v in values]
-        except Exception as e:  # a damaged cell (e.g. text that is no JSON): say which
-            if damaged is None:
-                data[name] = _process_one_by_one(values, processor, name, data, experiment, e)
-            else:
-                data[name] = _process_leniently(values, processor, name, damaged)
-    return data, len(rows)
-
-
-def _process_leniently(
-    values: Sequence[Any], processor: Any, name: str, damaged: dict[int, list[str]]
-) -> list[Any]:
-    """Process a column value by value; damaged cells become None, listed in ``damaged``."""
-    out = []
-    for i, value in enumerate(values):
-        try:
-            out.append(None if value is None else processor(value))
-        except Exception:
-            out.append(None)
-            damaged.setdefault(i, []).append(name)
-    return out
-
-
-def _process_one_by_one(
-    values: Sequence[Any],
-    processor: Any,
-    name: str,
-    data: Mapping[str, Sequence[Any]],
-    experiment: str,
-    error: Exception,
-) -> list[Any]:
-    """Process a column value by value to name the run whose cell is damaged."""
-    out = []
-    for i, value in enumerate(values):
-        try:
-            out.append(None if value is None else processor(value))
-        except Exception as e:
-            run_ids = data.get("id_run", ())
-            run_id = run_ids[i] if i < len(run_ids) else None
-            field = name.removesuffix(COMPANION_SUFFIX)
-            raise CorruptValueError(experiment, run_id, field, f"{type(e).__name__}: {e}") from e
-    raise CorruptValueError(experiment, None, name, str(error)) from error
 
 
 def _merge_exact(
