@@ -186,27 +186,14 @@ class Report:
                 x = delta / data if delta is not None and data else None
                 shown = f"{fs(delta)} MB = {fx(x)} data" if x is not None else "-"
                 row("W4 write: peak memory", "≤ 1.3x data", x, 1.3, shown)
-        rt = ok(self.find("mem100k", "runtable", "mem"))
-        raw = ok(self.find("mem100k", "sqlite", "mem"))
-        growth_rt, growth_raw = med(rt, "growth_mb"), med(raw, "growth_mb")
-        x = growth_rt / growth_raw if growth_rt and growth_raw else None
-        per = self.sizes["mem100k"] / 2**20
-        shown = (
-            "-" if x is None else f"{fx(x)} ({growth_rt / per:.0f} vs {growth_raw / per:.0f} B/run)"
-        )
+        x, rt, raw = self.mem_ratio("mem100k", "growth_mb")
+        per = self.sizes["mem100k"] / 2**20  # MB per run -> bytes per run
+        shown = "-" if x is None else f"{fx(x)} ({rt / per:.0f} vs {raw / per:.0f} B/run)"
         row(f"memory per run at {self.n('mem100k')} runs", "≤ 2.0x raw", x, 2.0, shown)
-        rt = ok(self.find("wide30k", "runtable", "mem"))
-        raw = ok(self.find("wide30k", "sqlite", "mem"))
-        peak_rt, peak_raw = med(rt, "peak_delta_mb"), med(raw, "peak_delta_mb")
-        x = peak_rt / peak_raw if peak_rt and peak_raw else None
-        shown = "-" if x is None else f"{fx(x)} ({fs(peak_rt)} vs {fs(peak_raw)} MB)"
-        row(
-            f"{self.n('wide30k')} runs x 100 fields to DataFrame: peak memory",
-            "≤ 0.6x raw",
-            x,
-            0.6,
-            shown,
-        )
+        x, rt, raw = self.mem_ratio("wide30k", "peak_delta_mb")
+        shown = "-" if x is None else f"{fx(x)} ({fs(rt)} vs {fs(raw)} MB)"
+        name = f"{self.n('wide30k')} runs x 100 fields to DataFrame: peak memory"
+        row(name, "≤ 0.6x raw", x, 0.6, shown)
         million = ok(self.find("1M", "runtable", "mem"))
         seconds = med(million, "seconds")
         peak = med(million, "peak_mb")
@@ -217,6 +204,14 @@ class Report:
         shown = "-" if peak is None else f"{peak / 1024:.2f} GB"
         row(name + ": peak RSS", "≤ 1.5 GB", None if peak is None else peak / 1024, 1.5, shown)
         return table(["workload", "target", "measured", "met?"], rows)
+
+    def mem_ratio(self, workload: str, key: str) -> tuple[float | None, float, float]:
+        """runtable's median ``key`` over the raw baseline's (None when either is missing)."""
+        rt = med(ok(self.find(workload, "runtable", "mem")), key)
+        raw = med(ok(self.find(workload, "sqlite", "mem")), key)
+        if rt is None or not raw:
+            return None, 0.0, 0.0
+        return rt / raw, rt, raw
 
     def w4_memory(self, tool: str) -> tuple[float | None, float | None]:
         results = ok(self.find("W4-write", tool, "mem"))
