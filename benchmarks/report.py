@@ -1,5 +1,6 @@
 """The markdown report of a benchmark run: its environment, the table of issue 11's targets, then
-the detailed tables (same-process ratios, execution overhead, memory, 1M runs, import)."""
+the detailed tables (same-process ratios, memory, 1M runs, import). Reads the cases of
+``run.py``; measures nothing itself."""
 
 from __future__ import annotations
 

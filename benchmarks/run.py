@@ -201,7 +201,8 @@ class Runner:
             script(tool, "setup", case.workload, case.size, root), root, self.args.timeout
         )
         if result["status"] != "ok":
-            return {**result, "status": result["status"], "reason": "setup failed"}
+            why = result.get("error") or result.get("reason") or result["status"]
+            return {**result, "reason": f"setup failed: {why}"}
         self.setup_done.add((case.workload, tool))
         return None
 
