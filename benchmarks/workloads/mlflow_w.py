@@ -1,157 +1,118 @@
-"""MLflow's workloads (run in ``benchmarks/.venvs/mlflow``). See ``_common`` for the protocol.
+"""MLflow's side of the cheap workloads it has (run in ``benchmarks/.venvs/mlflow``): W3 and W4.
+See ``_common`` for the protocol and ``sqlite_w`` for the raw baselines they are paired with.
 
-The tracking store is SQLite (``sqlite:///<tmpdir>/mlflow.db``, artifacts in ``<tmpdir>/mlruns``);
-a workload name ending in ``_file`` uses MLflow's file store (``file://<tmpdir>/mlruns``) instead.
-Params become MLflow params, float fields metrics, arrays ``.npy`` artifacts. MLflow has no
-execution engine, so W6 is not available.
+The tracking store is SQLite (``<dir>/mlflow.db``, artifacts under ``<dir>/mlruns``), opened (its
+schema created by MLflow's migrations) before the timer, since MLflow has no close. Metrics go
+through ``log_batch`` (1,000 per call, MLflow's limit), arrays are ``.npy`` artifacts. MLflow's
+W2 (10k runs take minutes) and W5 (it needs that W2) are left out.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
-from _common import W4_RUNS, Timings, float_source, main, not_available, w2_points, w3_value
+import sqlite_w
+from _common import Ctx, Side, Timed, main, w3_value
 
+mlflow: Any = None  # the module, imported by preload()
 #: MLflow's limit on metrics per ``log_batch`` call.
 BATCH = 1000
 
 
-def tracking_uri(tmpdir: str, file_store: bool) -> str:
-    if file_store:
-        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # opt in to the file store of MLflow 3
-        return "file://" + os.path.join(tmpdir, "mlruns")
-    return "sqlite:///" + os.path.join(tmpdir, "mlflow.db")
-
-
-def preload(tmpdir: str, file_store: bool = False) -> Any:
-    """Import MLflow and open its store (creating the database schema, untimed)."""
-    import mlflow
+def preload() -> None:
+    global mlflow
+    import mlflow as module
     import numpy  # noqa: F401
     import pandas  # noqa: F401
+
+    mlflow = module
+
+
+def open_store(directory: Path) -> None:
+    """Point MLflow at ``directory``'s database, creating its schema when new (untimed)."""
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri(tmpdir, file_store))
-    MlflowClient().search_experiments()  # creates the tables (alembic migrations) when new
-    return mlflow
+    mlflow.set_tracking_uri(f"sqlite:///{directory / 'mlflow.db'}")
+    MlflowClient().search_experiments()
 
 
-def w1(size: int, tmpdir: str) -> None:
-    import mlflow  # cold: W1 is the whole process, imports and schema creation included
-
-    mlflow.set_tracking_uri(tracking_uri(tmpdir, False))
-    mlflow.set_experiment("w1")
-    with mlflow.start_run():
-        mlflow.log_metric("x", 0.5)
-    Timings().emit()
-
-
-def w2(size: int, tmpdir: str) -> None:
-    mlflow = preload(tmpdir)
-    timings = Timings()
-    with timings.time("total"):
-        mlflow.set_experiment("w2")
-        value = float_source()
-        for a, b, c in w2_points(size):
-            with mlflow.start_run():
-                mlflow.log_params({"a": a, "b": b, "c": c})
-                mlflow.log_metrics(
-                    {"f0": value(), "f1": value(), "f2": value(), "f3": value(), "f4": value()}
-                )
-    timings.info["runs"] = size
-    timings.emit()
-
-
-def w3(size: int, tmpdir: str, each: bool = False) -> None:
-    mlflow = preload(tmpdir)
+def w3(ctx: Ctx) -> Timed:
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
-    timings = Timings()
-    with timings.time("total"):
+    open_store(ctx.work)
+
+    def timed() -> None:
         mlflow.set_experiment("w3")
         with mlflow.start_run() as run:
-            if each:
-                for i in range(size):
-                    mlflow.log_metric("loss", w3_value(i), step=i)
-            else:
-                client = MlflowClient()
-                metrics = []
-                for i in range(size):
-                    metrics.append(Metric("loss", w3_value(i), int(time.time() * 1000), i))
-                for start in range(0, size, BATCH):
-                    client.log_batch(run.info.run_id, metrics=metrics[start : start + BATCH])
-    timings.info["api"] = "log_metric per value" if each else f"log_batch of {BATCH} metrics"
-    timings.emit()
+            metrics = []
+            for i in range(ctx.size):
+                metrics.append(Metric("loss", w3_value(i), int(time.time() * 1000), i))
+            client = MlflowClient()
+            for start in range(0, ctx.size, BATCH):
+                client.log_batch(run.info.run_id, metrics=metrics[start : start + BATCH])
+
+    ctx.info["api"] = f"log_batch of {BATCH} metrics"
+    return timed
 
 
-def w4_write(size: int, tmpdir: str, file_store: bool = False) -> None:
+def write_w4(directory: Path, data: list[Any]) -> None:
     import numpy as np
 
-    mlflow = preload(tmpdir, file_store)
-    timings = Timings()
-    n = size * 2**20 // 8
-    data = [np.random.default_rng(i).random(n) for i in range(W4_RUNS)]
-    stage = os.path.join(tmpdir, "stage")
-    os.makedirs(stage, exist_ok=True)
-    with timings.time("total"):
-        mlflow.set_experiment("w4")
-        for i, array in enumerate(data):
-            with mlflow.start_run():
-                mlflow.log_param("i", i)
-                path = os.path.join(stage, "x.npy")
-                np.save(path, array)
-                mlflow.log_artifact(path)
-    timings.info["data_mb"] = sum(a.nbytes for a in data) / 2**20
-    timings.emit()
+    stage = directory / "stage"
+    stage.mkdir(exist_ok=True)
+    artifacts = (directory / "mlruns").as_uri()
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("w4", artifact_location=artifacts))
+    for i, array in enumerate(data):
+        with mlflow.start_run():
+            mlflow.log_param("i", i)
+            path = os.path.join(stage, "x.npy")
+            np.save(path, array)
+            mlflow.log_artifact(path)
 
 
-def w4_read(size: int, tmpdir: str, file_store: bool = False) -> None:
+def w4_write(ctx: Ctx) -> Timed:
+    data = sqlite_w.w4_arrays(ctx.size)
+    ctx.info["data_mb"] = sum(a.nbytes for a in data) / 2**20
+    open_store(ctx.work)
+    return lambda: write_w4(ctx.work, data)
+
+
+def setup_w4(mb: int, root: Path) -> None:
+    directory = root / f"mlflow-w4-{mb}"
+    directory.mkdir()
+    open_store(directory)
+    write_w4(directory, sqlite_w.w4_arrays(mb))
+    sqlite_w.setup_w4(mb, root)
+
+
+def w4_read(ctx: Ctx) -> Timed:
     import numpy as np
 
-    mlflow = preload(tmpdir, file_store)
-    timings = Timings()
-    with timings.time("total"):
+    directory = ctx.root / f"mlflow-w4-{ctx.size}"
+    open_store(directory)
+
+    def timed() -> list[Any]:
         runs = mlflow.search_runs(experiment_names=["w4"], output_format="list")
         arrays = []
         for k, run in enumerate(runs):
             path = mlflow.artifacts.download_artifacts(
-                run_id=run.info.run_id,
-                artifact_path="x.npy",
-                dst_path=os.path.join(tmpdir, f"d{k}"),
+                run_id=run.info.run_id, artifact_path="x.npy", dst_path=str(ctx.work / f"d{k}")
             )
             arrays.append(np.load(path))
-    timings.info["data_mb"] = sum(a.nbytes for a in arrays) / 2**20
-    timings.emit()
+        ctx.info["writeable"] = any(a.flags.writeable for a in arrays)
+        ctx.info["data_mb"] = sum(a.nbytes for a in arrays) / 2**20
+        return arrays
+
+    return timed
 
 
-def w5(size: int, tmpdir: str) -> None:
-    mlflow = preload(tmpdir)
-    timings = Timings()
-    with timings.time("total"):
-        df = mlflow.search_runs(experiment_names=["w2"], max_results=max(size, 1))
-    timings.info["shape"] = list(df.shape)
-    timings.emit()
-
-
-def no_engine(size: int, tmpdir: str) -> None:
-    not_available("MLflow has no execution engine (runs are tracked, not executed)")
-
-
-WORKLOADS = {
-    "W1": w1,
-    "W2": w2,
-    "W3": w3,
-    "W3each": lambda size, tmpdir: w3(size, tmpdir, each=True),
-    "W4w": w4_write,
-    "W4r": w4_read,
-    "W4w_file": lambda size, tmpdir: w4_write(size, tmpdir, file_store=True),
-    "W4r_file": lambda size, tmpdir: w4_read(size, tmpdir, file_store=True),
-    "W5": w5,
-    "W6j1": no_engine,
-    "W6j2": no_engine,
-}
+SIDES: dict[str, Side] = {"W3": w3, "W4-write": w4_write, "W4-read": w4_read}
+SETUPS = {"W4-read": setup_w4}
 
 if __name__ == "__main__":
-    main(WORKLOADS)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    main(SIDES, SETUPS, preload=preload)
