@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -555,3 +557,40 @@ def test_a_parts_table_of_runtable_0_1_is_widened_for_todays_run_ids(shared_url:
     np.testing.assert_array_equal(
         session.load_experiment("parts01").runs.first().fields.a, np.arange(1000.0)
     )
+
+
+def test_sqlite_run_tables_keep_timestamps_as_sqlalchemy_writes_them(tmp_path: Path) -> None:
+    """runtable formats and parses SQLite's DATETIME text itself (in C, for speed): the text
+    is SQLAlchemy's, and text in other forms (written by other tools) reads as SQLAlchemy
+    reads it. The run id is the table's rowid (no second index to maintain per insert)."""
+    import sqlite3
+
+    from sqlalchemy.dialects import sqlite
+
+    path = tmp_path / "t.db"
+    session = rt.connect(f"sqlite:///{path}")
+    exp = session.create_experiment("t")
+    for _ in range(2):
+        with exp.run() as run:
+            run.fields.x = 1
+    exp.runs.at(1).started_at = datetime(2026, 1, 2, 3, 4, 5)  # no microseconds
+    exp.persist()
+    session.close()
+    impl = sa.DateTime().dialect_impl(sqlite.dialect())
+    write = impl.bind_processor(sqlite.dialect())
+    read = impl.result_processor(sqlite.dialect(), None)
+    with sqlite3.connect(path) as conn:
+        stored = [r[0] for r in conn.execute("SELECT runtable_started_at FROM e_t ORDER BY id_run")]
+        assert stored == [write(r.started_at) for r in exp.runs]
+        indexes = conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'e_t'").fetchall()
+        assert indexes == [("e_t",)]  # no sqlite_autoindex: id_run is the rowid
+        others = ["2026-01-02 03:04:05", "2026-01-02T03:04:05.000001", "2026-01-02 03:04:05.5"]
+        ids = [r.id for r in exp.runs]
+        conn.execute("UPDATE e_t SET runtable_started_at = ? WHERE id_run = ?", (others[0], ids[0]))
+        conn.execute("UPDATE e_t SET runtable_ended_at = ? WHERE id_run = ?", (others[1], ids[0]))
+        conn.execute("UPDATE e_t SET runtable_ended_at = ? WHERE id_run = ?", (others[2], ids[1]))
+    loaded = rt.connect(f"sqlite:///{path}").load_experiment("t").runs
+    assert loaded.at(0).started_at == read(others[0])
+    assert loaded.at(0).ended_at == read(others[1])
+    assert loaded.at(1).ended_at == read(others[2])
+    assert loaded.at(1).started_at == datetime(2026, 1, 2, 3, 4, 5)

@@ -187,8 +187,7 @@ class Experiment:
         ends normally and "failed" (with the traceback in ``error``) when it raises; the
         exception propagates.
         """
-        known = self.runs.frame.params
-        if not all(name in known for name in params):  # names of stored columns are checked
+        if not self.runs.frame.params.keys() >= params.keys():  # known columns were checked
             _check_param_names(params)
         return _TrackedRun(self, params)
 
@@ -500,8 +499,12 @@ class _TrackedRun:
         self._run: Run | None = None
 
     def __enter__(self) -> Run:
-        run = self._run = self._experiment._add(self._params, unique=False, checked=True)
-        run.started_at = utcnow()
+        experiment = self._experiment
+        frame = experiment.runs.frame
+        i = frame.append(experiment._next_id, self._params, grid=False, started_at=utcnow())
+        experiment._next_id += 1
+        experiment._digests = None
+        run = self._run = Run._view(frame, i)
         return run
 
     def __exit__(

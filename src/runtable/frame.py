@@ -140,38 +140,37 @@ class RunFrame:
         error: str | None = None,
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
-        steps: str | dict[str, Any] | None = None,
-        fields: Mapping[str, Any] | None = None,
     ) -> int:
-        """Add one run (params and fields checked as new columns when new); its position."""
-        if self.position(run_id) is not None:
+        """Add one run, without fields (new params checked as new columns); its position."""
+        positions = self._positions
+        if positions is None:
+            self.position(run_id)
+            positions = self._positions
+            assert positions is not None
+        if run_id in positions:
             raise ValueError(f"a run with id {run_id} already exists")
-        for name in params:
-            if name not in self.params:
-                self.add_column(name, "param")
-        if fields:
-            for name in fields:
-                if name not in self.fields:
-                    self.add_column(name, "field")
+        columns = self.params
+        if not columns.keys() >= params.keys():
+            for name in params:
+                if name not in columns:
+                    self.add_column(name, "param")
         i = len(self.ids)
         self.ids.append(run_id)
         self.status.append(status)
         self.error.append(error)
         self.started_at.append(started_at)
         self.ended_at.append(ended_at)
-        self.steps.append(steps)
+        self.steps.append(None)
         self.grid.append(grid)
-        for name, column in self.params.items():
-            column.append(params.get(name, ABSENT))
-        if fields:
-            for name, column in self.fields.items():
-                column.append(fields.get(name, ABSENT))
-            self.float_columns.difference_update(fields)
+        if len(params) == len(columns):  # every param column has a value: no lookups to miss
+            for name, column in columns.items():
+                column.append(params[name])
         else:
-            for column in self.fields.values():
-                column.append(ABSENT)
-        if self._positions is not None:
-            self._positions[run_id] = i
+            for name, column in columns.items():
+                column.append(params.get(name, ABSENT))
+        for column in self.fields.values():
+            column.append(ABSENT)
+        positions[run_id] = i
         return i
 
     def extend_grid(

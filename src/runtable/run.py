@@ -224,6 +224,16 @@ class Fields(_RunValues):
         if floats:
             floats.discard(key)
 
+    # ``fields.x = v`` is the hot path of a sweep: the same as ``fields["x"] = v``, inline.
+    def __setattr__(self, name: str, value: Any) -> None:
+        column = self._columns.get(name)
+        if column is None:
+            column = self._frame.add_column(name, "field")
+        column[self._i] = value
+        floats = self._frame.float_columns
+        if floats:
+            floats.discard(name)
+
     def __delitem__(self, key: str) -> None:
         column = self._columns.get(key)
         if column is None or column[self._i] is ABSENT:

@@ -18,7 +18,8 @@ SQLAlchemy 2.1.9; ``PYTHONPATH=src python benchmarks/processors.py --reps 7``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -150,16 +151,65 @@ def select_columns(
 def bind_processor(type_: sa.types.TypeEngine[Any], sa_dialect: sa.Dialect) -> Processor:
     """The function SQLAlchemy applies to a value of ``type_`` sent to ``sa_dialect``'s driver
     (None for none): that of the dialect's own implementation of the type, as SQLAlchemy's
-    statement execution uses it."""
-    return type_.dialect_impl(sa_dialect).bind_processor(sa_dialect)
+    statement execution uses it; for SQLite's DATETIME, the same text made by
+    ``datetime.isoformat`` (see `_sqlite_datetime_bind`)."""
+    processor = type_.dialect_impl(sa_dialect).bind_processor(sa_dialect)
+    if processor is not None and sa_dialect.name == "sqlite" and isinstance(type_, sa.DateTime):
+        return _sqlite_datetime_bind(processor)
+    return processor
 
 
 def result_processor(
     type_: sa.types.TypeEngine[Any], sa_dialect: sa.Dialect, type_code: Any
 ) -> Processor:
     """The function SQLAlchemy applies to a value of ``type_`` that ``sa_dialect``'s driver
-    returned with ``type_code`` (its cursor description's), or None."""
-    return type_.dialect_impl(sa_dialect).result_processor(sa_dialect, type_code)
+    returned with ``type_code`` (its cursor description's), or None; for SQLite's DATETIME,
+    ``datetime.fromisoformat`` where it gives the same value (see `_sqlite_datetime_result`)."""
+    processor = type_.dialect_impl(sa_dialect).result_processor(sa_dialect, type_code)
+    if processor is not None and sa_dialect.name == "sqlite" and isinstance(type_, sa.DateTime):
+        return _sqlite_datetime_result(processor)
+    return processor
+
+
+#: The text SQLAlchemy's SQLite DATETIME stores: ``YYYY-MM-DD HH:MM:SS.ffffff`` (26 chars).
+_SQLITE_DATETIME_LENGTH = 26
+
+
+def _sqlite_datetime_bind(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy formats a naive datetime for SQLite with a Python format string (about
+    2.9 us a value here); ``isoformat(" ", "microseconds")`` writes the same text in C (about
+    1.1 us): 10,000 runs' two timestamps cost 22 ms instead of 58 (``python -m timeit`` on
+    this 2-core machine, 2026-12-05). Anything but a naive datetime goes the general way."""
+    iso = datetime.isoformat
+
+    def process(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return iso(value, " ", "microseconds")
+        return general(value)
+
+    return process
+
+
+def _sqlite_datetime_result(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy parses SQLite's DATETIME text with a regular expression; for the text it
+    writes (`_sqlite_datetime_bind`) ``datetime.fromisoformat`` gives the same naive datetime,
+    in C. Other text (no microseconds, written by another tool) goes the general way."""
+    parse = datetime.fromisoformat
+
+    def process(value: Any) -> Any:
+        if (
+            type(value) is str
+            and len(value) == _SQLITE_DATETIME_LENGTH
+            and value[10] == " "
+            and value[19] == "."
+        ):
+            try:
+                return parse(value)
+            except ValueError:
+                pass
+        return general(value)
+
+    return process
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

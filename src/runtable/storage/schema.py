@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 EXPERIMENTS = "experiments"
 
 
+#: Run ids are 64-bit. On SQLite the key is declared INTEGER, which makes it the table's rowid:
+#: one b-tree instead of a table plus a unique index (BIGINT), half the work per inserted run.
+RUN_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 class Schema:
     """runtable's tables in one database: ``dialect`` types the columns, ``sa_dialect``
     compiles the DDL, ``url`` (password hidden) names the database in errors."""
@@ -56,7 +61,7 @@ class Schema:
         else:
             status, error, started, ended, steps = layout.FORMAT1_COLUMNS.values()
         columns: list[sa.Column[Any]] = [
-            sa.Column("id_run", sa.BigInteger, primary_key=True, autoincrement=False),
+            sa.Column("id_run", RUN_ID, primary_key=True, autoincrement=False),
             sa.Column("id_experiment", sa.String(32), nullable=False),
             sa.Column(status, sa.String(16), nullable=False),
             column(error, "long_text"),

@@ -555,7 +555,16 @@ class SQLStore(Store):
             if fields is not None:
                 specs = layout.select_specs(name, specs, fields)
             table = self._schema.run_table(name, specs, storage_format=storage_format)
-            query = sa.select(table).order_by(table.c.id_run)
+            transactional = self.dialect.transactional
+            # With transactions, rows of another version of the experiment (a replace between
+            # the experiments row's read and this one) are left out by the database and show
+            # as a count that does not match; without, their ids are fetched and compared.
+            mine = table.c.id_experiment == row["id"]
+            if transactional:
+                wanted = [c for c in table.c if c.name != "id_experiment"]
+                query = sa.select(*wanted).where(mine).order_by(table.c.id_run)
+            else:
+                query = sa.select(table).order_by(table.c.id_run)
             if where:
                 # The bound parameter makes drivers run exactly one statement: a condition
                 # cannot smuggle in a second one ("1=1; DROP TABLE ...").
@@ -565,9 +574,11 @@ class SQLStore(Store):
                 query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
             data, n = bulk.select_columns(conn, table, query, name)
             row["runs_read"] = n
-            if where and self.dialect.transactional:  # the whole table, to check the snapshot
-                count = sa.select(sa.func.count()).select_from(table)
-                row["runs_read"] = conn.execute(count).scalar_one()
+            if transactional:
+                data["id_experiment"] = [row["id"]] * n
+                if where:  # the whole table, to check the snapshot
+                    count = sa.select(sa.func.count()).select_from(table).where(mine)
+                    row["runs_read"] = conn.execute(count).scalar_one()
             if storage_format == 1:
                 for old, new in layout.FORMAT1_COLUMNS.items():
                     data[new] = data.pop(old)
