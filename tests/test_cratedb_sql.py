@@ -236,7 +236,9 @@ def test_run_tables_are_clustered_by_run_and_shards_come_from_the_url() -> None:
     assert "CLUSTERED BY (id_run) INTO 6 SHARDS" in ddl
     assert "shards" not in str(store.engine.url)  # runtable's option, not the driver's
     default = SQLStore("crate://localhost:4200")
-    assert "CLUSTERED BY (id_run)" in _sql(default, CreateTable(default._schema.run_table("s", SPECS)))
+    assert "CLUSTERED BY (id_run)" in _sql(
+        default, CreateTable(default._schema.run_table("s", SPECS))
+    )
     assert "SHARDS" not in _sql(default, CreateTable(default._schema.run_table("s", SPECS)))
 
 
