@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .session import Session
-    from .storage.base import IfExists, StoredExperiment
+    from .storage.base import ExperimentData, IfExists, StoredExperiment
 
 
 class ExperimentFields(Namespace):
@@ -219,7 +219,7 @@ class Experiment:
         ``resume=True`` skips the runs that are done and whose own record of each of these
         steps (name, source hash, config digest, seed) matches: what finishing an interrupted
         sweep needs. ``persist=True`` writes finished runs to the database as they complete, in
-        batches (every second or 500 runs), so a crash loses at most the runs not yet written;
+        batches (every second or 2,000 runs), so a crash loses at most the runs not yet written;
         an experiment not stored yet is first persisted with ``if_exists``.
 
         What happened is in ``last_execution`` (runs done, failed, skipped) and logged on the
@@ -383,6 +383,19 @@ class Experiment:
             )
         return self._session
 
+    def _stored_data(self, pickle: bytes | None = None) -> ExperimentData:
+        """The experiment's own values as storage takes them."""
+        from .storage.base import ExperimentData
+
+        return ExperimentData(
+            name=self.name,
+            fields=self.fields,
+            config=self.config,
+            seed=self.seed,
+            meta=self._metadata(),
+            pickle=pickle,
+        )
+
     def _metadata(self) -> dict[str, Any]:
         from .provenance import environment, git_commit
         from .storage.columns import _jsonable
@@ -530,7 +543,7 @@ class _TrackedRun:
 class _RunSink:
     """Writes finished runs of an execution to the database in batches."""
 
-    BATCH_RUNS = 500
+    BATCH_RUNS = 2000
     BATCH_SECONDS = 1.0
 
     def __init__(self, experiment: Experiment, if_exists: IfExists) -> None:
@@ -542,6 +555,9 @@ class _RunSink:
             self.session.store.check_writable(experiment.name)
         self.pending: list[int] = []
         self.last = time.monotonic()
+        # The experiment's own values and metadata do not change while it executes: built
+        # (and encoded by the store) once for every batch.
+        self.data = experiment._stored_data()
 
     def add(self, run: Run) -> None:
         self.pending.append(run._i)
@@ -552,7 +568,7 @@ class _RunSink:
     def flush(self) -> None:
         if self.pending:
             try:
-                self.session._save_runs(self.experiment, self.pending)
+                self.session._save_runs(self.experiment, self.pending, self.data)
             except BaseException:
                 frame = self.experiment.runs.frame
                 for i in self.pending:  # not stored: resume=True must run them again

@@ -180,14 +180,19 @@ class Session:
             pickle = cloudpickle.dumps(experiment)
         frame = experiment.runs.frame
         flush_series(frame)
-        data = _experiment_data(experiment, pickle)
+        data = experiment._stored_data(pickle)
         experiment.id = self.store.save(data, frame, if_exists=if_exists)
 
-    def _save_runs(self, experiment: Experiment, positions: list[int]) -> None:
-        """Write the runs at ``positions`` of the experiment (a batch costs its own size)."""
+    def _save_runs(
+        self, experiment: Experiment, positions: list[int], data: ExperimentData | None = None
+    ) -> None:
+        """Write the runs at ``positions`` of the experiment (a batch costs its own size);
+        ``data``: the experiment's own values when the caller keeps them across batches."""
         frame = experiment.runs.frame
         flush_series(frame, positions)
-        self.store.save_runs(_experiment_data(experiment, None), frame.take(positions))
+        if data is None:
+            data = experiment._stored_data()
+        self.store.save_runs(data, frame.take(positions))
 
     def close(self) -> None:
         """Release the database connections."""
@@ -212,19 +217,6 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.url}>"
-
-
-def _experiment_data(experiment: Experiment, pickle: bytes | None) -> ExperimentData:
-    from .storage.base import ExperimentData
-
-    return ExperimentData(
-        name=experiment.name,
-        fields=experiment.fields,
-        config=experiment.config,
-        seed=experiment.seed,
-        meta=experiment._metadata(),
-        pickle=pickle,
-    )
 
 
 def _warn_only_in_pickle(name: str, skipped: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,6 +32,9 @@ class ExperimentData:
     seed: int
     meta: dict[str, Any]
     pickle: bytes | None = None
+    #: ``fields`` and ``config`` as codec bytes, once a store has encoded them: an incremental
+    #: persist hands the same ExperimentData with every batch, and they are encoded once.
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -265,8 +265,11 @@ class SQLStore(Store):
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
         must have the same params), and update the experiment's row. One transaction."""
         name = experiment.name
-        fields_blob = layout.encode_experiment_value(experiment.fields, "fields")
-        config_blob = layout.encode_experiment_value(experiment.config, "config")
+        encoded = experiment.encoded
+        if not encoded:
+            encoded["fields"] = layout.encode_experiment_value(experiment.fields, "fields")
+            encoded["config"] = layout.encode_experiment_value(experiment.config, "config")
+        fields_blob, config_blob = encoded["fields"], encoded["config"]
         with self._connect(f"save runs of experiment {name!r}", write=True) as conn:
             self.dialect.lock(conn, name)
             stored = self._select_row(conn, name) if self._schema.has_experiments(conn) else None
