@@ -124,6 +124,33 @@ FILE_BACKENDS = [
 BACKENDS = ["sqlite-memory", *FILE_BACKENDS]
 
 
+def _backend_id(backend: Any) -> str:
+    return str(backend.values[0] if hasattr(backend, "values") else backend)
+
+
+def except_cratedb(backends: list[Any]) -> list[Any]:
+    """``backends`` (BACKENDS or FILE_BACKENDS) without the CrateDB one, for
+    ``@pytest.mark.parametrize("url", except_cratedb(BACKENDS), indirect=True)`` (or
+    ``shared_url``) on a test that exercises no CrateDB-specific code: say why beside it."""
+    return [b for b in backends if _backend_id(b) != "cratedb"]
+
+
+def backend_cases(
+    fixture: str, argname: str, values: list[Any], on_cratedb: list[Any]
+) -> pytest.MarkDecorator:
+    """Parametrize the backend fixture ``fixture`` ("url" or "shared_url") and ``argname``:
+    every value on every other backend, and only the values in ``on_cratedb`` on CrateDB. For
+    a test whose values differ only in backend-independent code (say why beside it): CrateDB
+    then runs a representative of its own path, not every value again."""
+    cases = []
+    for backend in BACKENDS if fixture == "url" else FILE_BACKENDS:
+        marks = backend.marks if hasattr(backend, "marks") else ()
+        ident = _backend_id(backend)
+        for value in on_cratedb if ident == "cratedb" else values:
+            cases.append(pytest.param(ident, value, marks=marks, id=f"{value!r}-{ident}"))
+    return pytest.mark.parametrize((fixture, argname), cases, indirect=[fixture])
+
+
 def _backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     backend = request.param
     if backend == "sqlite-memory":

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from campaign.tally import record
-from conftest import backend_name, blob, shrink_cells, write_sql
+from conftest import backend_cases, backend_name, blob, shrink_cells, write_sql
 from identical import assert_identical
 
 import runtable as rt
@@ -188,8 +188,22 @@ def _big(session: rt.Session, value: Any, max_cell_bytes: int) -> rt.Experiment:
     return exp
 
 
-@pytest.mark.parametrize("method", ["native", "whole_parts"])
-@pytest.mark.parametrize("slice_bytes", [1000, 4096, 1 << 20])
+#: How parts are read (storage.chunks: the backend's own way or whole parts, the way for
+#: backends without slices) and the slice size, turned by the tests of the reader below.
+#: CrateDB always reads whole parts, without slices: there every choice is the same read,
+#: so it runs one.
+READS = [f"{how}-{size}" for how in ("native", "whole_parts") for size in (1000, 4096, 1 << 20)]
+
+
+def _read_parts(monkeypatch: pytest.MonkeyPatch, read: str) -> None:
+    """White-box knobs of storage.chunks' reader: the slice size and the read method."""
+    method, size = read.split("-")
+    monkeypatch.setattr(chunks, "SLICE_BYTES", int(size))
+    if method == "whole_parts":
+        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
+
+
+@backend_cases("shared_url", "read", READS, on_cratedb=[READS[0]])
 @pytest.mark.parametrize(
     "value",
     [
@@ -202,11 +216,9 @@ def _big(session: rt.Session, value: Any, max_cell_bytes: int) -> rt.Experiment:
     ids=["float64", "complex-F", "int16", "dict", "bytes"],
 )
 def test_values_in_parts_are_read_back_slice_by_slice(
-    shared_url: str, monkeypatch: pytest.MonkeyPatch, slice_bytes: int, value: Any, method: str
+    shared_url: str, monkeypatch: pytest.MonkeyPatch, read: str, value: Any
 ) -> None:
-    monkeypatch.setattr(chunks, "SLICE_BYTES", slice_bytes)
-    if method == "whole_parts":  # the way for backends without slices (CrateDB)
-        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
+    _read_parts(monkeypatch, read)
     session = rt.connect(shared_url)
     _big(session, value, max_cell_bytes=3000)
     loaded = rt.connect(shared_url).load_experiment("big")
@@ -288,13 +300,12 @@ DAMAGED_PARTS = {
 }
 
 
-@pytest.mark.parametrize("method", ["native", "whole_parts"])
+@backend_cases("shared_url", "read", [READS[2], READS[5]], on_cratedb=[READS[2]])
 @pytest.mark.parametrize("damage", list(DAMAGED_PARTS))
 def test_a_damaged_part_is_a_corrupt_value(
-    shared_url: str, monkeypatch: pytest.MonkeyPatch, damage: str, method: str
+    shared_url: str, monkeypatch: pytest.MonkeyPatch, damage: str, read: str
 ) -> None:
-    if method == "whole_parts":
-        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
+    _read_parts(monkeypatch, read)
     session = rt.connect(shared_url)
     _big(session, np.arange(2000.0), max_cell_bytes=3000)
     statement = DAMAGED_PARTS[damage]
