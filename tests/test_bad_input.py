@@ -92,7 +92,7 @@ BAD_EXPERIMENT_NAMES: list[Any] = [
 
 
 #: Names are checked in Python before any SQL is sent: no backend-specific code runs, so the
-#: CrateDB stand-in (slow per test) skips these; SQLite and PostgreSQL check nothing was written.
+#: CrateDB stand-in skips these; SQLite and PostgreSQL check that nothing was written.
 NO_SQL_SENT = pytest.mark.parametrize("url", except_cratedb(BACKENDS), indirect=True)
 
 
