@@ -274,6 +274,7 @@ def test_persist_failing_midway_leaves_the_database_as_it_was(session: rt.Sessio
         _persisted(session, "doomed", [{"a": 1}, {"a": np.ones(3)}])
     assert list(session.ls()["name"]) == ["before"]
     assert "e_doomed" not in table_names(session)
+    assert {"experiments", "e_before"} <= table_names(session)  # it does see the tables
     assert _loaded_fields(session, "before") == [{"a": 1}]
 
 
@@ -341,6 +342,7 @@ def test_ls_lists_experiments_with_their_run_counts(session: rt.Session) -> None
 
 def test_delete_experiment(session: rt.Session) -> None:
     session.create_experiment("gone").add_run(x=1).persist()
+    assert "e_gone" in table_names(session)
     session.delete_experiment("gone")
     assert session.ls().empty
     assert "e_gone" not in table_names(session)
