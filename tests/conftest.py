@@ -124,6 +124,33 @@ FILE_BACKENDS = [
 BACKENDS = ["sqlite-memory", *FILE_BACKENDS]
 
 
+def _backend_id(backend: Any) -> str:
+    return str(backend.values[0] if hasattr(backend, "values") else backend)
+
+
+def except_cratedb(backends: list[Any]) -> list[Any]:
+    """``backends`` (BACKENDS or FILE_BACKENDS) without the CrateDB one, for
+    ``@pytest.mark.parametrize("url", except_cratedb(BACKENDS), indirect=True)`` (or
+    ``shared_url``) on a test that exercises no CrateDB-specific code: say why beside it."""
+    return [b for b in backends if _backend_id(b) != "cratedb"]
+
+
+def backend_cases(
+    fixture: str, argname: str, values: list[Any], on_cratedb: list[Any]
+) -> pytest.MarkDecorator:
+    """Parametrize the backend fixture ``fixture`` ("url" or "shared_url") and ``argname``:
+    every value on every other backend, and only the values in ``on_cratedb`` on CrateDB. For
+    a test whose values differ only in backend-independent code (say why beside it): CrateDB
+    then runs a representative of its own path, not every value again."""
+    cases = []
+    for backend in BACKENDS if fixture == "url" else FILE_BACKENDS:
+        marks = backend.marks if hasattr(backend, "marks") else ()
+        ident = _backend_id(backend)
+        for value in on_cratedb if ident == "cratedb" else values:
+            cases.append(pytest.param(ident, value, marks=marks, id=f"{value!r}-{ident}"))
+    return pytest.mark.parametrize((fixture, argname), cases, indirect=[fixture])
+
+
 def _backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     backend = request.param
     if backend == "sqlite-memory":
@@ -174,7 +201,76 @@ def empty_cratedb(url: Any, schema: str = "doc") -> None:
 
 def backend_name(session: runtable.Session) -> str:
     """The SQLAlchemy dialect name of a session's database: sqlite, postgresql or crate."""
-    return str(session.store.engine.dialect.name)  # type: ignore[attr-defined]
+    import sqlalchemy as sa
+
+    return str(sa.make_url(session.url).get_backend_name())
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL of the tests' own, through the public API
+#
+# Tests that damage a database on purpose, or look at its tables, do it with SQL through
+# `session.query` (which also reaches an in-memory SQLite database), never through runtable's
+# storage objects.
+# ---------------------------------------------------------------------------------------------
+
+
+def table_names(session: runtable.Session) -> set[str]:
+    """The tables of the session's database (in the schema runtable writes to)."""
+    backend = backend_name(session)
+    if backend == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    else:
+        schema = "'doc'" if backend == "crate" else "current_schema()"
+        sql = (
+            "SELECT table_name AS name FROM information_schema.tables "
+            f"WHERE table_schema = {schema}"
+        )
+    return set(session.query(sql)["name"])
+
+
+def blob(session: runtable.Session, data: bytes) -> bytes | str:
+    """``data`` as a parameter of `session.query` for a binary column: base64 text on CrateDB,
+    which has no binary columns (runtable keeps bytes there as base64)."""
+    if backend_name(session) == "crate":
+        import base64
+
+        return base64.b64encode(data).decode("ascii")
+    return data
+
+
+def write_sql(session: runtable.Session, sql: str, *tables: str, **params: Any) -> None:
+    """Run a statement that changes data (bytes given with `blob`), then make the change
+    visible to every reader: CrateDB's reads see a write only after ``REFRESH TABLE``."""
+    session.query(sql, params)
+    if tables and backend_name(session) == "crate":
+        session.query(f"REFRESH TABLE {', '.join(tables)}")
+
+
+def shrink_cells(
+    session: runtable.Session,
+    max_cell_bytes: int,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+    *,
+    buffers_above: int | None = None,
+) -> None:
+    """Make the session store values longer than ``max_cell_bytes`` encoded bytes in parts
+    and, with ``buffers_above`` (and ``monkeypatch`` to undo it), write encoded values at least
+    that long from the codec's buffers without joining them.
+
+    The private size thresholds the behaviour tests turn (storage's cell limit, 256 MB by
+    default and 16 MB on CrateDB; the buffers threshold, 64 MB), so that kilobytes cross them:
+    what follows is observed through the public API and SQL only. Every use of storage's
+    internals by those tests is here, so a change of them changes this function only."""
+    session.store.dialect.max_cell_bytes = max_cell_bytes  # type: ignore[attr-defined]
+    if buffers_above is not None:
+        assert monkeypatch is not None, "the buffers threshold is module-wide: undo it"
+        import runtable.storage.columns as columns
+
+        monkeypatch.setattr(columns, "BUFFERS_ABOVE", buffers_above)
+
+
+# ------------------------------------------------------------------- end of the tests' own SQL --
 
 
 @pytest.fixture(params=BACKENDS)

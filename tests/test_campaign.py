@@ -46,6 +46,7 @@ from campaign.checks import (
 )
 from campaign.steps import FlakyError, measure
 from campaign.tally import record
+from conftest import backend_name, blob, write_sql
 from identical import assert_identical
 
 import runtable as rt
@@ -108,22 +109,26 @@ def sqlite_url(tmp_path: Path) -> str:
 
 def cap_pages(session: rt.Session, extra_pages: int) -> Callable[[], None]:
     """Keep the session's SQLite database from growing more than ``extra_pages`` pages past
-    its current size (``PRAGMA max_page_count`` on every new connection); returns a function
-    that lifts the cap."""
-    engine = session.store.engine  # type: ignore[attr-defined]
+    its current size, as a full disk would: ``PRAGMA max_page_count`` on every connection
+    that any engine opens to that file from now on (SQLAlchemy's ``connect`` event of all
+    engines), after the session has released the connections it holds. Returns a function
+    that lifts the cap (the session then releases its capped connections again)."""
+    path = os.path.realpath(str(sa.make_url(session.url).database))
     limit = int(session.query("PRAGMA page_count").iloc[0, 0]) + extra_pages
 
-    @sa.event.listens_for(engine, "connect")
     def cap(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA max_page_count = {limit}")
+        files = [row[2] for row in cursor.execute("PRAGMA database_list")]
+        if path in map(os.path.realpath, filter(None, files)):
+            cursor.execute(f"PRAGMA max_page_count = {limit}")
         cursor.close()
 
-    engine.dispose()  # pooled connections have no cap: new ones get it
+    sa.event.listen(sa.Engine, "connect", cap)
+    session.close()  # pooled connections have no cap: new ones get it
 
     def lift() -> None:
-        sa.event.remove(engine, "connect", cap)
-        engine.dispose()
+        sa.event.remove(sa.Engine, "connect", cap)
+        session.close()
 
     return lift
 
@@ -657,7 +662,7 @@ def test_a_corrupted_stored_value_names_its_run_and_field_and_breaks_nothing_els
 ) -> None:
     sql, field, backends = CORRUPTIONS[corruption]
     session = rt.connect(shared_url)
-    backend = session.store.engine.dialect.name  # type: ignore[attr-defined]
+    backend = backend_name(session)
     if backend not in backends:
         pytest.skip(f"{backend} refuses this UPDATE itself (typed column)")
     good = session.create_experiment("good", note="n").add_runs(x=range(6)).execute(corruptible)
@@ -667,17 +672,14 @@ def test_a_corrupted_stored_value_names_its_run_and_field_and_breaks_nothing_els
     stored_path = session.query(f"SELECT path FROM e_good WHERE id_run = {bad}")["path"][0]
     if backend == "crate":  # bytes are base64 text there
         stored_path = base64.b64decode(stored_path)
-    blob = session.store.dialect.column_type("blob")  # type: ignore[attr-defined]
     values = {
         "junk": JUNK,
         "half": bytes(stored_path)[:40],
         "entry": rt.codec.encode({"mixed": JUNK}),
     }
-    binds = [sa.bindparam(k, v, type_=blob) for k, v in values.items() if f":{k}" in sql]
-    binds += [sa.bindparam("bad", bad)] if ":bad" in sql else []
-    with session.store.engine.begin() as conn:  # type: ignore[attr-defined]
-        conn.execute(sa.text(sql).bindparams(*binds))
-        session.store.dialect.refresh(conn, ["e_good", "experiments"])  # type: ignore[attr-defined]
+    params = {k: blob(session, v) for k, v in values.items() if f":{k}" in sql}
+    params.update({"bad": bad} if ":bad" in sql else {})
+    write_sql(session, sql, "e_good", "experiments", **params)
     record("test_campaign.py::corrupt", faults=1)
 
     reader = rt.connect(shared_url)

@@ -379,6 +379,7 @@ def test_a_reader_never_sees_half_of_a_commit(shared_url: str) -> None:
     that is there has its field (a load that reads the column list before a commit and the
     rows after it shows runs without their fields)."""
     # each append rewrites the runs stored before it: 30 rounds keep the stand-in's run short
+    # (100 took 68 s there on the shared 2-core machine, 30 take about 7 s)
     rounds = 30 if shared_url.startswith("crate") else 100
 
     def torn(loaded: rt.Experiment) -> str | None:

@@ -12,41 +12,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from campaign.tally import record
+from conftest import backend_cases, backend_name, blob, shrink_cells, write_sql
 from identical import assert_identical
 
 import runtable as rt
 import runtable.storage.chunks as chunks
 from runtable.cli import main as cli_main
-from runtable.names import STATUS_COLUMN
-from runtable.run import STATUSES
-from runtable.storage.sql import RUN_STATUSES
 
-
-def _engine(session: rt.Session) -> sa.Engine:
-    return session.store.engine  # type: ignore[attr-defined, no-any-return]
+#: The column of a run's status (the stored format, mkdocs/format.md).
+STATUS_COLUMN = "runtable_status"
 
 
 def _sql(session: rt.Session, statement: str, **params: Any) -> None:
-    """Run a damaging statement: bytes bound as the backend keeps them (base64 text on
-    CrateDB), and the table refreshed where writes are seen only after a refresh."""
-    dialect = session.store.dialect  # type: ignore[attr-defined]
-    blob = dialect.column_type("blob")
-    binds = [
-        sa.bindparam(k, v, type_=blob) if isinstance(v, bytes) else sa.bindparam(k, v)
+    """Run a damaging statement through the public API: bytes as the backend keeps them
+    (base64 text on CrateDB), and the table refreshed where writes are seen only after a
+    refresh."""
+    values = {
+        k: blob(session, v) if isinstance(v, bytes) else v
         for k, v in params.items()
         if f":{k}" in statement
-    ]
-    with _engine(session).begin() as conn:
-        conn.execute(sa.text(statement).bindparams(*binds))
-        table = re.search(r"(?:UPDATE|FROM|TABLE)\s+(\w+)", statement)
-        if table is not None:
-            dialect.refresh(conn, [table.group(1)])
-
-
-def _quote(session: rt.Session, name: str) -> str:
-    return str(_engine(session).dialect.identifier_preparer.quote(name))
+    }
+    table = re.search(r"(?:UPDATE|FROM|TABLE)\s+(\w+)", statement)
+    write_sql(session, statement, *([table.group(1)] if table else []), **values)
 
 
 def _stored(session: rt.Session) -> tuple[rt.Experiment, int]:
@@ -61,7 +49,7 @@ def _stored(session: rt.Session) -> tuple[rt.Experiment, int]:
 
 
 def _backend(session: rt.Session) -> str:
-    return str(_engine(session).dialect.name)
+    return backend_name(session)
 
 
 #: name -> (SQL that damages run :run of experiment "d", the field the error must name,
@@ -98,7 +86,7 @@ def test_a_damaged_cell_is_a_corrupt_value_not_a_wrong_one(shared_url: str, dama
     if _backend(session) not in backends:
         pytest.skip(f"{_backend(session)} refuses this UPDATE itself (typed column)")
     exp, run = _stored(session)
-    _sql(session, statement.replace(STATUS_COLUMN, _quote(session, STATUS_COLUMN)), run=run)
+    _sql(session, statement, run=run)
     record("test_damaged_cells.py::cells", faults=1)
 
     reader = rt.connect(shared_url)
@@ -143,8 +131,24 @@ def test_meta_that_names_the_wrong_kind_is_a_corrupt_value(shared_url: str, lie:
     assert (info.value.experiment, info.value.field) == ("d", field)
 
 
-def test_statuses_known_to_storage_are_those_of_runs() -> None:
-    assert frozenset(STATUSES) == RUN_STATUSES
+def test_every_status_a_run_can_have_loads_as_itself(tmp_path: Any) -> None:
+    """Loading refuses unknown statuses (above); every status a run reaches through the API,
+    the three the stored format documents, must load as itself, not as a damaged cell."""
+
+    def fails_on_one(i: int) -> dict[str, int]:
+        if i == 1:
+            raise ValueError("fails on purpose")
+        return {"n": i}
+
+    url = f"sqlite:///{tmp_path / 'statuses.db'}"
+    exp = rt.connect(url).create_experiment("s").add_runs(i=[0, 1])
+    exp.execute(fails_on_one, on_error="record").add_runs(i=[2]).persist()
+    loaded = rt.connect(url).load_experiment("s")
+    assert [(r.params.i, r.status) for r in loaded.runs] == [
+        (0, "done"),
+        (1, "failed"),
+        (2, "pending"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -177,15 +181,29 @@ def test_a_damaged_experiments_row_hides_no_other_experiment(
 
 
 def _big(session: rt.Session, value: Any, max_cell_bytes: int) -> rt.Experiment:
-    session.store.dialect.max_cell_bytes = max_cell_bytes  # type: ignore[attr-defined, misc]
+    shrink_cells(session, max_cell_bytes)
     exp = session.create_experiment("big").add_runs(i=[0, 1])
     exp.execute(lambda i: {"a": value, "small": i})
     exp.persist()
     return exp
 
 
-@pytest.mark.parametrize("method", ["native", "whole_parts"])
-@pytest.mark.parametrize("slice_bytes", [1000, 4096, 1 << 20])
+#: How parts are read (storage.chunks: the backend's own way or whole parts, the way for
+#: backends without slices) and the slice size, turned by the tests of the reader below.
+#: CrateDB always reads whole parts, without slices: there every choice is the same read,
+#: so it runs one.
+READS = [f"{how}-{size}" for how in ("native", "whole_parts") for size in (1000, 4096, 1 << 20)]
+
+
+def _read_parts(monkeypatch: pytest.MonkeyPatch, read: str) -> None:
+    """White-box knobs of storage.chunks' reader: the slice size and the read method."""
+    method, size = read.split("-")
+    monkeypatch.setattr(chunks, "SLICE_BYTES", int(size))
+    if method == "whole_parts":
+        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
+
+
+@backend_cases("shared_url", "read", READS, on_cratedb=[READS[0]])
 @pytest.mark.parametrize(
     "value",
     [
@@ -198,11 +216,9 @@ def _big(session: rt.Session, value: Any, max_cell_bytes: int) -> rt.Experiment:
     ids=["float64", "complex-F", "int16", "dict", "bytes"],
 )
 def test_values_in_parts_are_read_back_slice_by_slice(
-    shared_url: str, monkeypatch: pytest.MonkeyPatch, slice_bytes: int, value: Any, method: str
+    shared_url: str, monkeypatch: pytest.MonkeyPatch, read: str, value: Any
 ) -> None:
-    monkeypatch.setattr(chunks, "SLICE_BYTES", slice_bytes)
-    if method == "whole_parts":  # the way for backends without slices (CrateDB)
-        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
+    _read_parts(monkeypatch, read)
     session = rt.connect(shared_url)
     _big(session, value, max_cell_bytes=3000)
     loaded = rt.connect(shared_url).load_experiment("big")
@@ -229,7 +245,7 @@ def test_a_big_value_is_read_into_one_buffer_without_a_copy(shared_url: str, kin
     value = _big_values(kind)
     size = 48 * 2**20
     session = rt.connect(shared_url)
-    session.store.dialect.max_cell_bytes = 16 * 2**20  # type: ignore[attr-defined, misc]
+    shrink_cells(session, 16 * 2**20)
     exp = session.create_experiment("big").add_run(i=0)
     exp.runs.first().fields.a = value
     exp.persist()
@@ -284,13 +300,12 @@ DAMAGED_PARTS = {
 }
 
 
-@pytest.mark.parametrize("method", ["native", "whole_parts"])
+@backend_cases("shared_url", "read", [READS[2], READS[5]], on_cratedb=[READS[2]])
 @pytest.mark.parametrize("damage", list(DAMAGED_PARTS))
 def test_a_damaged_part_is_a_corrupt_value(
-    shared_url: str, monkeypatch: pytest.MonkeyPatch, damage: str, method: str
+    shared_url: str, monkeypatch: pytest.MonkeyPatch, damage: str, read: str
 ) -> None:
-    if method == "whole_parts":
-        monkeypatch.setattr(chunks, "read_method", lambda conn: method)
+    _read_parts(monkeypatch, read)
     session = rt.connect(shared_url)
     _big(session, np.arange(2000.0), max_cell_bytes=3000)
     statement = DAMAGED_PARTS[damage]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
+from conftest import backend_name, blob, shrink_cells, table_names, write_sql
 from identical import assert_identical
 from values import VALUES
 
@@ -26,10 +26,6 @@ def _persisted(session: rt.Session, name: str, runs: list[dict[str, Any]], **kw:
 
 def _loaded_fields(session: rt.Session, name: str) -> list[dict[str, Any]]:
     return [dict(run.fields) for run in session.load_experiment(name).runs]
-
-
-def _sql_engine(session: rt.Session) -> sa.Engine:
-    return session.store.engine  # type: ignore[attr-defined, no-any-return]
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -95,7 +91,7 @@ def test_scalars_are_native_sql_columns(session: rt.Session) -> None:
 
 def test_dict_fields_are_json_columns_queryable_with_sql(session: rt.Session) -> None:
     _persisted(session, "metrics", [{"m": {"precision": 0.5, "k": {"depth": 3}}}])
-    dialect = _sql_engine(session).dialect.name
+    dialect = backend_name(session)
     if dialect == "sqlite":
         sql = "SELECT json_extract(m, '$.precision') AS p, json_extract(m, '$.k.depth') AS d"
     elif dialect == "crate":
@@ -250,7 +246,7 @@ def test_unsupported_value_fails_before_writing_and_names_run_and_field(
     assert "'model'" in message
     assert "store_pickle=True" in message
     assert session.ls().empty
-    assert not sa.inspect(_sql_engine(session)).has_table("e_bad")
+    assert "e_bad" not in table_names(session)
 
 
 def test_replace_that_fails_keeps_the_previous_version(session: rt.Session) -> None:
@@ -266,42 +262,38 @@ def test_replace_that_fails_keeps_the_previous_version(session: rt.Session) -> N
 def test_persist_failing_midway_leaves_the_database_as_it_was(session: rt.Session) -> None:
     """The experiments row is written last; make the database refuse it after the run table
     was created and filled, and check that nothing of the new experiment remains."""
-    engine = _sql_engine(session)
-    if engine.dialect.name == "crate":
+    backend = backend_name(session)
+    if backend == "crate":
         pytest.skip("CrateDB has no triggers to make a write fail on purpose")
     _persisted(session, "before", [{"a": 1}])
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON experiments WHEN NEW.name = 'doomed' "
-                "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.name = 'doomed' THEN RAISE EXCEPTION 'refused by test'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON experiments "
-                "FOR EACH ROW EXECUTE FUNCTION refuse()"
-            )
+    if backend == "sqlite":
+        session.query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON experiments WHEN NEW.name = 'doomed' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+        )
+    else:
+        session.query(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.name = 'doomed' THEN RAISE EXCEPTION 'refused by test'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        session.query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON experiments "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
     with pytest.raises(rt.StorageError, match="refused by test"):
         _persisted(session, "doomed", [{"a": 1}, {"a": np.ones(3)}])
     assert list(session.ls()["name"]) == ["before"]
-    assert not sa.inspect(engine).has_table("e_doomed")
+    assert "e_doomed" not in table_names(session)
+    assert {"experiments", "e_before"} <= table_names(session)  # it does see the tables
     assert _loaded_fields(session, "before") == [{"a": 1}]
 
 
 def test_corrupted_stored_value_names_run_and_field(session: rt.Session) -> None:
     _persisted(session, "corrupt", [{"arr": np.ones(3)}, {"arr": np.zeros(3)}])
     second = session.load_experiment("corrupt").runs.at(1).id
-    blob = session.store.dialect.column_type("blob")  # type: ignore[attr-defined]
-    junk = sa.bindparam("junk", b"RT\x01junk", type_=blob)  # base64 text on CrateDB
-    with _sql_engine(session).begin() as conn:
-        update = sa.text(f"UPDATE e_corrupt SET arr = :junk WHERE id_run = {second}")
-        conn.execute(update.bindparams(junk))
-        session.store.dialect.refresh(conn, ["e_corrupt"])  # type: ignore[attr-defined]
+    update = f"UPDATE e_corrupt SET arr = :junk WHERE id_run = {second}"
+    write_sql(session, update, "e_corrupt", junk=blob(session, b"RT\x01junk"))
     with pytest.raises(rt.CorruptValueError) as info:
         session.load_experiment("corrupt")
     assert f"run {second}" in str(info.value)
@@ -361,9 +353,10 @@ def test_ls_lists_experiments_with_their_run_counts(session: rt.Session) -> None
 
 def test_delete_experiment(session: rt.Session) -> None:
     session.create_experiment("gone").add_run(x=1).persist()
+    assert "e_gone" in table_names(session)
     session.delete_experiment("gone")
     assert session.ls().empty
-    assert not sa.inspect(_sql_engine(session)).has_table("e_gone")
+    assert "e_gone" not in table_names(session)
     with pytest.raises(rt.ExperimentNotFoundError, match="gone"):
         session.delete_experiment("gone")
     session.delete_experiment("gone", missing_ok=True)
@@ -375,15 +368,13 @@ def test_loading_a_missing_experiment_is_a_clear_error(session: rt.Session) -> N
 
 
 def test_a_foreign_experiments_table_is_not_mistaken_for_ours(session: rt.Session) -> None:
-    with _sql_engine(session).begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE experiments (id_experiment TEXT, name TEXT)")
+    session.query("CREATE TABLE experiments (id_experiment TEXT, name TEXT)")
     with pytest.raises(rt.SchemaError, match="not made by runtable"):
         session.ls()
 
 
 def test_a_leftover_run_table_is_not_overwritten(session: rt.Session) -> None:
-    with _sql_engine(session).begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE e_taken (x INTEGER)")
+    session.query("CREATE TABLE e_taken (x INTEGER)")
     with pytest.raises(rt.SchemaError, match="e_taken"):
         session.create_experiment("taken").persist()
 
@@ -442,7 +433,7 @@ def test_loading_a_slice_reads_only_the_chosen_runs_and_fields(session: rt.Sessi
 
 
 def test_values_bigger_than_a_cell_are_stored_in_parts(session: rt.Session) -> None:
-    session.store.dialect.max_cell_bytes = 1000  # type: ignore[attr-defined, misc]
+    shrink_cells(session, 1000)
     big = np.arange(2000, dtype=np.float64)  # 16 kB: 17 parts
     exp = session.create_experiment("parts", blob=np.ones(10)).add_runs(i=range(3))
     for run in exp.runs:
@@ -462,8 +453,11 @@ def test_values_bigger_than_a_cell_are_stored_in_parts(session: rt.Session) -> N
     assert all(r.fields.big.shape == (3000,) for r in again.runs)
 
     second = again.runs.at(1).id
-    with _sql_engine(session).begin() as conn:
-        conn.exec_driver_sql(f"DELETE FROM runtable_chunks WHERE id_run = {second} AND part = 3")
+    write_sql(
+        session,
+        f"DELETE FROM runtable_chunks WHERE id_run = {second} AND part = 3",
+        "runtable_chunks",
+    )
     with pytest.raises(rt.CorruptValueError, match=rf"run {second}, field 'big'"):
         session.load_experiment("parts")
 
@@ -473,7 +467,7 @@ def test_values_bigger_than_a_cell_are_stored_in_parts(session: rt.Session) -> N
 
 def test_incremental_writes_replace_the_parts_of_a_rewritten_run(shared_url: str) -> None:
     session = rt.connect(shared_url)
-    session.store.dialect.max_cell_bytes = 1000  # type: ignore[attr-defined, misc]
+    shrink_cells(session, 1000)
     exp = session.create_experiment("rewrite").add_runs(i=range(2))
     exp.execute(lambda run: run.fields.update(big=np.ones(500)), persist=True)
     exp.execute(lambda run: run.fields.update(big=np.full(700, 2.0)), persist=True)
@@ -522,19 +516,16 @@ def test_store_pickle_keeps_what_the_codec_cannot_store(session: rt.Session) -> 
     assert type(full.fields.helper) is object
 
 
-def test_big_arrays_are_written_in_parts_straight_from_their_memory(session: rt.Session) -> None:
-    """Values kept as the codec's buffers (no joined copy) reload exactly, split across parts."""
-    import runtable.storage.columns as columns
-
-    session.store.dialect.max_cell_bytes = 3000  # type: ignore[attr-defined, misc]
-    old = columns.BUFFERS_ABOVE
-    columns.BUFFERS_ABOVE = 1000
-    try:
-        exp = session.create_experiment("buffers").add_run(i=0)
-        exp.runs.first().fields.pair = {"a": np.arange(1000.0), "b": np.ones((30, 7), order="F")}
-        exp.persist()
-    finally:
-        columns.BUFFERS_ABOVE = old
+def test_big_arrays_are_written_in_parts_straight_from_their_memory(
+    session: rt.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values kept as the codec's buffers (no joined copy) reload exactly, split across parts.
+    Thresholds scaled down (conftest.shrink_cells): the real 64 MB took 10-13 s a backend."""
+    shrink_cells(session, 3000, monkeypatch, buffers_above=1000)
+    exp = session.create_experiment("buffers").add_run(i=0)
+    exp.runs.first().fields.pair = {"a": np.arange(1000.0), "b": np.ones((30, 7), order="F")}
+    exp.persist()
+    assert session.query("SELECT COUNT(*) AS n FROM runtable_chunks")["n"][0] >= 3
     loaded = session.load_experiment("buffers").runs.first().fields.pair
     assert_identical(loaded, exp.runs.first().fields.pair)
 
@@ -543,14 +534,14 @@ def test_a_parts_table_of_runtable_0_1_is_widened_for_todays_run_ids(shared_url:
     """runtable 0.1 made runtable_chunks.id_run a 32-bit INTEGER on PostgreSQL; the 15-digit
     run ids of storage format 2 need it widened before parts are written."""
     session = rt.connect(shared_url)
-    if session.store.engine.dialect.name != "postgresql":  # type: ignore[attr-defined]
+    if backend_name(session) != "postgresql":
         pytest.skip("only PostgreSQL's INTEGER is 32-bit here")
     session.query(
         "CREATE TABLE runtable_chunks (id_experiment VARCHAR(32) NOT NULL, "
         "id_run INTEGER NOT NULL, name VARCHAR(64) NOT NULL, part INTEGER NOT NULL, "
         "data BYTEA NOT NULL, PRIMARY KEY (id_experiment, id_run, name, part))"
     )
-    session.store.dialect.max_cell_bytes = 1000  # type: ignore[attr-defined]
+    shrink_cells(session, 1000)
     exp = session.create_experiment("parts01").add_run(i=0)
     exp.runs.first().fields.a = np.arange(1000.0)
     exp.persist()

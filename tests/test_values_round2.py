@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from campaign.tally import record
+from conftest import backend_name
 from identical import assert_identical
 
 import runtable as rt
-from runtable import InvalidRunIdError
-from runtable.series import MetricValueError
 
 
 def _round_trip_field(session: rt.Session, name: str, value: Any) -> Any:
@@ -125,9 +124,9 @@ def test_log_refuses_values_a_float64_cannot_hold(value: Any, message: str) -> N
 
     def train(run: rt.Run) -> None:
         run.log(loss=0.5)
-        with pytest.raises(MetricValueError, match=message) as info:
+        with pytest.raises(rt.RuntableError, match=message) as info:
             run.log(loss=0.25, other=value)
-        assert isinstance(info.value, rt.RuntableError)
+        assert type(info.value).__name__ == "MetricValueError"
         assert isinstance(info.value, TypeError | ValueError)
 
     exp.execute(train)
@@ -161,7 +160,7 @@ def test_colons_in_where_are_text_not_parameters(
 
 
 def test_a_postgresql_cast_in_where_still_works(session: rt.Session) -> None:
-    if session.store.engine.dialect.name != "postgresql":  # type: ignore[attr-defined]
+    if backend_name(session) != "postgresql":
         pytest.skip("'::' casts are PostgreSQL syntax")
     exp = session.create_experiment("casts").add_runs(n=[1, 2, 3])
     exp.execute(lambda n: None).persist()
@@ -183,9 +182,10 @@ def test_a_model_name_with_a_lone_surrogate_is_an_invalid_name(
 
 @pytest.mark.parametrize("run", [2**63, -(2**63) - 1, 10**30])
 def test_a_run_id_outside_64_bits_is_refused_before_storing(session: rt.Session, run: int) -> None:
-    with pytest.raises(InvalidRunIdError, match="64-bit") as info:
+    with pytest.raises(rt.RuntableError, match="64-bit") as info:
         session.models.put(b"x", name="m", experiment="e", run=run)
-    assert isinstance(info.value, rt.RuntableError)
+    assert type(info.value).__name__ == "InvalidRunIdError"
+    assert isinstance(info.value, ValueError)
     assert session.models.ls().empty
     for edge in (2**63 - 1, -(2**63)):
         session.models.put(b"x", name="m", experiment="e", run=edge)
