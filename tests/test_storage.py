@@ -556,6 +556,7 @@ def test_sqlite_run_tables_keep_timestamps_as_sqlalchemy_writes_them(tmp_path: P
     reads it. The run id is the table's rowid (no second index to maintain per insert)."""
     import sqlite3
 
+    import sqlalchemy as sa
     from sqlalchemy.dialects import sqlite
 
     path = tmp_path / "t.db"
