@@ -298,21 +298,28 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
     seed_globals(frame.seed, run.params_digest)
     config = key.config if key is not None else ""
     seed = key.seed if key is not None else frame.seed
+    # One clock read per step: a step begins when the one before it ended.
+    mark = now
+    mark_text = now.isoformat()
     first: dict[str, str] = {}
     current: Step | None = None
     try:
         for current in steps:
-            began = first.setdefault(current.name, utcnow().isoformat())
+            began = first.setdefault(current.name, mark_text)
             try:
                 current.apply(run)
             except BaseException:
-                records[current.name] = _record(current, config, seed, "failed", began)
+                mark = utcnow()
+                mark_text = mark.isoformat()
+                records[current.name] = _record(current, config, seed, "failed", began, mark_text)
                 raise
-            records[current.name] = _record(current, config, seed, "done", began)
+            mark = utcnow()
+            mark_text = mark.isoformat()
+            records[current.name] = _record(current, config, seed, "done", began, mark_text)
     except Exception as exc:
         run._flush_series()
         run._set_steps(records)
-        run.ended_at = utcnow()
+        run.ended_at = mark
         run.status = "failed"
         _annotate(exc, run, current.name if current is not None else "?")
         run.error = _format(exc)
@@ -321,18 +328,20 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
         return
     run._flush_series()
     run._set_steps(records)
-    run.ended_at = utcnow()
+    run.ended_at = mark
     run.status = "done"
 
 
-def _record(step: Step, config: str, seed: int, status: str, began: str) -> dict[str, Any]:
+def _record(
+    step: Step, config: str, seed: int, status: str, began: str, ended: str
+) -> dict[str, Any]:
     return {
         "hash": step.source_hash,
         "config": config,
         "seed": seed,
         "status": status,
         "started_at": began,
-        "ended_at": utcnow().isoformat(),
+        "ended_at": ended,
     }
 
 
