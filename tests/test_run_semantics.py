@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import backend_name
+from conftest import backend_name, write_sql
 
 import runtable as rt
 from runtable.names import ERROR_COLUMN, STATUS_COLUMN
@@ -239,6 +239,41 @@ def test_two_evaluators_appending_keep_each_others_fields(session: rt.Session) -
     runs = list(session.load_experiment("two").runs)
     assert [(r.fields.a, r.fields.b) for r in runs] == [(1, -1), (2, -2)]
     assert all(np.isnan(r.fields.y) for r in runs)
+
+
+def test_an_append_writes_only_the_runs_changed_since_they_were_stored(
+    session: rt.Session,
+) -> None:
+    """Tracking a run more and appending, run after run, writes that run, not every run
+    again: a stored run the process did not touch keeps what another writer put there."""
+    session.create_experiment("log").add_runs(x=[1, 2]).execute(lambda x: {"y": x * 1.0}).persist()
+    exp = session.load_experiment("log")
+    first = exp.runs.first().id
+    # another writer changes a stored run meanwhile
+    write_sql(session, f"UPDATE e_log SET y = 99.0 WHERE id_run = {first}", "e_log")
+    with exp.run(x=3) as run:
+        run.fields.y = 3.0
+    exp.persist(if_exists="append")
+    with exp.run(x=4) as run:
+        run.fields.y = 4.0
+    exp.runs.at(1).fields.y = -2.0  # touched: written again
+    exp.persist(if_exists="append")
+    stored = session.load_experiment("log").runs.df().sort_values("x")
+    assert list(stored["y"]) == [99.0, -2.0, 3.0, 4.0]
+
+
+def test_an_append_of_changed_runs_to_a_version_gone_meanwhile_writes_them_all(
+    session: rt.Session,
+) -> None:
+    """The runs an append leaves out are those stored in the version it loaded: when that
+    version was deleted (or replaced) meanwhile, every run is written."""
+    session.create_experiment("gone").add_runs(x=[1, 2]).execute(lambda x: {"y": x}).persist()
+    exp = session.load_experiment("gone")
+    session.delete_experiment("gone")
+    with exp.run(x=3) as run:
+        run.fields.y = 3
+    exp.persist(if_exists="append")
+    assert sorted(session.load_experiment("gone").runs.df()["x"]) == [1, 2, 3]
 
 
 def test_incremental_persist_into_a_loaded_experiment_keeps_new_fields(

@@ -258,6 +258,7 @@ def _apply(frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome) -> Non
         frame.started_at[i] = outcome.started_at[j]
         frame.ended_at[i] = outcome.ended_at[j]
         frame.steps[i] = outcome.steps[j]
+        frame.changed[i] = 1
         frame.rngs.pop(i, None)
         var = outcome.vars.get(j)
         if var is None:

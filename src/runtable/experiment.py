@@ -75,6 +75,8 @@ class Experiment:
         self._digests: dict[int, int] | None = {}  # params digest -> run id (None: not built)
         self._executed: dict[str, str] = {}  # step name -> source hash, for the metadata
         self._slice: str | None = None  # set when loaded with where/columns: not persistable
+        #: the session whose database holds the runs not flagged as changed (see RunFrame)
+        self._stored_in: Session | None = None
 
     @property
     def seed(self) -> int:
@@ -423,6 +425,7 @@ class Experiment:
         exp.seed = exp.seed
         exp._digests = None
         exp._next_id = run_id_origin_after(max(stored.runs.ids, default=0))
+        exp._stored_in = session
         return exp
 
     # -- viewing -----------------------------------------------------------------------------
@@ -461,6 +464,7 @@ class Experiment:
         flush_series(self.runs.frame)  # the logged metrics travel as their field
         state = self.__dict__.copy()
         state["_session"] = None  # connections do not pickle; load_experiment re-attaches
+        state["_stored_in"] = None
         return state
 
 

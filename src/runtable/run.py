@@ -325,6 +325,7 @@ class Run:
     @status.setter
     def status(self, value: Status) -> None:
         self._frame.status[self._i] = value
+        self._frame.changed[self._i] = 1
 
     @property
     def error(self) -> str | None:
@@ -334,6 +335,7 @@ class Run:
     @error.setter
     def error(self, value: str | None) -> None:
         self._frame.error[self._i] = value
+        self._frame.changed[self._i] = 1
 
     @property
     def started_at(self) -> datetime | None:
@@ -343,6 +345,7 @@ class Run:
     @started_at.setter
     def started_at(self, value: datetime | None) -> None:
         self._frame.started_at[self._i] = value
+        self._frame.changed[self._i] = 1
 
     @property
     def ended_at(self) -> datetime | None:
@@ -352,6 +355,7 @@ class Run:
     @ended_at.setter
     def ended_at(self, value: datetime | None) -> None:
         self._frame.ended_at[self._i] = value
+        self._frame.changed[self._i] = 1
 
     @property
     def params(self) -> Params:
@@ -363,6 +367,9 @@ class Run:
     def fields(self) -> Fields:
         """The run's persisted values: ``run.fields.loss = 0.1``."""
         frame = self._frame
+        # Through this view the run's values may change, in place too (an array's items): the
+        # run counts as changed, so that an append stores it again.
+        frame.changed[self._i] = 1
         return Fields(frame, self._i, frame.fields)
 
     @property
@@ -481,6 +488,7 @@ class Run:
 
     def _set_steps(self, records: dict[str, dict[str, Any]]) -> None:
         self._frame.steps[self._i] = records
+        self._frame.changed[self._i] = 1
 
     def _mark_unstored(self) -> None:
         """The run finished but could not be stored: its records no longer say "done", so
@@ -490,6 +498,7 @@ class Run:
             if record.get("status") == "done":
                 record["status"] = "unstored"
         self._frame.steps[self._i] = records
+        self._frame.changed[self._i] = 1
 
     def _namespaces(self) -> tuple[Mapping[str, Any], ...]:
         vars_ = self._frame.vars.get(self._i)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .experiment import Experiment
 from .names import check_experiment_name
 from .run import flush_series
+from .storage.base import StaleRunsError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,7 +182,19 @@ class Session:
         frame = experiment.runs.frame
         flush_series(frame)
         data = experiment._stored_data(pickle)
-        experiment.id = self.store.save(data, frame, if_exists=if_exists)
+        runs = frame
+        if if_exists == "append" and experiment._stored_in is self and experiment.id is not None:
+            changed = frame.changed_positions()  # the others are stored as they are
+            if len(changed) < len(frame):
+                data.changed_since = experiment.id
+                runs = frame.take(changed)
+        try:
+            experiment.id = self.store.save(data, runs, if_exists=if_exists)
+        except StaleRunsError:  # stored by someone else meanwhile: give every run
+            data.changed_since = None
+            experiment.id = self.store.save(data, frame, if_exists=if_exists)
+        frame.mark_stored()
+        experiment._stored_in = self
 
     def _save_runs(
         self, experiment: Experiment, positions: list[int], data: ExperimentData | None = None
@@ -193,6 +206,8 @@ class Session:
         if data is None:
             data = experiment._stored_data()
         self.store.save_runs(data, frame.take(positions))
+        if experiment._stored_in is self:
+            frame.mark_stored(positions)
 
     def close(self) -> None:
         """Release the database connections."""

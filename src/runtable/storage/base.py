@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..errors import StorageError
 from ..frame import RunFrame
 
 if TYPE_CHECKING:
@@ -35,6 +36,15 @@ class ExperimentData:
     #: ``fields`` and ``config`` as codec bytes, once a store has encoded them: an incremental
     #: persist hands the same ExperimentData with every batch, and they are encoded once.
     encoded: dict[str, bytes] = field(default_factory=dict)
+    #: With "append": the runs given are only those changed since they were stored in the
+    #: stored version of this id (the others are stored as they are). When that version is no
+    #: longer the stored one, the store writes nothing and raises StaleRunsError.
+    changed_since: str | None = None
+
+
+class StaleRunsError(StorageError):
+    """An append of changed runs only (``ExperimentData.changed_since``) found another stored
+    version, or none: the unchanged runs are not there, so all of them must be given."""
 
 
 @dataclass(slots=True)

@@ -189,6 +189,7 @@ def decode_runs(
     runs.ended_at = list(columns.get(ENDED_AT_COLUMN, ()))
     runs.steps = steps
     runs.grid = [False] * n  # a stored run's params are checked against the table, not here
+    runs.changed = bytearray(n)  # stored as they are
     for spec in specs:
         native = columns.get(spec.name, (None,) * n)
         companion: Sequence[Any] | None = None

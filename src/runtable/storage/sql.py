@@ -47,7 +47,7 @@ from ..names import (
     table_name,
 )
 from . import bulk, hide_password, layout
-from .base import IF_EXISTS, ExperimentData, IfExists, Store, StoredExperiment
+from .base import IF_EXISTS, ExperimentData, IfExists, StaleRunsError, Store, StoredExperiment
 from .chunks import TABLE, is_reference, parts_of, read_value, split_big_values
 from .columns import (
     ColumnSpec,
@@ -126,6 +126,9 @@ class SQLStore(Store):
             stored = self._select_row(conn, name)
             if stored is not None and if_exists == "fail":
                 raise ExperimentExistsError(name)
+            since = experiment.changed_since
+            if since is not None and (stored is None or stored["id"] != since):
+                raise StaleRunsError(f"experiment {name!r}: the version {since} is not stored")
             if stored is not None and if_exists == "append":
                 self._append(conn, experiment, runs, stored, fields_blob, config_blob, now, skipped)
                 return str(stored["id"])
