@@ -99,9 +99,10 @@ def read_value(
 ) -> memoryview:
     """Put a big value back together from the parts that ``where`` selects, checking sizes.
 
-    The parts are read slice by slice into one writable buffer of the value's size, which the
-    codec's ``decode(..., consume=True)`` turns into the value without copying its big arrays.
-    ValueError for missing or damaged parts (parts past those the reference names are not read).
+    The parts are read slice by slice into one writable buffer of the value's size, handed
+    over to the codec: ``decode(buffer, consume=True, writable=...)`` turns it into the value
+    without copying its arrays, which are views of the buffer, read-only unless ``writable``
+    (the same contract as for a value read from one cell). ValueError for missing or damaged parts (parts past those the reference names are not read).
     """
     total, count = _HEADER.unpack_from(bytes(reference), len(MARK))
     buffer = memoryview(bytearray(total))

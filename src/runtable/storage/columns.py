@@ -231,12 +231,14 @@ def decode_column(
     experiment: str,
     name: str,
     run_ids: Sequence[int],
+    writable: bool = False,
 ) -> Sequence[Any]:
     """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none
-    (the names of columns holding any are collected in ``StoredRuns.with_absent``)."""
+    (the names of columns holding any are collected in ``StoredRuns.with_absent``).
+    Arrays are read-only (views of the fetched bytes) unless ``writable``."""
     if kind == "blob":
         return [
-            ABSENT if raw is None else _decode(raw, experiment, name, rid)
+            ABSENT if raw is None else _decode(raw, experiment, name, rid, writable)
             for raw, rid in zip(native, run_ids, strict=True)
         ]
     types = set(map(type, native))
@@ -263,7 +265,7 @@ def decode_column(
     if companion is not None:
         for i, raw in enumerate(companion):
             if raw is not None:
-                out[i] = _decode(raw, experiment, name, run_ids[i])
+                out[i] = _decode(raw, experiment, name, run_ids[i], writable)
     return out
 
 
@@ -298,11 +300,14 @@ def _encode(value: Any, name: str, run_id: int | None) -> bytes:
     return b"".join(buffers)
 
 
-def _decode(raw: Any, experiment: str, name: str, run_id: int | None) -> Any:
+def _decode(
+    raw: Any, experiment: str, name: str, run_id: int | None, writable: bool = False
+) -> Any:
     try:
         # A writable memoryview is a value put together from its parts (storage.chunks), made
         # for this decode only: the codec may rearrange it to share its arrays' memory.
-        return codec.decode(raw, consume=type(raw) is memoryview and not raw.readonly)
+        handed_over = type(raw) is memoryview and not raw.readonly
+        return codec.decode(raw, writable=writable, consume=handed_over)
     except CodecError as e:
         raise CorruptValueError(experiment, run_id, name, str(e)) from e
 
