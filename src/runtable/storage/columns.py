@@ -79,6 +79,9 @@ class Capabilities:
     widens_columns: bool = True  #: a column's type can change in place (int to float, ...)
     max_columns: int | None = None  #: columns a table may have
     max_fixed_row_bytes: int | None = None  #: bytes of a row's fixed-width cells (one page)
+    #: The driver joins a `JoinAtBind` value as it binds its row (SQLite), so a cell's joined
+    #: bytes exist one at a time instead of all of them before the insert.
+    joins_at_bind: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,18 +189,11 @@ def encode_column(
     collected instead.
     """
 
-    def encode(value: Any, run_id: int) -> bytes | None:
-        try:
-            return _encode(value, name, run_id)
-        except UnsupportedValueError as e:
-            if skipped is None:
-                raise
-            skipped.append(e)
-            return None
-
     if spec_kind == "blob":
+        lazy = caps.joins_at_bind
         blobs = [
-            None if v is ABSENT else encode(v, rid) for v, rid in zip(values, run_ids, strict=True)
+            None if v is ABSENT else _encode(v, name, rid, skipped, lazy)
+            for v, rid in zip(values, run_ids, strict=True)
         ]
         return EncodedColumn(blobs, None)
     if _all_plain(spec_kind, values, caps):
@@ -216,7 +212,7 @@ def encode_column(
             native.append(projected)
             companion.append(None)
             continue
-        exact_bytes = encode(value, run_id)
+        exact_bytes = _encode(value, name, run_id, skipped)
         native.append(projected if exact_bytes is not None else None)
         companion.append(exact_bytes)
         needs_companion = needs_companion or exact_bytes is not None
@@ -274,6 +270,7 @@ class Buffers:
     copy); storage writes it in parts (see storage.chunks)."""
 
     __slots__ = ("buffers", "size")
+    in_parts = True
 
     def __init__(self, buffers: list[bytes | memoryview]) -> None:
         self.buffers = buffers
@@ -282,22 +279,65 @@ class Buffers:
     def __len__(self) -> int:
         return self.size
 
+    def join(self) -> bytes:
+        """The encoding as one bytes object (one copy)."""
+        return b"".join(self.buffers)
+
+
+class JoinAtBind(Buffers):
+    """An encoded value for one cell, kept as the codec's buffers until the driver binds its
+    row (SQLite: an adapter joins it then, and the joined copy is freed once bound). Writing
+    N such values holds one joined copy at a time, not N."""
+
+    __slots__ = ()
+    in_parts = False
+
 
 #: Encoded values at least this long stay as Buffers instead of one bytes object.
 BUFFERS_ABOVE = 64 * 1024 * 1024
+#: Encoded blob cells at least this long are joined at bind time where the driver can.
+JOIN_AT_BIND_ABOVE = 1024 * 1024
 
 
-def _encode(value: Any, name: str, run_id: int | None) -> bytes:
+def _encode(
+    value: Any,
+    name: str,
+    run_id: int | None,
+    skipped: list[UnsupportedValueError] | None = None,
+    lazy: bool = False,
+) -> bytes | None:
+    """The codec bytes of ``value`` (None when refused and collected in ``skipped``); big
+    ones as Buffers, cells past JOIN_AT_BIND_ABOVE as JoinAtBind when ``lazy``."""
     try:
         buffers = codec.encode_buffers(value)
     except UnsupportedValueError as e:
-        raise e.located(run_id=run_id, field=name) from None
+        located = e.located(run_id=run_id, field=name)
+        if skipped is None:
+            raise located from None
+        skipped.append(located)
+        return None
     if len(buffers) == 1:
         return bytes(buffers[0])
     big = Buffers(buffers)
     if big.size >= BUFFERS_ABOVE:
         return big  # type: ignore[return-value]  # written in parts, never bound whole
-    return b"".join(buffers)
+    if lazy and big.size >= JOIN_AT_BIND_ABOVE:
+        _adapt_for_sqlite()
+        return JoinAtBind(buffers)  # type: ignore[return-value]  # joined by the driver
+    return big.join()
+
+
+def _adapt_for_sqlite() -> None:
+    """Let Python's sqlite3 bind JoinAtBind values (joined as each row is bound)."""
+    global _adapted
+    if not _adapted:
+        import sqlite3
+
+        sqlite3.register_adapter(JoinAtBind, JoinAtBind.join)
+        _adapted = True
+
+
+_adapted = False
 
 
 def _decode(

@@ -142,6 +142,7 @@ class SQLiteDialect(Dialect):
         negative_zero=False,
         nul_in_text=False,
         max_columns=2000,  # SQLITE_MAX_COLUMN, as Python's sqlite3 is built
+        joins_at_bind=True,  # sqlite3 adapters run as each row is bound (columns.JoinAtBind)
     )
 
     def configure(self, engine: Engine) -> None:

@@ -51,6 +51,7 @@ from .columns import (
     COMPANION_SUFFIX,
     ColumnSpec,
     EncodedColumn,
+    JoinAtBind,
     Kind,
 )
 from .dialects import LongText, dialect_for
@@ -539,8 +540,10 @@ class SQLStore(Store):
         sql = self._insert_sql(table, names, upsert=upsert)
         for name in names:
             processor = table.c[name].type._cached_bind_processor(dialect)
-            if processor is not None:
-                columns[name] = [None if v is None else processor(v) for v in columns[name]]
+            if processor is not None:  # JoinAtBind: the driver joins it as it binds the row
+                columns[name] = [
+                    v if v is None or type(v) is JoinAtBind else processor(v) for v in columns[name]
+                ]
         if compiled.positional:
             order = compiled.positiontup or []
             rows: list[Any] = list(zip(*(columns[n] for n in order), strict=True))
