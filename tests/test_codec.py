@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from identical import assert_identical
 
-from runtable.codec import CODEC_VERSION, decode, encode
+from runtable.codec import CODEC_VERSION, decode, digest_bytes, encode
 from runtable.errors import CodecError, UnsupportedValueError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1133,3 +1133,10 @@ def test_version_1_arrays_unaligned_in_a_handed_over_buffer_are_moved_not_copied
     assert isinstance(out, np.ndarray)
     assert out.flags.aligned
     assert np.shares_memory(out, np.frombuffer(raw, np.uint8))
+
+
+@pytest.mark.parametrize("name", list(v1_values()))
+def test_digest_bytes_are_version_1_bytes(name: str) -> None:
+    """Digests stored with runs (params, config) hash these: they must not change with the
+    codec version, or resuming would see every config as changed."""
+    assert digest_bytes(v1_values()[name]) == V1_DATA[name]

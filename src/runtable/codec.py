@@ -60,12 +60,13 @@ from runtable.errors import CodecError, UnsupportedValueError
 if TYPE_CHECKING:
     import numpy
 
-__all__ = ["CODEC_VERSION", "decode", "encode", "encode_buffers"]
+__all__ = ["CODEC_VERSION", "decode", "digest_bytes", "encode", "encode_buffers"]
 
 CODEC_VERSION: int = 2
 """Version written by `encode`; `decode` reads this and every older version (1: arrays unpadded)."""
 
 _HEADER = b"RT" + bytes([CODEC_VERSION])
+_HEADER_V1 = b"RT\x01"
 #: Raw array data starts at a multiple of this offset in the encoding (version 2 on).
 ALIGNMENT = 16
 _MAX_DEPTH = 200  # nesting limit, both ways, well inside Python's recursion limit
@@ -90,10 +91,11 @@ class Chunks(list[Any]):
     """The pieces of an encoding (bytes, memoryviews of arrays), joined once at the end; knows
     how long it is so far, so that array data can be padded to `ALIGNMENT`."""
 
-    __slots__ = ("counted", "size")
+    __slots__ = ("counted", "padded", "size")
 
-    def __init__(self, first: bytes) -> None:
+    def __init__(self, first: bytes, padded: bool = True) -> None:
         super().__init__((first,))
+        self.padded = padded  # False: version 1's layout (see digest_bytes)
         self.counted = 1  # pieces already summed into size
         self.size = len(first)
 
@@ -132,6 +134,20 @@ def encode(value: object) -> bytes:
     """
     out = Chunks(_HEADER)
     _enc(value, out, 0)
+    return _joined(out)
+
+
+def digest_bytes(value: object) -> bytes:
+    """The version 1 encoding of ``value`` (arrays unpadded, ``b"RT\\x01"``): bytes that stay
+    the same across codec versions, for digests stored with runs (params, config) that must
+    not change when the codec does. `decode` reads them; `UnsupportedValueError` as `encode`.
+    """
+    out = Chunks(_HEADER_V1, padded=False)
+    _enc(value, out, 0)
+    return _joined(out)
+
+
+def _joined(out: Chunks) -> bytes:
     try:
         return b"".join(out)
     except TypeError:  # a _Strided chunk: see _join_strided
@@ -557,7 +573,7 @@ def _enc_ndarray(a: Any, out: Chunks, depth: int) -> None:
 
     order, flat = ("F", a.T) if a.flags.f_contiguous and not a.flags.c_contiguous else ("C", a)
     header = b"A" + _dtype_bytes(dt) + _shape_bytes(order, a.shape)
-    pad = -(out.length() + len(header)) % ALIGNMENT
+    pad = -(out.length() + len(header)) % ALIGNMENT if out.padded else 0
     out.append(header + bytes(pad))
     if not a.size:
         return
