@@ -286,8 +286,8 @@ class Buffers:
 
 class JoinAtBind(Buffers):
     """An encoded value for one cell, kept as the codec's buffers until the driver binds its
-    row (SQLite: an adapter joins it then, and the joined copy is freed once bound). Writing
-    N such values holds one joined copy at a time, not N."""
+    row (SQLite: an adapter registered by the dialect joins it then, and the joined copy is
+    freed once bound). Writing N such values holds one joined copy at a time, not N."""
 
     __slots__ = ()
     in_parts = False
@@ -322,22 +322,8 @@ def _encode(
     if big.size >= BUFFERS_ABOVE:
         return big  # type: ignore[return-value]  # written in parts, never bound whole
     if lazy and big.size >= JOIN_AT_BIND_ABOVE:
-        _adapt_for_sqlite()
         return JoinAtBind(buffers)  # type: ignore[return-value]  # joined by the driver
     return big.join()
-
-
-def _adapt_for_sqlite() -> None:
-    """Let Python's sqlite3 bind JoinAtBind values (joined as each row is bound)."""
-    global _adapted
-    if not _adapted:
-        import sqlite3
-
-        sqlite3.register_adapter(JoinAtBind, JoinAtBind.join)
-        _adapted = True
-
-
-_adapted = False
 
 
 def _decode(

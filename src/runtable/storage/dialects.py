@@ -148,9 +148,13 @@ class SQLiteDialect(Dialect):
     def configure(self, engine: Engine) -> None:
         from sqlalchemy import event
 
+        from .columns import JoinAtBind
+
         in_memory = engine.url.database in (None, "", ":memory:") or "mode=memory" in str(
             engine.url
         )
+        # sqlite3 (and its drop-in replacements) adapt a value as its row is bound.
+        engine.dialect.dbapi.register_adapter(JoinAtBind, JoinAtBind.join)  # type: ignore[union-attr]
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
