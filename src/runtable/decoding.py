@@ -26,7 +26,9 @@ MAGIC = b"RT"
 def decode(value: bytes | bytearray | memoryview | str) -> Any:
     """The Python value of one stored codec cell (bytes, or the base64 text CrateDB keeps).
 
-    CodecError when it is not a codec encoding; never runs code from the data.
+    Arrays in it come back read-only (views of the cell's bytes where they can be); for
+    writable copies, use ``runtable.codec.decode(data, writable=True)``. CodecError when it is
+    not a codec encoding; never runs code from the data.
     """
     if isinstance(value, str):
         try:
