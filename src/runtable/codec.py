@@ -87,24 +87,20 @@ class _Reading:
 _READING: contextvars.ContextVar[_Reading] = contextvars.ContextVar("reading")
 
 
-class Chunks(list[Any]):
-    """The pieces of an encoding (bytes, memoryviews of arrays), joined once at the end; knows
-    how long it is so far, so that array data can be padded to `ALIGNMENT`."""
+Chunks = list[Any]  # bytes or memoryview pieces, joined once at the end
+#: id of a Chunks being encoded -> [pieces summed so far, their bytes]: where the next piece
+#: starts, so array data can be padded to ALIGNMENT (an entry lives while its encode runs).
+_positions: dict[int, list[int]] = {}
 
-    __slots__ = ("counted", "padded", "size")
 
-    def __init__(self, first: bytes, padded: bool = True) -> None:
-        super().__init__((first,))
-        self.padded = padded  # False: version 1's layout (see digest_bytes)
-        self.counted = 1  # pieces already summed into size
-        self.size = len(first)
-
-    def length(self) -> int:
-        """Bytes so far (each piece is summed once: linear over a whole encoding)."""
-        for chunk in self[self.counted :]:
-            self.size += len(chunk)
-        self.counted = len(self)
-        return self.size
+def _length(out: Chunks) -> int:
+    """Bytes in ``out`` so far; each piece is summed once (linear over a whole encoding)."""
+    position = _positions.setdefault(id(out), [0, 0])
+    counted, size = position
+    for chunk in out[counted:]:
+        size += len(chunk)
+    position[:] = len(out), size
+    return size
 
 
 _Enc = Callable[[Any, Chunks, int], None]
@@ -132,9 +128,7 @@ def encode(value: object) -> bytes:
     Raises `UnsupportedValueError` (its ``path`` says where inside ``value``) for any
     type the codec does not support, at any depth; nothing is produced then.
     """
-    out = Chunks(_HEADER)
-    _enc(value, out, 0)
-    return _joined(out)
+    return _joined(_encoded(value, _HEADER))
 
 
 def digest_bytes(value: object) -> bytes:
@@ -142,9 +136,18 @@ def digest_bytes(value: object) -> bytes:
     the same across codec versions, for digests stored with runs (params, config) that must
     not change when the codec does. `decode` reads them; `UnsupportedValueError` as `encode`.
     """
-    out = Chunks(_HEADER_V1, padded=False)
-    _enc(value, out, 0)
-    return _joined(out)
+    return _joined(_encoded(value, _HEADER_V1))
+
+
+def _encoded(value: object, header: bytes) -> Chunks:
+    """The chunks of ``value``'s encoding after ``header`` (`_HEADER_V1`: unpadded arrays)."""
+    out = [header]
+    try:
+        _enc(value, out, 0)
+    finally:
+        if _positions:
+            _positions.pop(id(out), None)
+    return out
 
 
 def _joined(out: Chunks) -> bytes:
@@ -157,11 +160,10 @@ def _joined(out: Chunks) -> bytes:
 def encode_buffers(value: object) -> list[bytes | memoryview]:
     """Like `encode`, as a list of buffers whose concatenation is the encoding, without joining
     them: big arrays stay views of their own memory (for writing a value in parts)."""
-    out = Chunks(_HEADER)
-    _enc(value, out, 0)
+    out = _encoded(value, _HEADER)
     if any(isinstance(chunk, _Strided) for chunk in out):
         return [_join_strided(out)]
-    return list(out)
+    return out
 
 
 def decode(
@@ -573,7 +575,7 @@ def _enc_ndarray(a: Any, out: Chunks, depth: int) -> None:
 
     order, flat = ("F", a.T) if a.flags.f_contiguous and not a.flags.c_contiguous else ("C", a)
     header = b"A" + _dtype_bytes(dt) + _shape_bytes(order, a.shape)
-    pad = -(out.length() + len(header)) % ALIGNMENT if out.padded else 0
+    pad = 0 if out[0] is _HEADER_V1 else -(_length(out) + len(header)) % ALIGNMENT
     out.append(header + bytes(pad))
     if not a.size:
         return
