@@ -1140,3 +1140,27 @@ def test_digest_bytes_are_version_1_bytes(name: str) -> None:
     """Digests stored with runs (params, config) hash these: they must not change with the
     codec version, or resuming would see every config as changed."""
     assert digest_bytes(v1_values()[name]) == V1_DATA[name]
+
+
+@FAST
+@given(st.lists(st.tuples(surrogate_text, arrays, layouts), min_size=1, max_size=4))
+def test_property_every_array_is_an_aligned_read_only_view(
+    items: list[tuple[str, np.ndarray, str]],
+) -> None:
+    """Whatever precedes them in the encoding, arrays come back aligned at a multiple of 16
+    from its start, read-only views of the bytes; writable copies on request."""
+    value = [(text, _layout(a, how)) for text, a, how in items]
+    data = encode(value)
+    start = _address(data)
+    out = decode(data)
+    assert_identical(out, [(t, a if a.flags.forc else a.copy()) for t, a in value])
+    assert isinstance(out, list)
+    for _, array in out:
+        assert not array.flags.writeable
+        if array.size:
+            assert (array.ctypes.data - start) % 16 == 0
+            assert np.shares_memory(array, np.frombuffer(data, np.uint8))
+    mine = decode(data, writable=True)
+    assert isinstance(mine, list)
+    assert all(array.flags.writeable for _, array in mine)
+    assert_identical(mine, out)
