@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import enum
 import io
+import json
 import math
 import pickle
 import struct
@@ -15,6 +16,7 @@ import tracemalloc
 import uuid
 import zoneinfo
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import hypothesis.extra.numpy as hnp
@@ -26,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from identical import assert_identical
 
-from runtable.codec import CODEC_VERSION, decode, encode
+from runtable.codec import CODEC_VERSION, decode, digest_bytes, encode
 from runtable.errors import CodecError, UnsupportedValueError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -335,13 +337,19 @@ def test_small_values_are_compact() -> None:
     assert len(encode(np.float32(1.5))) <= 12
 
 
-def test_decoded_array_is_writable_and_owns_its_data() -> None:
+def test_decoded_array_is_read_only_by_default_and_writable_on_request() -> None:
     data = encode(np.arange(10.0))
     out = decode(data)
     assert isinstance(out, np.ndarray)
-    assert out.flags.writeable
-    assert out.flags.owndata
-    out[0] = 99.0
+    assert not out.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        out[0] = 99.0
+    mine = decode(data, writable=True)
+    assert isinstance(mine, np.ndarray)
+    assert mine.flags.writeable
+    assert mine.flags.owndata
+    mine[0] = 99.0
+    assert decode(data)[0] == 0.0  # the bytes are untouched
 
 
 def test_order_is_kept() -> None:
@@ -604,8 +612,10 @@ def _varint(n: int) -> bytes:
 
 
 def _array_payload(dtype: bytes, shape: tuple[int, ...], data: bytes = b"") -> bytes:
+    """An array encoding: header, then zero padding to a multiple of 16, then ``data``."""
     dims = b"".join(_varint(d) for d in shape)
-    return HEADER + b"A" + bytes([len(dtype)]) + dtype + b"C" + _varint(len(shape)) + dims + data
+    head = HEADER + b"A" + bytes([len(dtype)]) + dtype + b"C" + _varint(len(shape)) + dims
+    return head + bytes(-len(head) % 16) + data
 
 
 BAD: dict[str, tuple[bytes, str]] = {
@@ -641,6 +651,8 @@ BAD: dict[str, tuple[bytes, str]] = {
     "dtype_not_ascii": (_array_payload("<fé".encode(), (1,), b"\x00" * 8), "dtype"),
     "dtype_length_past_end": (HEADER + b"A\x40<f8", "dtype"),
     "bad_order": (HEADER + b"A\x03<f8Z\x00" + b"\x00" * 8, "order"),
+    "array_padding_not_zero": (HEADER + b"A\x03<f8C\x01\x01" + b"\x01" * 5 + bytes(8), "padding"),
+    "array_padding_missing": (HEADER + b"A\x03<f8C\x01\x01" + b"\x00" * 3, "padding"),
     "object_array_huge": (HEADER + b"OC\x01" + _varint(2**50), "past the end"),
     "tz_traversal": (HEADER + b"W" + bytes(12) + b"\x02\x10../../etc/passwd", "time zone"),
     "tz_unknown_key": (HEADER + b"W\xe4\x07\x01\x01" + bytes(8) + b"\x02\x07No/Zone", "time zone"),
@@ -654,13 +666,10 @@ BAD: dict[str, tuple[bytes, str]] = {
     "pandas_bad_array_kind": (HEADER + b"PS?", "pandas array"),
     "pandas_bad_masked_name": (HEADER + b"PSm\x06object", "nullable"),
     "pandas_deprecated_freq": (
-        HEADER + b"PIn" + encode(np.zeros(1, "M8[ns]"))[3:] + b"N\x01c",
+        encode(pd.Index(np.zeros(1, "M8[ns]")))[:-1] + b"\x01c",  # no frequency -> "c"
         "frequency",
     ),
-    "pandas_bad_freq": (
-        HEADER + b"PIn" + encode(np.zeros(1, "M8[ns]"))[3:] + b"N\x03a b",
-        "frequency",
-    ),
+    "pandas_bad_freq": (encode(pd.Index(np.zeros(1, "M8[ns]")))[:-1] + b"\x03a b", "frequency"),
     "deep_nesting": (HEADER + b"l\x01" * 100_000 + b"N", "nested deeper"),
 }
 
@@ -840,7 +849,7 @@ def test_float_struct_is_little_endian() -> None:
 
 # -- a buffer handed over (consume=True): big arrays share it, even unaligned ones ---------------
 
-BIG = 1 << 18  # elements: 2 MiB of float64, past the size from which arrays share a buffer
+BIG = 1 << 18  # elements: 2 MiB of float64
 
 
 def _handed_over_values() -> list[Any]:
@@ -883,4 +892,275 @@ def test_a_buffer_that_is_not_handed_over_is_left_as_it_was() -> None:
         decoded = decode(memoryview(raw)[offset : offset + len(data)])
         assert_identical(decoded, value)
         assert bytes(raw[offset : offset + len(data)]) == data
-    assert_identical(decode(data, consume=True), value)  # read-only: copied, never moved
+    shared = decode(data, consume=True)  # immutable bytes: shared, never moved
+    assert_identical(shared, value)
+    assert isinstance(shared, dict)
+    assert not shared["a"].flags.owndata
+
+
+# -- version 2: aligned array data, read-only views by default -----------------------------------
+
+#: Every raw dtype kind the codec stores, in native and swapped byte order where it has one.
+RAW_DTYPES = [
+    *"?bhilqBHILQefdgFDG",
+    "M8[ns]",
+    "M8[D]",
+    "m8[s]",
+    "U3",
+    "S5",
+    ">f8",
+    ">i4",
+    ">c16",
+    "<U2",
+    ">M8[us]",
+]
+
+
+def _address(data: bytes) -> int:
+    return int(np.frombuffer(data, np.uint8).ctypes.data)
+
+
+@pytest.mark.parametrize("dtype", RAW_DTYPES)
+@pytest.mark.parametrize("prefix", [0, 1, 5, 15])
+def test_array_data_is_aligned_in_the_encoding(dtype: str, prefix: int) -> None:
+    a = np.ones(7, dtype)
+    data = encode(["x" * prefix, a, {"k": a[::2], "n": np.ones(3, dtype=dtype)}])
+    start = _address(data)
+    out = decode(data)
+    assert isinstance(out, list)
+    for array in (out[1], out[2]["k"], out[2]["n"]):
+        assert array.flags.aligned
+        assert (array.ctypes.data - start) % 16 == 0  # from the start of the encoding
+        assert not array.flags.writeable
+        assert np.shares_memory(array, np.frombuffer(data, np.uint8))  # a view, no copy
+        assert array.dtype.str == np.dtype(dtype).str
+    assert_identical(out[1], a)
+    assert_identical(out[2]["k"], a[::2].copy())
+
+
+@pytest.mark.parametrize("dtype", RAW_DTYPES)
+def test_writable_arrays_are_copies_sharing_nothing_with_the_bytes(dtype: str) -> None:
+    a = np.zeros((2, 3), dtype)
+    data = encode({"a": a})
+    out = decode(data, writable=True)
+    assert isinstance(out, dict)
+    array = out["a"]
+    assert array.flags.writeable
+    assert array.flags.aligned
+    assert not np.shares_memory(array, np.frombuffer(data, np.uint8))
+    array[0, 0] = np.ones(1, dtype)[0]
+    assert_identical(decode(data)["a"], a)  # type: ignore[index]
+
+
+LAYOUTS: dict[str, Any] = {
+    "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+    "strided": np.arange(40, dtype=np.int32).reshape(5, 8)[::2, 1::3],
+    "byteswapped": np.arange(6, dtype=">i8").reshape(2, 3),
+    "byteswapped_fortran": np.asfortranarray(np.arange(6, dtype=">f4").reshape(2, 3)),
+    "zero_size": np.zeros((0, 4), np.float32),
+    "zero_size_fortran": np.zeros((3, 0), np.complex128, order="F"),
+    "zero_dims": np.array(2.5),
+    "transposed_view": np.arange(6.0).reshape(2, 3).T,
+    "readonly_source": np.frombuffer(np.arange(4.0).tobytes()),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_any_layout_comes_back_identical_read_only_or_writable(name: str) -> None:
+    a = LAYOUTS[name]
+    data = encode(a)
+    out = decode(data)
+    assert_identical(out, a.copy(order="K") if name == "strided" else a)
+    assert isinstance(out, np.ndarray)
+    assert not out.flags.writeable
+    assert out.flags.aligned
+    if a.size:
+        assert np.shares_memory(out, np.frombuffer(data, np.uint8))
+        with pytest.raises(ValueError, match="read-only"):
+            out.flat[0] = 1
+    mine = decode(data, writable=True)
+    assert isinstance(mine, np.ndarray)
+    assert_identical(mine, out)
+    assert mine.flags.writeable
+    if a.size:
+        mine.flat[0] = 1
+        assert_identical(decode(data), out)
+
+
+def test_object_arrays_are_read_only_by_default_down_to_their_elements() -> None:
+    value = np.array([np.arange(3.0), "a", None], dtype=object)
+    out = decode(encode(value))
+    assert isinstance(out, np.ndarray)
+    assert not out.flags.writeable
+    assert not out[0].flags.writeable
+    mine = decode(encode(value), writable=True)
+    assert isinstance(mine, np.ndarray)
+    assert mine.flags.writeable
+    assert mine[0].flags.writeable
+    mine[1] = "b"
+    mine[0][0] = 5.0
+
+
+@pytest.mark.parametrize("offset", range(1, 16))
+def test_bytes_not_aligned_in_memory_give_aligned_read_only_copies(offset: int) -> None:
+    value = {"c": np.arange(5, dtype=np.clongdouble), "f": np.arange(9.0), "i": np.arange(3)}
+    data = encode(value)
+    held = bytes(offset) + data
+    view = memoryview(held)[offset:]  # read-only, starting at any address
+    out = decode(view)
+    assert_identical(out, value)
+    assert isinstance(out, dict)
+    for array in out.values():
+        assert array.flags.aligned
+        assert not array.flags.writeable
+    assert all(decode(view, writable=True)[k].flags.writeable for k in value)  # type: ignore[index]
+
+
+def test_a_writable_buffer_not_handed_over_is_copied_from() -> None:
+    raw = bytearray(encode(np.arange(4.0)))
+    out = decode(raw)
+    assert isinstance(out, np.ndarray)
+    assert not out.flags.writeable
+    raw[-8:] = bytes(8)  # the caller's buffer changes; the decoded array does not
+    assert out[-1] == 3.0
+
+
+@pytest.mark.parametrize("writable", [False, True])
+def test_a_handed_over_buffer_is_shared_read_only_or_writable(writable: bool) -> None:
+    value = {"a": np.arange(1000.0), "s": "x"}
+    raw = bytearray(encode(value))
+    out = decode(memoryview(raw), consume=True, writable=writable)
+    assert isinstance(out, dict)
+    assert out["a"].flags.writeable is writable
+    assert np.shares_memory(out["a"], np.frombuffer(raw, np.uint8))
+    assert_identical(out, value)
+
+
+def test_pandas_objects_are_built_on_read_only_views() -> None:
+    df = pd.DataFrame({"x": np.arange(5.0), "n": np.arange(5), "s": list("abcde")})
+    data = encode(df)
+    out = decode(data)
+    assert isinstance(out, pd.DataFrame)
+    assert_identical(out, df)
+    assert np.shares_memory(out["x"].to_numpy(), np.frombuffer(data, np.uint8))
+    with pytest.raises(ValueError, match="read-only"):
+        out.iloc[0, 0] = 9.0
+    mine = decode(data, writable=True)
+    assert isinstance(mine, pd.DataFrame)
+    mine.iloc[0, 0] = 9.0
+    assert mine.iloc[0, 0] == 9.0
+    series = decode(encode(df["x"]))
+    assert isinstance(series, pd.Series)
+    with pytest.raises(ValueError, match="read-only"):
+        series.iloc[0] = 1.0
+
+
+def test_decoding_a_big_array_from_bytes_allocates_no_copy() -> None:
+    a = np.random.default_rng(1).random(4_000_000)  # 32 MB
+    data = encode(a)
+    out, peak = _peak_during(decode, data)
+    assert peak < 0.01 * a.nbytes, f"decode allocated {peak / a.nbytes:.2f}x"
+    assert_identical(out, a)
+    _, peak = _peak_during(lambda d: decode(d, writable=True), data)
+    assert peak >= a.nbytes  # the writable copy
+
+
+# -- version 1 (no padding): values written by runtable 0.1 still decode -------------------------
+
+V1_DATA: dict[str, bytes] = {
+    name: bytes.fromhex(text)
+    for name, text in json.loads(
+        (Path(__file__).parent / "data" / "codec_v1.json").read_text()
+    ).items()
+}
+
+
+def v1_values() -> dict[str, Any]:
+    """The values whose version 1 encodings tests/data/codec_v1.json holds (made by runtable's
+    codec version 1 from exactly these values)."""
+    return {
+        "none_bool_int_float": [None, True, False, -(2**70), 1.5, 2j],
+        "str_bytes": ["héllo", b"\x00\x01", bytearray(b"ab")],
+        "dict_set": {"a": (1, 2), "b": {3}, "c": frozenset({"x"})},
+        "datetime": dt.datetime(2024, 3, 1, 12, 30, 5, 7, tzinfo=dt.UTC),
+        "array_f8": np.arange(7.0) / 3,
+        "array_f4_2d": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "array_fortran_i2": np.asfortranarray(np.arange(6, dtype=np.int16).reshape(2, 3)),
+        "array_big_endian": np.arange(5, dtype=">f8"),
+        "array_u1": np.arange(3, dtype=np.uint8),
+        "array_c16": np.array([1 + 2j, -3j]),
+        "array_bool": np.array([True, False, True]),
+        "array_M8": np.array(["2024-01-01", "NaT"], dtype="M8[ns]"),
+        "array_m8": np.array([1, 2], dtype="m8[s]"),
+        "array_U": np.array(["ab", "c"]),
+        "array_S": np.array([b"x", b"yz"]),
+        "array_empty": np.zeros((0, 3)),
+        "array_object": np.array([1, "a", None], dtype=object),
+        "scalars": [np.float32(1.25), np.int64(-3), np.datetime64("2024-01-01", "D")],
+        "dict_of_arrays": {"x": np.arange(3.0), "label": "run", "n": np.arange(4, dtype=np.int32)},
+        "series": pd.Series([1.5, 2.5], index=["a", "b"], name="s"),
+        "frame": pd.DataFrame({"x": [1.0, 2.0], "n": [1, 2], "s": ["a", "b"]}),
+    }
+
+
+def test_version_1_literal_data_covers_every_value() -> None:
+    assert set(V1_DATA) == set(v1_values())
+    assert all(data[:3] == b"RT\x01" for data in V1_DATA.values())
+
+
+@pytest.mark.parametrize("name", list(v1_values()))
+def test_version_1_values_still_decode(name: str) -> None:
+    data = V1_DATA[name]
+    value = v1_values()[name]
+    for writable in (False, True):
+        out = decode(data, writable=writable)
+        assert_identical(out, value)
+        arrays = [out] if isinstance(out, np.ndarray) else []
+        arrays += list(out.values()) if isinstance(out, dict) else []
+        for array in (a for a in arrays if isinstance(a, np.ndarray)):
+            assert array.flags.writeable is writable
+            assert array.flags.aligned
+    again = encode(value)
+    assert again[:3] == b"RT\x02"
+    assert_identical(decode(again), value)
+
+
+def test_version_1_arrays_unaligned_in_a_handed_over_buffer_are_moved_not_copied() -> None:
+    data = V1_DATA["array_f8"]
+    raw = bytearray(data)
+    out = decode(memoryview(raw), consume=True)
+    assert_identical(out, v1_values()["array_f8"])
+    assert isinstance(out, np.ndarray)
+    assert out.flags.aligned
+    assert np.shares_memory(out, np.frombuffer(raw, np.uint8))
+
+
+@pytest.mark.parametrize("name", list(v1_values()))
+def test_digest_bytes_are_version_1_bytes(name: str) -> None:
+    """Digests stored with runs (params, config) hash these: they must not change with the
+    codec version, or resuming would see every config as changed."""
+    assert digest_bytes(v1_values()[name]) == V1_DATA[name]
+
+
+@FAST
+@given(st.lists(st.tuples(surrogate_text, arrays, layouts), min_size=1, max_size=4))
+def test_property_every_array_is_an_aligned_read_only_view(
+    items: list[tuple[str, np.ndarray, str]],
+) -> None:
+    """Whatever precedes them in the encoding, arrays come back aligned at a multiple of 16
+    from its start, read-only views of the bytes; writable copies on request."""
+    value = [(text, _layout(a, how)) for text, a, how in items]
+    data = encode(value)
+    start = _address(data)
+    out = decode(data)
+    assert_identical(out, [(t, a if a.flags.forc else a.copy()) for t, a in value])
+    assert isinstance(out, list)
+    for _, array in out:
+        assert not array.flags.writeable
+        if array.size:
+            assert (array.ctypes.data - start) % 16 == 0
+            assert np.shares_memory(array, np.frombuffer(data, np.uint8))
+    mine = decode(data, writable=True)
+    assert isinstance(mine, list)
+    assert all(array.flags.writeable for _, array in mine)
+    assert_identical(mine, out)

@@ -24,6 +24,9 @@ An *array* (the values of a Series, column or Index) is one of:
 ``s`` u8 storage (p python, a pyarrow), u8 missing value (n NaN, A pd.NA), count, then per
 element 0 for missing or len + 1 and UTF-8 (string dtypes);
 ``m`` len + dtype name, data ndarray value, mask ndarray value (nullable Int, Float, boolean).
+
+Decoded Series, DataFrame columns and Index values are built on the decoded arrays without
+copying them: read-only views of the encoding unless ``decode(..., writable=True)``.
 """
 
 from __future__ import annotations

@@ -30,10 +30,15 @@ h     time             u8 hour minute second, u32 us, u8 fold, tz
 r     timedelta        i32 days, i32 seconds, i32 microseconds
 n     numpy scalar     dtype, the scalar's raw bytes
 x X   np.str_, bytes_  len, UTF-8 or bytes
-A     ndarray (raw)    dtype, order C or F, ndim, dims, raw data in that order
+A     ndarray (raw)    dtype, order C or F, ndim, dims, zero padding, raw data in that order
 O     ndarray (object) order C or F, ndim, dims, the elements as values in that order
 P     pandas object    sub-tag and payload, see `runtable._codec_pandas`
 ====  ===============  =============================================================
+
+The zero padding (version 2 on; version 1 had none) puts an array's raw data at an offset from
+the start of the encoding that is a multiple of 16, the largest alignment of any numpy dtype:
+a buffer that starts 16-aligned (as ``bytes`` objects do) holds every array aligned, so decoding
+can hand out read-only views of it instead of copies.
 
 ``tz`` is 0 (naive), 1 (``datetime.timezone``: offset as in ``r``, len, name) or
 2 (``zoneinfo.ZoneInfo``: len, key). ``dtype`` is one length byte and numpy's ``dtype.str``
@@ -55,19 +60,49 @@ from runtable.errors import CodecError, UnsupportedValueError
 if TYPE_CHECKING:
     import numpy
 
-__all__ = ["CODEC_VERSION", "decode", "encode", "encode_buffers"]
+__all__ = ["CODEC_VERSION", "decode", "digest_bytes", "encode", "encode_buffers"]
 
-CODEC_VERSION: int = 1
-"""Version written by `encode`; `decode` reads this and every older version."""
+CODEC_VERSION: int = 2
+"""Version written by `encode`; `decode` reads this and every older version (1: arrays unpadded)."""
 
 _HEADER = b"RT" + bytes([CODEC_VERSION])
-#: Whether the buffer being decoded is handed over (see `decode`).
-_CONSUME: contextvars.ContextVar[bool] = contextvars.ContextVar("consume", default=False)
+_HEADER_V1 = b"RT\x01"
+#: Raw array data starts at a multiple of this offset in the encoding (version 2 on).
+ALIGNMENT = 16
 _MAX_DEPTH = 200  # nesting limit, both ways, well inside Python's recursion limit
 
+
+class _Reading:
+    """How the current `decode` call treats arrays (one object per call, in a context var)."""
+
+    __slots__ = ("handed_over", "padded", "share", "writable")
+
+    def __init__(self, padded: bool, share: bool, handed_over: bool, writable: bool) -> None:
+        self.padded = padded  # version 2: raw array data is padded to ALIGNMENT
+        self.share = share  # arrays may be views of the buffer (it cannot change under them)
+        self.handed_over = handed_over  # the buffer is the decoder's: data may move within it
+        self.writable = writable  # arrays come back writable (read-only views otherwise)
+
+
+_READING: contextvars.ContextVar[_Reading] = contextvars.ContextVar("reading")
+
+
 Chunks = list[Any]  # bytes or memoryview pieces, joined once at the end
-#: Arrays at least this big decoded from a writable buffer share its memory (no copy).
-_SHARE_ABOVE = 1 << 20
+#: id of a Chunks being encoded -> [pieces summed so far, their bytes]: where the next piece
+#: starts, so array data can be padded to ALIGNMENT (an entry lives while its encode runs).
+_positions: dict[int, list[int]] = {}
+
+
+def _length(out: Chunks) -> int:
+    """Bytes in ``out`` so far; each piece is summed once (linear over a whole encoding)."""
+    position = _positions.setdefault(id(out), [0, 0])
+    counted, size = position
+    for chunk in out[counted:]:
+        size += len(chunk)
+    position[:] = len(out), size
+    return size
+
+
 _Enc = Callable[[Any, Chunks, int], None]
 _Dec = Callable[[memoryview, int, int], tuple[Any, int]]
 
@@ -93,8 +128,29 @@ def encode(value: object) -> bytes:
     Raises `UnsupportedValueError` (its ``path`` says where inside ``value``) for any
     type the codec does not support, at any depth; nothing is produced then.
     """
-    out: Chunks = [_HEADER]
-    _enc(value, out, 0)
+    return _joined(_encoded(value, _HEADER))
+
+
+def digest_bytes(value: object) -> bytes:
+    """The version 1 encoding of ``value`` (arrays unpadded, ``b"RT\\x01"``): bytes that stay
+    the same across codec versions, for digests stored with runs (params, config) that must
+    not change when the codec does. `decode` reads them; `UnsupportedValueError` as `encode`.
+    """
+    return _joined(_encoded(value, _HEADER_V1))
+
+
+def _encoded(value: object, header: bytes) -> Chunks:
+    """The chunks of ``value``'s encoding after ``header`` (`_HEADER_V1`: unpadded arrays)."""
+    out = [header]
+    try:
+        _enc(value, out, 0)
+    finally:
+        if _positions:
+            _positions.pop(id(out), None)
+    return out
+
+
+def _joined(out: Chunks) -> bytes:
     try:
         return b"".join(out)
     except TypeError:  # a _Strided chunk: see _join_strided
@@ -104,20 +160,27 @@ def encode(value: object) -> bytes:
 def encode_buffers(value: object) -> list[bytes | memoryview]:
     """Like `encode`, as a list of buffers whose concatenation is the encoding, without joining
     them: big arrays stay views of their own memory (for writing a value in parts)."""
-    out: Chunks = [_HEADER]
-    _enc(value, out, 0)
+    out = _encoded(value, _HEADER)
     if any(isinstance(chunk, _Strided) for chunk in out):
         return [_join_strided(out)]
     return out
 
 
-def decode(data: bytes | bytearray | memoryview, *, consume: bool = False) -> object:
+def decode(
+    data: bytes | bytearray | memoryview, *, writable: bool = False, consume: bool = False
+) -> object:
     """Decode bytes made by `encode`; never runs code from the data.
 
-    Big arrays decoded from a writable buffer share its memory. With ``consume=True`` the
-    caller hands the buffer over for good: an array whose data is not aligned in it is moved
-    within it (over its own header, already read) instead of copied, so the buffer no longer
-    holds the encoding afterwards.
+    numpy arrays (and the pandas objects built on them) come back read-only: views of
+    ``data`` where it is immutable (``bytes``, a read-only memoryview) and the array's data is
+    aligned in it, else read-only copies. With ``writable=True`` they are writable copies that
+    share nothing with ``data``.
+
+    With ``consume=True`` the caller hands a writable buffer over for good: arrays are views of
+    it (writable ones with ``writable=True``), and an array whose data is not aligned in it is
+    moved within it (over its own header, already read), so the buffer no longer holds the
+    encoding afterwards. A writable buffer that is not handed over is only read: arrays are
+    copied out of it.
 
     Raises `CodecError`, and no other exception, for anything that is not a valid
     encoding, and for data written by a newer codec version.
@@ -130,14 +193,17 @@ def decode(data: bytes | bytearray | memoryview, *, consume: bool = False) -> ob
         raise CodecError(f"cannot decode a {type(data).__name__}: need contiguous bytes") from exc
     if len(buf) < 3 or buf[0] != 0x52 or buf[1] != 0x54:
         raise CodecError("not a runtable encoding: the data does not start with b'RT'")
-    if buf[2] != CODEC_VERSION:
-        if buf[2] > CODEC_VERSION:
-            raise CodecError(
-                f"value was written by codec version {buf[2]}, newer than this runtable's "
-                f"codec (version {CODEC_VERSION}): upgrade runtable to read it"
-            )
-        raise CodecError(f"unknown codec version {buf[2]}")
-    token = _CONSUME.set(consume and not buf.readonly)
+    version = buf[2]
+    if version > CODEC_VERSION:
+        raise CodecError(
+            f"value was written by codec version {version}, newer than this runtable's "
+            f"codec (version {CODEC_VERSION}): upgrade runtable to read it"
+        )
+    if version < 1:
+        raise CodecError(f"unknown codec version {version}")
+    handed_over = consume and not buf.readonly
+    reading = _Reading(version >= 2, buf.readonly or handed_over, handed_over, writable)
+    token = _READING.set(reading)
     try:
         value, pos = _dec(buf, 3, 0)
     except CodecError:
@@ -151,7 +217,7 @@ def decode(data: bytes | bytearray | memoryview, *, consume: bool = False) -> ob
     except Exception as exc:  # whatever a constructor fed with corrupt fields raises
         raise CodecError(f"corrupt data ({type(exc).__name__}: {exc})") from exc
     finally:
-        _CONSUME.reset(token)
+        _READING.reset(token)
     if pos != len(buf):
         raise CodecError(f"corrupt data: {len(buf) - pos} bytes left after the value")
     return value
@@ -508,7 +574,9 @@ def _enc_ndarray(a: Any, out: Chunks, depth: int) -> None:
     import numpy as np
 
     order, flat = ("F", a.T) if a.flags.f_contiguous and not a.flags.c_contiguous else ("C", a)
-    out.append(b"A" + _dtype_bytes(dt) + _shape_bytes(order, a.shape))
+    header = b"A" + _dtype_bytes(dt) + _shape_bytes(order, a.shape)
+    pad = 0 if out[0] is _HEADER_V1 else -(_length(out) + len(header)) % ALIGNMENT
+    out.append(header + bytes(pad))
     if not a.size:
         return
     if flat.flags.c_contiguous:
@@ -522,6 +590,9 @@ class _Strided:
 
     def __init__(self, array: Any) -> None:
         self.array = array
+
+    def __len__(self) -> int:
+        return int(self.array.nbytes)
 
 
 def _join_strided(out: Chunks) -> bytes:
@@ -549,20 +620,31 @@ def _dec_ndarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     header = pos - 1  # the tag
     dt, pos = _read_dtype(buf, pos)
     order, shape, count, pos = _read_shape(buf, pos)
+    reading = _READING.get()
+    if reading.padded:
+        pad = -pos % ALIGNMENT
+        if buf[pos : pos + pad] != bytes(pad):
+            raise CodecError(f"corrupt data: bad array padding at offset {pos}")
+        pos += pad
     nbytes = count * dt.itemsize
     if nbytes > len(buf) - pos:
         raise CodecError(f"corrupt data: array of {nbytes} bytes runs past the end of the data")
     if count == 0:
-        return np.empty(shape, dt, order=order), pos
-    flat = np.frombuffer(buf, dt, count, pos)  # a view; the copy below is the only one
-    if not buf.readonly and nbytes >= _SHARE_ABOVE:
-        # A big array in a writable buffer (a bytearray the caller hands over, as storage does
-        # for values stored in parts): keep the view, writable, instead of copying it.
-        if not flat.flags.aligned and _CONSUME.get():
-            flat = _move_to_alignment(buf, flat, pos, pos - header)
-        if flat.flags.aligned:
-            return flat.reshape(shape, order=order), pos + nbytes
-    return flat.reshape(shape, order=order).copy(order="K"), pos + nbytes
+        array = np.empty(shape, dt, order=order)
+    else:
+        flat = np.frombuffer(buf, dt, count, pos)  # a view; the copy below is the only one
+        if reading.share and not (reading.writable and buf.readonly):
+            if not flat.flags.aligned and reading.handed_over:
+                flat = _move_to_alignment(buf, flat, pos, pos - header)
+            if flat.flags.aligned:  # a view: read-only, or writable in a handed-over buffer
+                array = flat.reshape(shape, order=order)
+                if not reading.writable and array.flags.writeable:
+                    array.flags.writeable = False
+                return array, pos + nbytes
+        array = flat.reshape(shape, order=order).copy(order="K")
+    if not reading.writable:
+        array.flags.writeable = False
+    return array, pos + nbytes
 
 
 def _move_to_alignment(buf: memoryview, flat: Any, pos: int, room: int) -> Any:
@@ -607,7 +689,10 @@ def _dec_objarray(buf: memoryview, pos: int, depth: int) -> tuple[Any, int]:
     flat = np.empty(count, dtype=object)
     for i in range(count):
         flat[i], pos = _dec(buf, pos, depth + 1)
-    return flat.reshape(shape, order=order), pos
+    array = flat.reshape(shape, order=order)
+    if not _READING.get().writable:
+        array.flags.writeable = False
+    return array, pos
 
 
 def _register_numpy() -> None:

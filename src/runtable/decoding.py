@@ -26,7 +26,9 @@ MAGIC = b"RT"
 def decode(value: bytes | bytearray | memoryview | str) -> Any:
     """The Python value of one stored codec cell (bytes, or the base64 text CrateDB keeps).
 
-    CodecError when it is not a codec encoding; never runs code from the data.
+    Arrays in it come back read-only (views of the cell's bytes where they can be); for
+    writable copies, use ``runtable.codec.decode(data, writable=True)``. CodecError when it is
+    not a codec encoding; never runs code from the data.
     """
     if isinstance(value, str):
         try:
@@ -44,15 +46,19 @@ def is_encoded(value: object) -> bool:
     return len(head) == 3 and head[:2] == MAGIC and 0 < head[2] <= codec.CODEC_VERSION
 
 
-#: How codec bytes begin once base64-encoded, as CrateDB keeps them in text columns.
-B64_MAGIC = base64.b64encode(MAGIC + bytes([codec.CODEC_VERSION]))[:4].decode()
+#: How codec bytes of each version begin once base64-encoded, as CrateDB keeps them in text
+#: columns.
+B64_MAGICS = tuple(
+    base64.b64encode(MAGIC + bytes([version])).decode()
+    for version in range(1, codec.CODEC_VERSION + 1)
+)
 
 
 def decode_cell(value: Any, column: str) -> Any:
     """A query result's cell decoded when it holds codec bytes, or their base64 text
     (CrateDB); the ``runtable_exact`` map into a dict of decoded values; anything else as it
     is."""
-    if isinstance(value, str) and value.startswith(B64_MAGIC):
+    if isinstance(value, str) and value.startswith(B64_MAGICS):
         try:
             value = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):

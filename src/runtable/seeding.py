@@ -60,9 +60,9 @@ def config_digest(config: Mapping[str, Any]) -> str:
     (sets ordered canonically), and the same as runtable 0.1 recorded for configs without
     sets, so its databases resume; a config the codec cannot store never matches."""
     try:
-        from .codec import encode
+        from .codec import digest_bytes  # not encode: the bytes of one codec version
 
-        data = encode(tuple(sorted((k, _canonical(v)) for k, v in config.items())))
+        data = digest_bytes(tuple(sorted((k, _canonical(v)) for k, v in config.items())))
     except Exception:  # not storable (or keys that do not sort): never equal to another
         data = os.urandom(16)
     return hashlib.sha256(data).hexdigest()[:16]
@@ -132,9 +132,9 @@ def _canonical_sets(value: Any) -> Any:
     bytes), so that equal values give equal bytes whatever their sets' iteration order."""
     t = type(value)
     if t in (set, frozenset):
-        from .codec import encode
+        from .codec import digest_bytes
 
-        items = sorted((_canonical_sets(v) for v in value), key=lambda v: encode(v))
+        items = sorted((_canonical_sets(v) for v in value), key=digest_bytes)
         return ("\x00" + t.__name__, tuple(items))
     if t is tuple or t is list:
         return t(_canonical_sets(v) for v in value)
@@ -144,11 +144,11 @@ def _canonical_sets(value: Any) -> Any:
 
 
 def _encode_params(items: tuple[tuple[str, Any], ...]) -> bytes:
-    from .codec import encode
+    from .codec import digest_bytes, encode
     from .errors import UnsupportedValueError
 
     try:
-        return encode(items)
+        return digest_bytes(items)  # the bytes of one codec version: digests must not change
     except UnsupportedValueError:
         for name, value in items:  # say which param it was
             try:

@@ -83,8 +83,14 @@ class Session:
         unpickle: bool = False,
         where: str | None = None,
         columns: Sequence[str] | None = None,
+        writable: bool = False,
     ) -> Experiment:
         """Load a stored experiment: its fields, config, seed and every run.
+
+        Arrays (and the pandas objects built on them) come back read-only, as views of the
+        bytes read, without a copy; changing one in place raises numpy's "assignment
+        destination is read-only": use ``a.copy()``, or load with ``writable=True`` to get
+        writable copies.
 
         Steps are code and are not stored: pass them to ``execute()`` again. With
         ``unpickle=True`` the experiment's stored pickle is unpickled instead (only do this for
@@ -103,7 +109,9 @@ class Session:
         sliced = where is not None or columns is not None
         if unpickle and sliced:
             raise ValueError("unpickle=True loads the whole pickled experiment: drop where/columns")
-        stored = self.store.load(name, with_pickle=unpickle, where=where, columns=columns)
+        stored = self.store.load(
+            name, with_pickle=unpickle, where=where, columns=columns, writable=writable
+        )
         if not unpickle:
             _warn_only_in_pickle(name, stored.meta.get("only_in_pickle"))
             experiment = Experiment._from_stored(stored, self)

@@ -118,11 +118,13 @@ class Store(ABC):
         with_pickle: bool = False,
         where: str | None = None,
         columns: Sequence[str] | None = None,
+        writable: bool = False,
     ) -> StoredExperiment:
         """Read an experiment; ExperimentNotFoundError when there is none of that name.
 
         ``where``: a SQL condition on the run table selecting the runs to read; ``columns``:
         the fields to read (params are always read). Both read only what is asked for.
+        Arrays are read-only views of the bytes read unless ``writable``.
         """
 
     @abstractmethod

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..errors import CorruptValueError, StorageError
-from .columns import COMPANION_SUFFIX
+from .columns import COMPANION_SUFFIX, JoinAtBind
 
 if TYPE_CHECKING:
     from .dialects import Dialect
@@ -54,8 +54,10 @@ def executemany_insert(
     sql = insert_sql(table, names, sa_dialect, upsert=upsert)
     for name in names:
         processor = bind_processor(table.c[name].type, sa_dialect)
-        if processor is not None:
-            columns[name] = [None if v is None else processor(v) for v in columns[name]]
+        if processor is not None:  # JoinAtBind: the driver joins it as it binds the row
+            columns[name] = [
+                v if v is None or type(v) is JoinAtBind else processor(v) for v in columns[name]
+            ]
     if compiled.positional:
         order = compiled.positiontup or []
         rows: list[Any] = list(zip(*(columns[n] for n in order), strict=True))

@@ -46,15 +46,15 @@ def split_big_values(
     run_ids: Sequence[int],
     limit: int,
 ) -> list[tuple[int, str, Any]]:
-    """Replace each value of ``names`` longer than ``limit``, or kept as the codec's buffers,
-    by a reference; return them."""
+    """Replace each value of ``names`` longer than ``limit``, or kept as the codec's buffers
+    to be written in parts (``in_parts``), by a reference; return them."""
     big: list[tuple[int, str, Any]] = []
     for name in names:
         values = columns.get(name)
         if values is None:
             continue
         for i, value in enumerate(values):
-            if value is not None and (len(value) > limit or hasattr(value, "buffers")):
+            if value is not None and (len(value) > limit or getattr(value, "in_parts", False)):
                 parts = sum(1 for _ in parts_of(value, limit))
                 values[i] = MARK + _HEADER.pack(len(value), parts)
                 big.append((run_ids[i], name, value))
@@ -99,9 +99,11 @@ def read_value(
 ) -> memoryview:
     """Put a big value back together from the parts that ``where`` selects, checking sizes.
 
-    The parts are read slice by slice into one writable buffer of the value's size, which the
-    codec's ``decode(..., consume=True)`` turns into the value without copying its big arrays.
-    ValueError for missing or damaged parts (parts past those the reference names are not read).
+    The parts are read slice by slice into one writable buffer of the value's size, handed
+    over to the codec: ``decode(buffer, consume=True, writable=...)`` turns it into the value
+    without copying its arrays, which are views of the buffer, read-only unless ``writable``
+    (the same contract as for a value read from one cell). ValueError for missing or damaged
+    parts (parts past those the reference names are not read).
     """
     total, count = _HEADER.unpack_from(bytes(reference), len(MARK))
     buffer = memoryview(bytearray(total))

@@ -60,6 +60,9 @@ class Capabilities:
     widens_columns: bool = True  #: a column's type can change in place (int to float, ...)
     max_columns: int | None = None  #: columns a table may have
     max_fixed_row_bytes: int | None = None  #: bytes of a row's fixed-width cells (one page)
+    #: The driver joins a `JoinAtBind` value as it binds its row (SQLite), so a cell's joined
+    #: bytes exist one at a time instead of all of them before the insert.
+    joins_at_bind: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,18 +170,11 @@ def encode_column(
     collected instead.
     """
 
-    def encode(value: Any, run_id: int) -> bytes | None:
-        try:
-            return _encode(value, name, run_id)
-        except UnsupportedValueError as e:
-            if skipped is None:
-                raise
-            skipped.append(e)
-            return None
-
     if spec_kind == "blob":
+        lazy = caps.joins_at_bind
         blobs = [
-            None if v is ABSENT else encode(v, rid) for v, rid in zip(values, run_ids, strict=True)
+            None if v is ABSENT else _encode(v, name, rid, skipped, lazy)
+            for v, rid in zip(values, run_ids, strict=True)
         ]
         return EncodedColumn(blobs, None)
     if _all_plain(spec_kind, values, caps):
@@ -197,7 +193,7 @@ def encode_column(
             native.append(projected)
             companion.append(None)
             continue
-        exact_bytes = encode(value, run_id)
+        exact_bytes = _encode(value, name, run_id, skipped)
         native.append(projected if exact_bytes is not None else None)
         companion.append(exact_bytes)
         needs_companion = needs_companion or exact_bytes is not None
@@ -212,12 +208,14 @@ def decode_column(
     experiment: str,
     name: str,
     run_ids: Sequence[int],
+    writable: bool = False,
 ) -> Sequence[Any]:
     """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none
-    (the RunFrame of a load keeps it)."""
+    (the RunFrame of a load keeps it). Arrays are read-only (views of the fetched bytes)
+    unless ``writable``."""
     if kind == "blob":
         return [
-            ABSENT if raw is None else _decode(raw, experiment, name, rid)
+            ABSENT if raw is None else _decode(raw, experiment, name, rid, writable)
             for raw, rid in zip(native, run_ids, strict=True)
         ]
     types = set(map(type, native))
@@ -244,7 +242,7 @@ def decode_column(
     if companion is not None:
         for i, raw in enumerate(companion):
             if raw is not None:
-                out[i] = _decode(raw, experiment, name, run_ids[i])
+                out[i] = _decode(raw, experiment, name, run_ids[i], writable)
     return out
 
 
@@ -253,6 +251,7 @@ class Buffers:
     copy); storage writes it in parts (see storage.chunks)."""
 
     __slots__ = ("buffers", "size")
+    in_parts = True
 
     def __init__(self, buffers: list[bytes | memoryview]) -> None:
         self.buffers = buffers
@@ -261,29 +260,61 @@ class Buffers:
     def __len__(self) -> int:
         return self.size
 
+    def join(self) -> bytes:
+        """The encoding as one bytes object (one copy)."""
+        return b"".join(self.buffers)
+
+
+class JoinAtBind(Buffers):
+    """An encoded value for one cell, kept as the codec's buffers until the driver binds its
+    row (SQLite: an adapter registered by the dialect joins it then, and the joined copy is
+    freed once bound). Writing N such values holds one joined copy at a time, not N."""
+
+    __slots__ = ()
+    in_parts = False
+
 
 #: Encoded values at least this long stay as Buffers instead of one bytes object.
 BUFFERS_ABOVE = 64 * 1024 * 1024
+#: Encoded blob cells at least this long are joined at bind time where the driver can.
+JOIN_AT_BIND_ABOVE = 1024 * 1024
 
 
-def _encode(value: Any, name: str, run_id: int | None) -> bytes:
+def _encode(
+    value: Any,
+    name: str,
+    run_id: int | None,
+    skipped: list[UnsupportedValueError] | None = None,
+    lazy: bool = False,
+) -> bytes | None:
+    """The codec bytes of ``value`` (None when refused and collected in ``skipped``); big
+    ones as Buffers, cells past JOIN_AT_BIND_ABOVE as JoinAtBind when ``lazy``."""
     try:
         buffers = codec.encode_buffers(value)
     except UnsupportedValueError as e:
-        raise e.located(run_id=run_id, field=name) from None
+        located = e.located(run_id=run_id, field=name)
+        if skipped is None:
+            raise located from None
+        skipped.append(located)
+        return None
     if len(buffers) == 1:
         return bytes(buffers[0])
     big = Buffers(buffers)
     if big.size >= BUFFERS_ABOVE:
         return big  # type: ignore[return-value]  # written in parts, never bound whole
-    return b"".join(buffers)
+    if lazy and big.size >= JOIN_AT_BIND_ABOVE:
+        return JoinAtBind(buffers)  # type: ignore[return-value]  # joined by the driver
+    return big.join()
 
 
-def _decode(raw: Any, experiment: str, name: str, run_id: int | None) -> Any:
+def _decode(
+    raw: Any, experiment: str, name: str, run_id: int | None, writable: bool = False
+) -> Any:
     try:
         # A writable memoryview is a value put together from its parts (storage.chunks), made
         # for this decode only: the codec may rearrange it to share its arrays' memory.
-        return codec.decode(raw, consume=type(raw) is memoryview and not raw.readonly)
+        handed_over = type(raw) is memoryview and not raw.readonly
+        return codec.decode(raw, writable=writable, consume=handed_over)
     except CodecError as e:
         raise CorruptValueError(experiment, run_id, name, str(e)) from e
 

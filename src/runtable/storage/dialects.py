@@ -142,14 +142,19 @@ class SQLiteDialect(Dialect):
         negative_zero=False,
         nul_in_text=False,
         max_columns=2000,  # SQLITE_MAX_COLUMN, as Python's sqlite3 is built
+        joins_at_bind=True,  # sqlite3 adapters run as each row is bound (columns.JoinAtBind)
     )
 
     def configure(self, engine: Engine) -> None:
         from sqlalchemy import event
 
+        from .columns import JoinAtBind
+
         in_memory = engine.url.database in (None, "", ":memory:") or "mode=memory" in str(
             engine.url
         )
+        # sqlite3 (and its drop-in replacements) adapt a value as its row is bound.
+        engine.dialect.dbapi.register_adapter(JoinAtBind, JoinAtBind.join)  # type: ignore[union-attr]
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

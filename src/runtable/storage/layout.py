@@ -166,6 +166,8 @@ def decode_runs(
     n: int,
     storage_format: int = STORAGE_FORMAT,
     exact: Mapping[str, Mapping[int, Any]] | None = None,
+    *,
+    writable: bool = False,
 ) -> RunFrame:
     """Runs column by column from the stored columns (format 2 names; a format 1 table's
     bookkeeping columns renamed by the reader, its companion columns as they are). ``exact``:
@@ -199,7 +201,13 @@ def decode_runs(
             held = exact[spec.name]
             companion = [held.get(i) for i in range(n)]
         values = decode_column(
-            spec.kind, native, companion, experiment=experiment, name=spec.name, run_ids=ids
+            spec.kind,
+            native,
+            companion,
+            experiment=experiment,
+            name=spec.name,
+            run_ids=ids,
+            writable=writable,
         )
         if None not in native and spec.kind == "float" and companion is None:
             runs.float_columns.add(spec.name)
@@ -326,9 +334,11 @@ def skipped_meta(skipped: Sequence[UnsupportedValueError]) -> list[dict[str, Any
     ]
 
 
-def decode_experiment_value(raw: Any, experiment: str, what: str) -> dict[str, Any]:
+def decode_experiment_value(
+    raw: Any, experiment: str, what: str, writable: bool = False
+) -> dict[str, Any]:
     try:
-        value = codec.decode(raw)
+        value = codec.decode(raw, writable=writable)
     except CodecError as e:
         raise CorruptValueError(experiment, None, what, str(e)) from e
     if not isinstance(value, dict):

@@ -502,6 +502,7 @@ class SQLStore(Store):
         with_pickle: bool = False,
         where: str | None = None,
         columns: Sequence[str] | None = None,
+        writable: bool = False,
     ) -> StoredExperiment:
         for attempt in range(LOAD_ATTEMPTS):
             row, specs, data, n = self._read(name, where, columns, with_pickle)
@@ -521,15 +522,17 @@ class SQLStore(Store):
                 f"experiment {name!r} kept changing while it was read; try again when the "
                 "writer has finished"
             )
-        runs = layout.decode_runs(name, specs, data, n, row["storage_format"], row["exact"])
+        runs = layout.decode_runs(
+            name, specs, data, n, row["storage_format"], row["exact"], writable=writable
+        )
         return StoredExperiment(
             id=row["id"],
             name=row["name"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             seed=_stored_int(row["seed"], name, "seed"),
-            fields=layout.decode_experiment_value(row["fields"], name, "fields"),
-            config=layout.decode_experiment_value(row["config"], name, "config"),
+            fields=layout.decode_experiment_value(row["fields"], name, "fields", writable),
+            config=layout.decode_experiment_value(row["config"], name, "config", writable),
             meta=json.loads(row["meta"]),
             runs=runs,
             pickle=bytes(row["pickle"]) if with_pickle and row.get("pickle") is not None else None,
