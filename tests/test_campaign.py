@@ -553,16 +553,21 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_result(
     shared_url: str, tmp_path: Path, sweep_reference: rt.Experiment
 ) -> None:
     """Five kill -9 at seeded random moments: the first while the grid is first stored, the
-    others in the middle of the sweep, after one or two batch writes (a batch is written every
-    second). After each: the experiment loads, every run is whole (done with all its fields,
-    equal to the uninterrupted run, or pending with none), and no stored run is lost."""
+    others in the middle of the sweep, after a seeded number of runs (about one to three
+    batch writes; a batch is written every second). After each: the experiment loads, every
+    run is whole (done with all its fields, equal to the uninterrupted run, or pending with
+    none), and no stored run is lost."""
     rng = random.Random(20240611)
-    delays = [rng.uniform(0.0, 0.15)] + [rng.uniform(1.4, 2.6) for _ in range(4)]
+    # The first kill lands while the grid is first stored; the others once the child has
+    # finished a seeded number of runs (one to three batches' worth, at most half of what is
+    # left), so that they land mid-sweep however fast or loaded the machine is.
+    first_delay = rng.uniform(0.0, 0.15)
+    targets = [0] + [rng.randint(130, 330) for _ in range(4)]
     reference_fields = {index(r): dict(r.fields) for r in sweep_reference.runs}
     session = rt.connect(shared_url)
     stored: set[int] = set()
     mid_sweep = 0
-    for k, delay in enumerate(delays):
+    for k in range(len(targets)):
         ready, log = tmp_path / f"ready_{k}", tmp_path / f"steps_{k}.log"
         env = {"RUNTABLE_SWEEP_SLEEP": "0.008", "RUNTABLE_SWEEP_READY": str(ready)}
         child = start_sweep(
@@ -574,7 +579,14 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_result(
                 assert child.poll() is None, child.communicate()[1]
                 assert time.monotonic() < deadline
                 time.sleep(0.002)
-            time.sleep(delay)
+            if k == 0:
+                time.sleep(first_delay)
+            else:
+                left = SWEEP_RUNS - len(stored)
+                target = max(1, min(targets[k], left // 2))
+                while len(log_ids(log)[1]) < target and child.poll() is None:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
             child.send_signal(signal.SIGKILL)
         finally:
             child.wait()

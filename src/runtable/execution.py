@@ -289,13 +289,16 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
     ``started_at`` stays when the run keeps records of steps not executed now (a later
     evaluation step does not erase the time of the fit before it); ``ended_at`` is now.
     """
-    frame = run._frame
-    records = dict(frame.step_records(run._i))
+    frame, i = run._frame, run._i
+    records = dict(frame.step_records(i)) if frame.steps[i] is not None else {}
     now = utcnow()
-    if run.started_at is None or not set(records) - {s.name for s in steps}:
-        run.started_at = now
-    run.error = None
-    frame.rngs.pop(run._i, None)  # every execution starts the run's stream afresh
+    # The run's bookkeeping is written straight into its columns (this is per run).
+    frame.changed[i] = 1
+    if frame.started_at[i] is None or not set(records) - {s.name for s in steps}:
+        frame.started_at[i] = now
+    frame.error[i] = None
+    if frame.rngs:
+        frame.rngs.pop(i, None)  # every execution starts the run's stream afresh
     seed_globals(frame.seed, run.params_digest)
     config = key.config if key is not None else ""
     seed = key.seed if key is not None else frame.seed
@@ -327,10 +330,11 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
         if on_error == "raise":
             raise
         return
-    run._flush_series()
-    run._set_steps(records)
-    run.ended_at = mark
-    run.status = "done"
+    if frame.series:
+        run._flush_series()
+    frame.steps[i] = records
+    frame.ended_at[i] = mark
+    frame.status[i] = "done"
 
 
 def _record(

@@ -310,6 +310,7 @@ class RunFrame:
             (self.vars, out.vars),
             (self.rngs, out.rngs),
             (self.series, out.series),
+            (self.digests, out.digests),
         ):
             if store:
                 for j, i in enumerate(positions):
