@@ -551,9 +551,9 @@ def test_a_parts_table_of_runtable_0_1_is_widened_for_todays_run_ids(shared_url:
 
 
 def test_sqlite_run_tables_keep_timestamps_as_sqlalchemy_writes_them(tmp_path: Path) -> None:
-    """runtable formats and parses SQLite's DATETIME text itself (in C, for speed): the text
-    is SQLAlchemy's, and text in other forms (written by other tools) reads as SQLAlchemy
-    reads it. The run id is the table's rowid (no second index to maintain per insert)."""
+    """runtable formats SQLite's DATETIME text itself (in C, for speed): the text is
+    SQLAlchemy's, and text in other forms (written by other tools) reads as SQLAlchemy reads
+    it. The run id is the table's rowid (no second index to maintain per insert)."""
     import sqlite3
 
     import sqlalchemy as sa

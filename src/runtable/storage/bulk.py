@@ -53,11 +53,7 @@ def executemany_insert(
     compiled = table.insert().compile(dialect=sa_dialect, column_keys=names)
     sql = insert_sql(table, names, sa_dialect, upsert=upsert)
     for name in names:
-        processor = bind_processor(table.c[name].type, sa_dialect)
-        if processor is not None:  # JoinAtBind: the driver joins it as it binds the row
-            columns[name] = [
-                v if v is None or type(v) is JoinAtBind else processor(v) for v in columns[name]
-            ]
+        columns[name] = bind_column(table.c[name].type, sa_dialect, columns[name])
     if compiled.positional:
         order = compiled.positiontup or []
         rows: list[Any] = list(zip(*(columns[n] for n in order), strict=True))
@@ -165,16 +161,37 @@ def result_processor(
     type_: sa.types.TypeEngine[Any], sa_dialect: sa.Dialect, type_code: Any
 ) -> Processor:
     """The function SQLAlchemy applies to a value of ``type_`` that ``sa_dialect``'s driver
-    returned with ``type_code`` (its cursor description's), or None; for SQLite's DATETIME,
-    ``datetime.fromisoformat`` where it gives the same value (see `_sqlite_datetime_result`)."""
-    processor = type_.dialect_impl(sa_dialect).result_processor(sa_dialect, type_code)
-    if processor is not None and sa_dialect.name == "sqlite" and isinstance(type_, sa.DateTime):
-        return _sqlite_datetime_result(processor)
-    return processor
+    returned with ``type_code`` (its cursor description's), or None."""
+    return type_.dialect_impl(sa_dialect).result_processor(sa_dialect, type_code)
 
 
-#: The text SQLAlchemy's SQLite DATETIME stores: ``YYYY-MM-DD HH:MM:SS.ffffff`` (26 chars).
-_SQLITE_DATETIME_LENGTH = 26
+def bind_column(
+    type_: sa.types.TypeEngine[Any], sa_dialect: sa.Dialect, values: list[Any]
+) -> list[Any]:
+    """A column's values as ``sa_dialect``'s driver takes them: `bind_processor` applied to
+    each value but None (and but a JoinAtBind cell, which the driver joins as it binds the
+    row), with two shortcuts that give the same values a column at a time: a float column
+    of floats (the processor would only call ``float()``), and SQLite's DATETIME (see
+    `_sqlite_datetime_bind`), formatted inline."""
+    processor = bind_processor(type_, sa_dialect)
+    if processor is None:
+        return values
+    if isinstance(type_, sa.Float) and set(map(type, values)) <= _FLOAT_OR_NONE:
+        return values
+    if sa_dialect.name == "sqlite" and isinstance(type_, sa.DateTime):
+        iso = datetime.isoformat
+        return [
+            None
+            if v is None
+            else iso(v, " ", "microseconds")
+            if type(v) is datetime and v.tzinfo is None
+            else processor(v)
+            for v in values
+        ]
+    return [v if v is None or type(v) is JoinAtBind else processor(v) for v in values]
+
+
+_FLOAT_OR_NONE = frozenset({float, type(None)})
 
 
 def _sqlite_datetime_bind(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -187,28 +204,6 @@ def _sqlite_datetime_bind(general: Callable[[Any], Any]) -> Callable[[Any], Any]
     def process(value: Any) -> Any:
         if type(value) is datetime and value.tzinfo is None:
             return iso(value, " ", "microseconds")
-        return general(value)
-
-    return process
-
-
-def _sqlite_datetime_result(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """SQLAlchemy parses SQLite's DATETIME text with a regular expression; for the text it
-    writes (`_sqlite_datetime_bind`) ``datetime.fromisoformat`` gives the same naive datetime,
-    in C. Other text (no microseconds, written by another tool) goes the general way."""
-    parse = datetime.fromisoformat
-
-    def process(value: Any) -> Any:
-        if (
-            type(value) is str
-            and len(value) == _SQLITE_DATETIME_LENGTH
-            and value[10] == " "
-            and value[19] == "."
-        ):
-            try:
-                return parse(value)
-            except ValueError:
-                pass
         return general(value)
 
     return process
