@@ -192,7 +192,7 @@ class RunFrame:
         for name in names:
             if name not in self.params:
                 self.add_column(name, "param")
-        n0, n = len(self.ids), len(ids)
+        n = len(ids)
         columns = list(zip(*points, strict=True)) if names else []
         if columns and len(columns[0]) != n:
             raise ValueError("one id per grid point")
@@ -210,8 +210,7 @@ class RunFrame:
             column.extend(values if values is not None else [ABSENT] * n)
         for column in self.fields.values():
             column.extend([ABSENT] * n)
-        if self._positions is not None:
-            self._positions.update(zip(ids, range(n0, n0 + n), strict=True))
+        self._positions = None  # rebuilt on the first lookup by id, if there is one
 
     def add_column(self, name: str, role: str) -> list[Any]:
         """A new param or field column, all ``ABSENT``, after checking its name: valid, not
