@@ -462,3 +462,14 @@ def test_loky_deletes_vars_deleted_in_a_worker_like_in_process(session: rt.Sessi
     for a, b in zip(here.runs, workers.runs, strict=True):
         assert a.vars.to_dict() == {"fresh": a.params.n}
         assert b.vars.to_dict() == a.vars.to_dict()
+
+
+def test_step_records_stamp_the_clocks_iso_text() -> None:
+    """A step's record times are the ISO text of the run's own timestamps (one clock read
+    each, the text of the second made once per second): equal to ``isoformat()`` of them."""
+    exp = rt.connect("sqlite://").create_experiment("stamps").add_runs(i=range(300))
+    exp.execute(lambda run: run.fields.update(y=1))
+    for run in exp.runs:
+        record = run.steps["<lambda>"]
+        assert record["ended_at"] == run.ended_at.isoformat()
+        assert record["started_at"] == run.started_at.isoformat()

@@ -26,7 +26,7 @@ from time import monotonic as time_monotonic
 from typing import Any, Literal
 from uuid import UUID
 
-from .clock import utcnow
+from .clock import utcnow, utcnow_text
 from .frame import ABSENT, RunFrame
 from .run import Run
 from .seeding import seed_globals
@@ -294,7 +294,7 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
     frame, i = run._frame, run._i
     prior = frame.steps[i]
     records = dict(frame.step_records(i)) if prior is not None else {}
-    now = utcnow()
+    now, now_text = utcnow_text()
     # The run's bookkeeping is written straight into its columns (this is per run).
     frame.changed[i] = 1
     if frame.started_at[i] is None or not set(records) - {s.name for s in steps}:
@@ -307,7 +307,7 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
     seed = key.seed if key is not None else frame.seed
     # One clock read per step: a step begins when the one before it ended.
     mark = now
-    mark_text = now.isoformat()
+    mark_text = now_text
     first: dict[str, str] = {}
     done: list[tuple[Step, str, str]] = []  # each step that ended: when it began and ended
     current: Step | None = None
@@ -317,14 +317,12 @@ def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey 
             try:
                 current.apply(run)
             except BaseException:
-                mark = utcnow()
-                mark_text = mark.isoformat()
+                mark, mark_text = utcnow_text()
                 for step, b, e in done:
                     records[step.name] = _record(step, config, seed, "done", b, e)
                 records[current.name] = _record(current, config, seed, "failed", began, mark_text)
                 raise
-            mark = utcnow()
-            mark_text = mark.isoformat()
+            mark, mark_text = utcnow_text()
             done.append((current, began, mark_text))
     except Exception as exc:
         run._flush_series()

@@ -67,8 +67,11 @@ class Step:
 
     def apply(self, run: Run) -> None:
         """Run the step on ``run``: inject its parameters, merge a returned mapping into fields."""
-        kwargs = {p.name: self._resolve(p, run) for p in self._parameters}
-        result = self.func(**kwargs)
+        parameters = self._parameters
+        if len(parameters) == 1 and parameters[0].name == RUN_ARGUMENT:
+            result = self.func(run=run)  # the common ``def step(run)``: nothing to look up
+        else:
+            result = self.func(**{p.name: self._resolve(p, run) for p in parameters})
         if result is None:
             return
         if not isinstance(result, Mapping):
