@@ -133,10 +133,15 @@ class RunFrame:
 
     def position(self, run_id: int) -> int | None:
         """The position of the run with this id, or None."""
+        return self._index().get(run_id)
+
+    def _index(self) -> dict[int, int]:
+        """Run id -> position; built on first use after runs were loaded, taken or added
+        from a grid."""
         positions = self._positions
-        if positions is None:  # dropped when runs were loaded or taken: rebuilt on first use
+        if positions is None:
             positions = self._positions = {rid: i for i, rid in enumerate(self.ids)}
-        return positions.get(run_id)
+        return positions
 
     # -- adding runs -------------------------------------------------------------------------
 
@@ -152,11 +157,7 @@ class RunFrame:
         ended_at: datetime | None = None,
     ) -> int:
         """Add one run, without fields (new params checked as new columns); its position."""
-        positions = self._positions
-        if positions is None:
-            self.position(run_id)
-            positions = self._positions
-            assert positions is not None
+        positions = self._index()
         if run_id in positions:
             raise ValueError(f"a run with id {run_id} already exists")
         columns = self.params
