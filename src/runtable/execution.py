@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from .clock import utcnow, utcnow_text
+from .errors import RuntableError
 from .frame import ABSENT, RunFrame
 from .run import Run
 from .seeding import seed_globals
@@ -160,8 +162,9 @@ def _execute_joblib(
         # joblib's "multiprocessing" backend returns all results at the end, in order: runs
         # then finish (and are stored) together, and a failure surfaces only after all ran.
         parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list")
+    here = os.getpid()
     tasks = (
-        joblib.delayed(_execute_batch)(k, frame.take(batch), steps, on_error, key)
+        joblib.delayed(_execute_batch)(k, frame.take(batch), steps, on_error, key, here)
         for k, batch in enumerate(batches)
     )
     try:
@@ -183,7 +186,12 @@ def _execute_joblib(
 
 
 def _execute_batch(
-    k: int, batch: RunFrame, steps: Sequence[Step], on_error: OnError, key: StepKey | None
+    k: int,
+    batch: RunFrame,
+    steps: Sequence[Step],
+    on_error: OnError,
+    key: StepKey | None,
+    parent: int,
 ) -> _BatchOutcome:
     """Worker side: run the steps on each run of the batch and report what changed: fields
     set or deleted, and fields whose mutable values were changed in place (found by
@@ -223,7 +231,7 @@ def _execute_batch(
             values.append(value)
         if where:
             changed[name] = (where, values)
-    if failure is not None:
+    if failure is not None and os.getpid() != parent:  # it travels back pickled
         failure = _sendable(failure)
     return _BatchOutcome(
         batch=k,
@@ -240,14 +248,25 @@ def _execute_batch(
 
 
 def _sendable(exc: BaseException) -> BaseException:
-    """The exception itself when it pickles (it goes back with its type and notes); else it
-    is raised here, for joblib to report as it does any worker failure."""
+    """The exception itself when it pickles (it goes back with its type and notes); else a
+    RuntableError that names its type and message, so that the batch's finished runs still
+    come back (the failed run's error keeps the whole traceback)."""
     import pickle
 
     try:
         pickle.dumps(exc)
     except Exception:
-        raise exc from None
+        stand_in = RuntableError(
+            f"a step raised {type(exc).__module__}.{type(exc).__qualname__}: {exc} (it cannot "
+            "be pickled, so it could not come back from its worker process as itself; the "
+            "run's error has its traceback)"
+        )
+        for name in ("runtable_run_id", "runtable_step"):
+            if hasattr(exc, name):
+                setattr(stand_in, name, getattr(exc, name))
+        for note in getattr(exc, "__notes__", ()):
+            stand_in.add_note(note)
+        return stand_in
     return exc
 
 
@@ -273,7 +292,6 @@ def _apply(frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome) -> Non
             column = frame.add_column(name, "field")
         for j, value in zip(where, values, strict=True):
             column[batch[j]] = value
-        frame.float_columns.discard(name)
 
 
 @dataclass(frozen=True, slots=True)

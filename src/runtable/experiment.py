@@ -89,6 +89,7 @@ class Experiment:
         runs = self.__dict__.get("runs")
         if runs is not None:
             runs.frame.seed = self._seed
+            runs.frame.rngs.clear()  # each run's Generator derives from the seed
 
     @property
     def config(self) -> Config:
@@ -350,25 +351,20 @@ class Experiment:
         step records. Runs with equal params are all kept, as runs tracked by hand are."""
         frame = self.runs.frame
         for source in sources:
-            if isinstance(source, Experiment):
-                other = source.runs.frame
-                positions: list[int] = list(range(len(other)))
-            else:
-                runs = list(source)
-                if not runs:
-                    continue
-                other = runs[0]._frame
-                if any(r._frame is not other for r in runs):
-                    other = Runs(runs).frame
-                    positions = list(range(len(other)))
-                else:
-                    positions = [r._i for r in runs]
-            flush_series(other, positions)
-            copy = other.take(positions)
-            copy.grid = [False] * len(copy)
-            n = len(copy)
-            frame.concat(copy, range(self._next_id, self._next_id + n))
-            self._next_id += n
+            runs = list(source.runs if isinstance(source, Experiment) else source)
+            start = 0
+            while start < len(runs):  # consecutive runs of one frame are copied together
+                other = runs[start]._frame
+                end = start
+                while end < len(runs) and runs[end]._frame is other:
+                    end += 1
+                positions = [r._i for r in runs[start:end]]
+                flush_series(other, positions)
+                copy = other.take(positions, drop_absent=True)
+                copy.grid = [False] * len(copy)
+                frame.concat(copy, range(self._next_id, self._next_id + len(copy)))
+                self._next_id += len(copy)
+                start = end
         self._digests = None
         return self
 

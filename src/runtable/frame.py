@@ -13,8 +13,9 @@ this module and nothing else of the domain.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .errors import InvalidNameError
@@ -52,6 +53,23 @@ def holds_absent(values: Sequence[Any]) -> bool:
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
+#: Values that cannot change in place (``ABSENT`` among them).
+_FROZEN_TYPES = frozenset(
+    {type(None), bool, int, float, complex, str, bytes, _Absent, datetime, date, timedelta}
+)
+
+
+def _frozen(value: Any) -> bool:
+    """Whether a value cannot change in place: an immutable type, or a read-only numeric
+    numpy array (what a load returns)."""
+    if type(value) in _FROZEN_TYPES:
+        return True
+    np = sys.modules.get("numpy")
+    if np is not None and type(value) is np.ndarray:
+        return not value.flags.writeable and value.dtype.kind != "O"
+    return False
+
+
 class RunFrame:
     """Runs column by column. Positions (0..n-1) are stable: runs are only ever appended.
 
@@ -62,9 +80,7 @@ class RunFrame:
     (temporary values), ``rngs`` (each run's Generator once used), ``series`` (metric logs
     not yet flushed into their field) and ``digests`` (params digests once computed).
     ``changed`` flags the runs that may differ from what is stored (see `changed_positions`).
-    ``config`` and ``seed`` are the experiment's, shared by every run. ``float_columns``
-    names columns known to hold only plain floats (a hint storage gives to ``df()``; any
-    write to the column drops it).
+    ``config`` and ``seed`` are the experiment's, shared by every run.
     """
 
     __slots__ = (
@@ -76,7 +92,6 @@ class RunFrame:
         "ended_at",
         "error",
         "fields",
-        "float_columns",
         "grid",
         "ids",
         "params",
@@ -105,7 +120,6 @@ class RunFrame:
         self.digests: dict[int, int] = {}
         self.config: Mapping[str, Any] = config if config is not None else {}
         self.seed = seed
-        self.float_columns: set[str] = set()
         #: per run, 1 when it may differ from what is stored (new, or written through a view
         #: since it was loaded or persisted), 0 when it is stored as it is
         self.changed = bytearray()
@@ -282,18 +296,26 @@ class RunFrame:
         return [i for i in range(len(changed)) if changed[i]]
 
     def mark_stored(self, positions: Iterable[int] | None = None) -> None:
-        """These runs (all for None) are now stored as they are."""
-        if positions is None:
-            self.changed = bytearray(len(self.ids))
-            return
-        for i in positions:
-            self.changed[i] = 0
+        """These runs (all for None) are now stored as they are. A run holding a field value
+        that can change in place (a writable array, a list, a dict, a DataFrame...) stays
+        flagged: such a change cannot be seen, so it is written again."""
+        changed = self.changed
+        chosen = range(len(self.ids)) if positions is None else list(positions)
+        for i in chosen:
+            changed[i] = 0
+        for column in self.fields.values():
+            if set(map(type, column)) <= _FROZEN_TYPES:
+                continue
+            for i in chosen:
+                if not _frozen(column[i]):
+                    changed[i] = 1
 
     # -- whole frames ------------------------------------------------------------------------
 
-    def take(self, positions: Sequence[int]) -> RunFrame:
-        """A new frame of the runs at ``positions`` (values shared, lists new); columns no
-        taken run has are left out."""
+    def take(self, positions: Sequence[int], *, drop_absent: bool = False) -> RunFrame:
+        """A new frame of the runs at ``positions`` (values shared, lists new). Every column
+        is kept (a run without a value there may have had it deleted), unless
+        ``drop_absent``: then the columns none of these runs has are left out."""
         out = RunFrame(self.config, self.seed)
         out._positions = None
         for name in ("ids", "status", "error", "started_at", "ended_at", "steps", "grid"):
@@ -302,9 +324,8 @@ class RunFrame:
         for source, target in ((self.params, out.params), (self.fields, out.fields)):
             for name, column in source.items():
                 values = [column[i] for i in positions]
-                if not all(v is ABSENT for v in values):
+                if not (drop_absent and all(v is ABSENT for v in values)):
                     target[name] = values
-        out.float_columns = set(self.float_columns)
         out.changed = bytearray(self.changed[i] for i in positions)
         for store, sparse in (
             (self.vars, out.vars),
@@ -340,8 +361,7 @@ class RunFrame:
         for source, target in ((other.params, self.params), (other.fields, self.fields)):
             for name, column in target.items():
                 column.extend(source.get(name, [ABSENT] * m))
-        self.float_columns.intersection_update(other.float_columns)
-        for j, value in other.vars.items():
-            self.vars[n0 + j] = value
+        for j, value in other.vars.items():  # a copy's vars are its own
+            self.vars[n0 + j] = type(value)(value)
         if self._positions is not None:
             self._positions.update(zip(new_ids, range(n0, n0 + m), strict=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
@@ -220,9 +221,7 @@ class Fields(_RunValues):
                 raise InvalidNameError(self._kind, key, "names are strings")
             column = self._frame.add_column(key, "field")
         column[self._i] = value
-        floats = self._frame.float_columns
-        if floats:
-            floats.discard(key)
+        self._frame.changed[self._i] = 1
 
     # ``fields.x = v`` is the hot path of a sweep: the same as ``fields["x"] = v``, inline.
     def __setattr__(self, name: str, value: Any) -> None:
@@ -230,15 +229,14 @@ class Fields(_RunValues):
         if column is None:
             column = self._frame.add_column(name, "field")
         column[self._i] = value
-        floats = self._frame.float_columns
-        if floats:
-            floats.discard(name)
+        self._frame.changed[self._i] = 1
 
     def __delitem__(self, key: str) -> None:
         column = self._columns.get(key)
         if column is None or column[self._i] is ABSENT:
             raise KeyError(key)
         column[self._i] = ABSENT
+        self._frame.changed[self._i] = 1
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """Set several fields (as ``dict.update``)."""
@@ -367,9 +365,6 @@ class Run:
     def fields(self) -> Fields:
         """The run's persisted values: ``run.fields.loss = 0.1``."""
         frame = self._frame
-        # Through this view the run's values may change, in place too (an array's items): the
-        # run counts as changed, so that an append stores it again.
-        frame.changed[self._i] = 1
         return Fields(frame, self._i, frame.fields)
 
     @property
@@ -461,6 +456,7 @@ class Run:
             existing = None if column is None or column[self._i] is ABSENT else column[self._i]
             log = logs[self._i] = SeriesLog(existing)
         log.append(step, metrics)
+        self._frame.changed[self._i] = 1
 
     @property
     def series(self) -> pd.DataFrame | None:
@@ -571,10 +567,12 @@ class Runs:
         return len(self._frame.ids)
 
     def __contains__(self, run_id: object) -> bool:
-        return isinstance(run_id, int) and self._frame.position(run_id) is not None
+        key = _run_id(run_id)
+        return key is not None and self._frame.position(key) is not None
 
     def __getitem__(self, run_id: int) -> Run:
-        i = self._frame.position(run_id) if isinstance(run_id, int) else None
+        key = _run_id(run_id)
+        i = self._frame.position(key) if key is not None else None
         if i is None:
             raise KeyError(f"no run with id {run_id!r} (ids are {self._id_range()})")
         return Run._view(self._frame, i)
@@ -635,6 +633,16 @@ class Runs:
         return f"{min(ids)}..{max(ids)}"
 
 
+def _run_id(value: object) -> int | None:
+    """A run id as an int (numpy integers too, as ``df()["id_run"]`` holds them), or None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
 def flush_series(frame: RunFrame, positions: Iterable[int] | None = None) -> None:
     """Write the metric logs of the runs at ``positions`` (all for None) into their
     ``series`` field."""
@@ -654,10 +662,9 @@ def _frame_columns(frame: RunFrame, meta: bool) -> dict[str, Sequence[Any]]:
         columns[ERROR_COLUMN] = frame.error
         columns[STARTED_AT_COLUMN] = frame.started_at
         columns[ENDED_AT_COLUMN] = frame.ended_at
-    floats = frame.float_columns
     for source in (frame.params, frame.fields):
         for name, values in source.items():
-            if name in floats:  # straight to float64, no type inference
+            if set(map(type, values)) == _FLOAT_ONLY:  # straight to float64, no inference
                 import numpy as np
 
                 columns[name] = np.fromiter(values, dtype=np.float64, count=len(values))
@@ -666,6 +673,9 @@ def _frame_columns(frame: RunFrame, meta: bool) -> dict[str, Sequence[Any]]:
             else:
                 columns[name] = _frame_column(values)
     return columns
+
+
+_FLOAT_ONLY = {float}
 
 
 def _frame_column(values: Sequence[Any]) -> Sequence[Any]:

@@ -98,7 +98,8 @@ class Store(ABC):
         point (same params), else ConflictError. New runs are inserted and columns added (or
         widened) as needed; a new grid point (``grid_point``) whose params are already stored
         under another id is refused with ConflictError. A param or field column whose values
-        are all ``ABSENT`` in ``runs`` is not written. The experiment's row (run count, fields,
+        are all ``ABSENT`` in ``runs`` is written only if it is stored (a deleted value is
+        stored as NULL). The experiment's row (run count, fields,
         config, metadata) is updated with them. As atomic as ``save``.
         ExperimentNotFoundError when the experiment is not stored; SchemaError when it was
         stored in a format this version reads but does not write into.

@@ -67,12 +67,15 @@ def plan(
 ) -> tuple[list[ColumnSpec], dict[str, EncodedColumn]]:
     """Column specs for ``runs`` (stored columns keep their kind) and their encoded values.
 
-    A column whose every value is ``ABSENT`` is not part of the plan (a stored column keeps
-    its spec). With a ``skipped`` list, values the codec cannot store are left out (they live
-    in the experiment's pickle) and their errors collected; without it they raise.
+    A column whose every value is ``ABSENT`` is not part of the plan unless it is stored
+    (then those runs store NULL there: their value was deleted). With a ``skipped`` list,
+    values the codec cannot store are left out (they live in the experiment's pickle) and
+    their errors collected; without it they raise.
     """
-    params = {k: v for k, v in runs.params.items() if not _all_absent(v)}
-    fields = {k: v for k, v in runs.fields.items() if not _all_absent(v)}
+    # A stored column is written even where none of these runs has a value: their value was
+    # deleted (NULL is what a run without one stores).
+    params = {k: v for k, v in runs.params.items() if k in stored or not _all_absent(v)}
+    fields = {k: v for k, v in runs.fields.items() if k in stored or not _all_absent(v)}
     check_names(list(params), list(fields), stored)
     ids = runs.ids
     specs = [s for s in stored.values() if s.name not in params and s.name not in fields]
@@ -191,7 +194,7 @@ def decode_runs(
     runs.ended_at = list(columns.get(ENDED_AT_COLUMN, ()))
     runs.steps = steps
     runs.grid = [False] * n  # a stored run's params are checked against the table, not here
-    runs.changed = bytearray(n)  # stored as they are
+    runs.changed = bytearray(n)
     for spec in specs:
         native = columns.get(spec.name, (None,) * n)
         companion: Sequence[Any] | None = None
@@ -209,9 +212,8 @@ def decode_runs(
             run_ids=ids,
             writable=writable,
         )
-        if None not in native and spec.kind == "float" and companion is None:
-            runs.float_columns.add(spec.name)
         (runs.params if spec.role == "param" else runs.fields)[spec.name] = list(values)
+    runs.mark_stored()  # stored as they are (but for values that can change in place)
     return runs
 
 

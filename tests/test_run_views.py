@@ -1,0 +1,123 @@
+"""Runs held as columns, seen through Run views: regressions found by a review of that change
+(each failed before its fix)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import runtable as rt
+
+
+def _stored(tmp_path: Path) -> rt.Session:
+    session = rt.connect(f"sqlite:///{tmp_path / 'views.db'}")
+    exp = session.create_experiment("e").add_runs(x=[1, 2])
+    exp.execute(lambda run: run.fields.update(loss=run.params.x * 0.5, z="a")).persist()
+    return session
+
+
+def test_df_after_a_loaded_float_column_gets_a_missing_value(tmp_path: Path) -> None:
+    session = _stored(tmp_path)
+    deleted = session.load_experiment("e")
+    del deleted.runs.at(0).fields.loss
+    assert deleted.df()["loss"].isna().tolist() == [True, False]
+    extended = session.load_experiment("e").add_run(x=3)
+    assert extended.df()["loss"].isna().tolist() == [False, False, True]
+    with extended.run(y=1) as run:
+        run.fields.other = 1
+    assert len(extended.df()) == 4
+
+
+def test_a_deleted_field_is_stored_by_an_append(tmp_path: Path) -> None:
+    session = _stored(tmp_path)
+    exp = session.load_experiment("e")
+    del exp.runs.at(0).fields.loss
+    exp.persist(if_exists="append")
+    assert session.load_experiment("e").df()["loss"].isna().tolist() == [True, False]
+
+
+def test_logged_rows_are_stored_by_an_append(tmp_path: Path) -> None:
+    session = _stored(tmp_path)
+    exp = session.load_experiment("e")
+    exp.runs.at(0).log(loss=0.5)
+    exp.persist(if_exists="append")
+    series = session.load_experiment("e").runs.at(0).series
+    assert series is not None
+    assert list(series["loss"]) == [0.5]
+
+
+def test_changes_through_views_and_arrays_kept_across_a_persist_are_appended(
+    tmp_path: Path,
+) -> None:
+    session = rt.connect(f"sqlite:///{tmp_path / 'kept.db'}")
+    exp = session.create_experiment("e").add_runs(x=[1, 2])
+    fields = [run.fields for run in exp.runs]
+    for f in fields:
+        f.y = 1
+        f.arr = np.zeros(2)
+    exp.persist()
+    fields[0].y = 2  # a view obtained before the persist
+    fields[1].arr[0] = 9.0  # an array changed in place
+    exp.persist(if_exists="append")
+    stored = session.load_experiment("e").runs
+    assert [r.fields.y for r in stored] == [2, 1]
+    assert [r.fields.arr.tolist() for r in stored] == [[0.0, 0.0], [9.0, 0.0]]
+
+
+def test_runs_are_looked_up_by_numpy_integer_ids(tmp_path: Path) -> None:
+    exp = _stored(tmp_path).load_experiment("e")
+    run_id = exp.df()["id_run"].iloc[0]
+    assert isinstance(run_id, np.integer)
+    assert run_id in exp.runs
+    assert exp.runs[run_id].params.x == 1
+
+
+def test_merge_runs_of_slices_that_share_a_run(tmp_path: Path) -> None:
+    session = _stored(tmp_path)
+    low = session.load_experiment("e", where="x <= 2")
+    high = session.load_experiment("e", where="x >= 2")
+    merged = session.create_experiment("m").merge_runs([*low.runs, *high.runs])
+    assert [r.params.x for r in merged.runs] == [1, 2, 2]
+
+
+def test_a_merged_run_has_its_own_vars_and_a_changed_seed_reseeds_rng() -> None:
+    source = rt.connect("sqlite://").create_experiment("s").add_runs(x=[1])
+    source.runs.at(0).vars.a = 1
+    target = rt.connect("sqlite://").create_experiment("t").merge_runs(source)
+    target.runs.at(0).vars.b = 2
+    assert dict(source.runs.at(0).vars) == {"a": 1}
+    run = source.runs.at(0)
+    first = run.rng.random()
+    source.seed = 5
+    expected = np.random.default_rng(source.runs.at(0).seed_sequence).random()
+    assert source.runs.at(0).rng.random() == expected != first
+
+
+class _Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("bad")
+        self.lock = threading.Lock()
+
+
+def _fail_on_five(run: rt.Run) -> None:
+    run.fields.y = run.params.x
+    if run.params.x == 5:
+        raise _Unpicklable()
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_an_unpicklable_failure_keeps_the_runs_finished_before_it(backend: str) -> None:
+    exp = rt.connect("sqlite://").create_experiment("e").add_runs(x=list(range(640)))
+    with pytest.raises((_Unpicklable, rt.RuntableError)) as info:
+        exp.execute(_fail_on_five, n_jobs=2, backend=backend)
+    if backend == "threading":  # nothing is pickled: the exception is itself
+        assert type(info.value) is _Unpicklable
+    else:
+        assert isinstance(info.value, rt.RuntableError)
+        assert "_Unpicklable" in str(info.value)
+    first = [exp.runs.at(i) for i in range(6)]
+    assert [r.status for r in first] == ["done"] * 5 + ["failed"]
+    assert [r.fields.get("y") for r in first] == [0, 1, 2, 3, 4, 5]
