@@ -121,3 +121,19 @@ def test_an_unpicklable_failure_keeps_the_runs_finished_before_it(backend: str) 
     first = [exp.runs.at(i) for i in range(6)]
     assert [r.status for r in first] == ["done"] * 5 + ["failed"]
     assert [r.fields.get("y") for r in first] == [0, 1, 2, 3, 4, 5]
+
+
+def test_an_exact_value_loaded_from_a_native_column_changed_in_place_is_appended(
+    tmp_path: Path,
+) -> None:
+    """A list among floats is kept exactly beside the float column; loaded, it can be changed
+    in place, so its run is written again by an append."""
+    session = rt.connect(f"sqlite:///{tmp_path / 'exact.db'}")
+    exp = session.create_experiment("e").add_runs(x=[1, 2, 3])
+    for run, value in zip(exp.runs, [0.5, 1.5, [1, 2]], strict=True):
+        run.fields.v = value
+    exp.persist()
+    loaded = session.load_experiment("e")
+    loaded.runs.at(2).fields.v.append(3)
+    loaded.persist(if_exists="append")
+    assert session.load_experiment("e").runs.at(2).fields.v == [1, 2, 3]

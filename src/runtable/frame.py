@@ -295,15 +295,20 @@ class RunFrame:
         changed = self.changed
         return [i for i in range(len(changed)) if changed[i]]
 
-    def mark_stored(self, positions: Iterable[int] | None = None) -> None:
+    def mark_stored(
+        self, positions: Iterable[int] | None = None, *, mutable: Iterable[str] | None = None
+    ) -> None:
         """These runs (all for None) are now stored as they are. A run holding a field value
         that can change in place (a writable array, a list, a dict, a DataFrame...) stays
-        flagged: such a change cannot be seen, so it is written again."""
+        flagged: such a change cannot be seen, so it is written again. ``mutable``: the only
+        field columns that can hold such values, when the caller knows (all by default)."""
         changed = self.changed
         chosen = range(len(self.ids)) if positions is None else list(positions)
         for i in chosen:
             changed[i] = 0
-        for column in self.fields.values():
+        names = self.fields if mutable is None else mutable
+        for name in names:
+            column = self.fields[name]
             if set(map(type, column)) <= _FROZEN_TYPES:
                 continue
             for i in chosen:

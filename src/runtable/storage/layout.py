@@ -195,6 +195,7 @@ def decode_runs(
     runs.steps = steps
     runs.grid = [False] * n  # a stored run's params are checked against the table, not here
     runs.changed = bytearray(n)
+    mutable: list[str] = []  # field columns that may hold values that can change in place
     for spec in specs:
         native = columns.get(spec.name, (None,) * n)
         companion: Sequence[Any] | None = None
@@ -213,7 +214,12 @@ def decode_runs(
             writable=writable,
         )
         (runs.params if spec.role == "param" else runs.fields)[spec.name] = list(values)
-    runs.mark_stored()  # stored as they are (but for values that can change in place)
+        encoded = spec.kind in ("blob", "json") or (
+            companion is not None and any(c is not None for c in companion)
+        )
+        if spec.role == "field" and encoded:  # only codec-decoded values can be mutable
+            mutable.append(spec.name)
+    runs.mark_stored(mutable=mutable)  # stored as they are, but for those that can change
     return runs
 
 
