@@ -137,3 +137,17 @@ def test_an_exact_value_loaded_from_a_native_column_changed_in_place_is_appended
     loaded.runs.at(2).fields.v.append(3)
     loaded.persist(if_exists="append")
     assert session.load_experiment("e").runs.at(2).fields.v == [1, 2, 3]
+
+
+def test_an_append_that_widens_a_column_keeps_the_other_runs_values_exact(
+    tmp_path: Path,
+) -> None:
+    """A bool param column widened by an int: the stored runs left out of an append of changed
+    runs would read back as ints; every run is written instead (found by the property test)."""
+    session = rt.connect(f"sqlite:///{tmp_path / 'widen.db'}")
+    session.create_experiment("e").add_runs(n=[False]).persist()
+    loaded = session.load_experiment("e").add_runs(n=[0])
+    loaded.persist(if_exists="append")
+    values = [r.params.n for r in session.load_experiment("e").runs]
+    assert values == [False, 0]
+    assert [type(v) for v in values] == [bool, int]

@@ -38,13 +38,14 @@ class ExperimentData:
     encoded: dict[str, bytes] = field(default_factory=dict)
     #: With "append": the runs given are only those changed since they were stored in the
     #: stored version of this id (the others are stored as they are). When that version is no
-    #: longer the stored one, the store writes nothing and raises StaleRunsError.
+    #: longer the stored one, or a stored column must widen (its other rows would then read
+    #: as the wider kind), the store writes nothing and raises StaleRunsError.
     changed_since: str | None = None
 
 
 class StaleRunsError(StorageError):
     """An append of changed runs only (``ExperimentData.changed_since``) found another stored
-    version, or none: the unchanged runs are not there, so all of them must be given."""
+    version, or none, or a column to widen: all the runs must be given."""
 
 
 @dataclass(slots=True)

@@ -310,6 +310,11 @@ class SQLStore(Store):
             every = self._stored_runs(conn, old_table, stored_specs, None, name)[0]
             layout.check_new_grid_points(name, runs, every)
         specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities, skipped)
+        widens = any(s.name in old_specs and s.kind != old_specs[s.name].kind for s in specs)
+        if widens and experiment.changed_since is not None:
+            # The stored rows left out would be read under the wider kind (a bool as an int):
+            # every run must be written, with its exact values.
+            raise StaleRunsError(f"experiment {name!r}: a column widens, all runs are needed")
         missing = [(s.name, s.kind) for s in specs if s.name not in old_specs]
         wider = [(s, old_specs[s.name]) for s in specs if s.name in old_specs]
         for spec, old in wider:
