@@ -586,3 +586,29 @@ def test_sqlite_run_tables_keep_timestamps_as_sqlalchemy_writes_them(tmp_path: P
     assert loaded.at(0).ended_at == read(others[1])
     assert loaded.at(1).ended_at == read(others[2])
     assert loaded.at(1).started_at == datetime(2026, 1, 2, 3, 4, 5)
+
+
+def test_a_column_widened_by_another_writer_keeps_the_stored_values_exact(
+    shared_url: str,
+) -> None:
+    """Two processes append to one experiment; the second's floats widen the first's int and
+    bool columns. The first's values load as they were (3, not 3.0; False, not 0): a silent
+    coercion before."""
+    first = rt.connect(shared_url)
+    exp = first.create_experiment("shards").add_runs(i=[0, 1])
+    exp.execute(lambda i: {"v": i + 3, "flag": i == 1, "big": 2**62 + i}).persist()
+    second = rt.connect(shared_url)
+    more = second.create_experiment("shards").add_runs(i=[2])
+    more.execute(lambda i: {"v": 0.5, "flag": 7, "big": 0.25}).persist(if_exists="append")
+    loaded = {r.params.i: r.fields for r in rt.connect(shared_url).load_experiment("shards").runs}
+    assert [(type(loaded[i].v), loaded[i].v) for i in range(3)] == [
+        (int, 3),
+        (int, 4),
+        (float, 0.5),
+    ]
+    assert [(type(loaded[i].flag), loaded[i].flag) for i in range(3)] == [
+        (bool, False),
+        (bool, True),
+        (int, 7),
+    ]
+    assert [loaded[i].big for i in range(3)] == [2**62, 2**62 + 1, 0.25]

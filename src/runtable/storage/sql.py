@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
+from .. import codec
 from ..clock import utcnow
 from ..errors import (
     ConflictError,
@@ -317,9 +318,18 @@ class SQLStore(Store):
             raise StaleRunsError(f"experiment {name!r}: a column widens, all runs are needed")
         missing = [(s.name, s.kind) for s in specs if s.name not in old_specs]
         wider = [(s, old_specs[s.name]) for s in specs if s.name in old_specs]
+        wider = [(spec, old) for spec, old in wider if spec.kind != old.kind]
+        # Read before the column changes: the values of the other rows, kept exactly.
+        kept = self._exact_before_widening(conn, old_table, stored["id"], wider, ids, name)
         for spec, old in wider:
-            if spec.kind != old.kind:
-                self._schema.widen_column(conn, old_table.name, spec.name, old.kind, spec.kind)
+            self._schema.widen_column(conn, old_table.name, spec.name, old.kind, spec.kind)
+        if kept:
+            update = (
+                old_table.update()
+                .where(old_table.c.id_run == sa.bindparam("run"))
+                .values({EXACT_COLUMN: sa.bindparam("exact")})
+            )
+            conn.execute(update, [{"run": rid, "exact": raw} for rid, raw in kept.items()])
         if missing:  # room first (CrateDB's field limit), then the columns
             self.dialect.make_room(conn, self._schema.quote(old_table.name), len(missing))
             for column, kind in missing:
@@ -345,6 +355,46 @@ class SQLStore(Store):
                 ) from e
             raise
         return specs, sum(1 for rid in ids if rid not in present)
+
+    def _exact_before_widening(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        exp_id: str,
+        wider: Sequence[tuple[ColumnSpec, ColumnSpec]],
+        ids: Sequence[int],
+        name: str,
+    ) -> dict[int, bytes]:
+        """A column that widens (bool to int or float, int to float) would read its other
+        rows' values as the wider kind (another process's ``False`` as ``0``, its ``3`` as
+        ``3.0``): the new ``runtable_exact`` maps of the rows this write leaves out, with
+        their values of those columns kept exactly, by run id."""
+        changing = [(spec, old) for spec, old in wider if old.kind in ("bool", "int")]
+        if not changing:
+            return {}
+        columns = [table.c.id_run, table.c[EXACT_COLUMN], *(table.c[o.name] for _, o in changing)]
+        query = sa.select(*columns).where(table.c.id_experiment == exp_id)
+        written = set(ids)
+        maps: dict[int, bytes] = {}
+        for row in conn.execute(query):
+            run_id, raw = int(row[0]), row[1]
+            if run_id in written:
+                continue
+            if raw is not None and is_reference(raw):  # a map stored in parts: read it whole
+                raw = self._read_big_value(conn, name, (exp_id, run_id, EXACT_COLUMN), raw)
+            held = layout.unfold_exact([raw], name, [run_id])
+            entries = {column: values[0] for column, values in held.items()}
+            added = False
+            for k, (spec, old) in enumerate(changing):
+                native = row[2 + k]
+                if native is None or spec.name in entries:
+                    continue
+                value = bool(native) if old.kind == "bool" else int(native)
+                entries[spec.name] = codec.encode(value)
+                added = True
+            if added:
+                maps[run_id] = codec.encode(entries)
+        return maps
 
     def _stored_runs(
         self,
