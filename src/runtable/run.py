@@ -7,7 +7,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from .errors import InvalidNameError
 from .frame import ABSENT, RunFrame, holds_absent
@@ -262,6 +262,35 @@ def _rebuild(cls: type[Namespace], data: dict[str, Any], extra: dict[str, Any]) 
     return ns
 
 
+T = TypeVar("T")
+
+
+class _Cell(Generic[T]):
+    """A run's cell of one of the frame's bookkeeping columns (named as the attribute), read
+    and written through the view; a write flags the run as changed since stored."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self._column = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._column = name
+
+    @overload
+    def __get__(self, run: None, owner: type | None = None) -> _Cell[T]: ...
+    @overload
+    def __get__(self, run: Run, owner: type | None = None) -> T: ...
+    def __get__(self, run: Run | None, owner: type | None = None) -> T | _Cell[T]:
+        if run is None:
+            return self
+        return getattr(run._frame, self._column)[run._i]  # type: ignore[no-any-return]
+
+    def __set__(self, run: Run, value: T) -> None:
+        frame = run._frame
+        getattr(frame, self._column)[run._i] = value
+        frame.changed[run._i] = 1
+
+
 class Run:
     """One run: ``params`` (grid values), ``config`` (execute-time constants), ``fields``
     (persisted), ``vars`` (temporary), its ``status``, ``error`` and timestamps.
@@ -315,45 +344,10 @@ class Run:
         """The run's id: an integer unique in its experiment (not a position: see Runs.at)."""
         return self._frame.ids[self._i]
 
-    @property
-    def status(self) -> Status:
-        """ "pending", "done" or "failed"."""
-        return self._frame.status[self._i]  # type: ignore[return-value]
-
-    @status.setter
-    def status(self, value: Status) -> None:
-        self._frame.status[self._i] = value
-        self._frame.changed[self._i] = 1
-
-    @property
-    def error(self) -> str | None:
-        """The traceback of the failure, for a failed run."""
-        return self._frame.error[self._i]
-
-    @error.setter
-    def error(self, value: str | None) -> None:
-        self._frame.error[self._i] = value
-        self._frame.changed[self._i] = 1
-
-    @property
-    def started_at(self) -> datetime | None:
-        """When the run (its first step) started, UTC."""
-        return self._frame.started_at[self._i]
-
-    @started_at.setter
-    def started_at(self, value: datetime | None) -> None:
-        self._frame.started_at[self._i] = value
-        self._frame.changed[self._i] = 1
-
-    @property
-    def ended_at(self) -> datetime | None:
-        """When the run's last step ended, UTC."""
-        return self._frame.ended_at[self._i]
-
-    @ended_at.setter
-    def ended_at(self, value: datetime | None) -> None:
-        self._frame.ended_at[self._i] = value
-        self._frame.changed[self._i] = 1
+    status: _Cell[Status] = _Cell('"pending", "done" or "failed".')
+    error: _Cell[str | None] = _Cell("The traceback of the failure, for a failed run.")
+    started_at: _Cell[datetime | None] = _Cell("When the run (its first step) started, UTC.")
+    ended_at: _Cell[datetime | None] = _Cell("When the run's last step ended, UTC.")
 
     @property
     def params(self) -> Params:
