@@ -443,14 +443,14 @@ class Run:
         The row gets ``step`` (default: the previous step plus one) and a UTC timestamp. The
         series is stored as one DataFrame field, ``series`` (see `runtable.series`).
         """
-        logs = self._frame.series
-        log = logs.get(self._i)
+        frame, i = self._frame, self._i
+        log = frame.series.get(i)
         if log is None:
-            column = self._frame.fields.get(SERIES_FIELD)
-            existing = None if column is None or column[self._i] is ABSENT else column[self._i]
-            log = logs[self._i] = SeriesLog(existing)
+            column = frame.fields.get(SERIES_FIELD)
+            existing = None if column is None or column[i] is ABSENT else column[i]
+            log = frame.series[i] = SeriesLog(existing)
         log.append(step, metrics)
-        self._frame.changed[self._i] = 1
+        frame.changed[i] = 1
 
     @property
     def series(self) -> pd.DataFrame | None:
