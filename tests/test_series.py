@@ -91,6 +91,27 @@ def test_series_travels_back_from_worker_processes() -> None:
     assert [len(r.fields.series) for r in exp.runs] == [3, 4]
 
 
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_a_log_begun_before_a_parallel_execution_keeps_every_row(backend: str) -> None:
+    # Regression: with worker processes, rows logged in the parent and not yet written into
+    # the field stayed behind and overwrote the workers' series when next read (silently
+    # losing the rows logged by the step).
+    exp = rt.connect("sqlite://").create_experiment("begun").add_runs(x=[1, 2])
+    for run in exp.runs:
+        run.log(loss=1.0)
+
+    @rt.step
+    def more(run: rt.Run) -> None:
+        run.log(loss=2.0)
+
+    exp.execute(more, n_jobs=2, backend=backend, progress=False)
+    assert [r.fields.series["loss"].tolist() for r in exp.runs] == [[1.0, 2.0]] * 2
+    for run in exp.runs:
+        run.log(loss=3.0)
+    assert [r.series["loss"].tolist() for r in exp.runs] == [[1.0, 2.0, 3.0]] * 2
+    assert [r.series["step"].tolist() for r in exp.runs] == [[0, 1, 2]] * 2
+
+
 def test_log_refuses_non_numbers_and_empty_rows() -> None:
     run = rt.connect("sqlite://").create_experiment("bad").add_run(x=1).runs.first()
     with pytest.raises(TypeError, match="numbers"):
