@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,14 @@ def test_every_value_type_round_trips_as_experiment_fields(session: rt.Session) 
     session.create_experiment("fields", **values).persist()
     loaded = session.load_experiment("fields")
     assert_identical(dict(loaded.fields), values)
+
+
+def test_a_float_column_of_zeros_keeps_the_sign_of_each(session: rt.Session) -> None:
+    # All finite floats: the fast path that finds a negative zero among the column's bits.
+    values = [0.0, 1.5, -0.0, 0.0, -2.5, -0.0]
+    _persisted(session, "zeros", [{"x": v} for v in values])
+    loaded = _loaded_fields(session, "zeros")
+    assert [math.copysign(1.0, f["x"]) for f in loaded] == [1, 1, -1, 1, -1, -1]
 
 
 def test_mixed_types_in_one_column_reload_exactly(session: rt.Session) -> None:
