@@ -539,6 +539,26 @@ def test_big_arrays_are_written_in_parts_straight_from_their_memory(
     assert_identical(loaded, exp.runs.first().fields.pair)
 
 
+def test_cells_past_a_megabyte_are_joined_as_bound_and_reload_exactly(
+    session: rt.Session,
+) -> None:
+    """Cells over 1 MB are handed to the driver as the codec's buffers, joined as their row is
+    bound (SQLite, PostgreSQL) or before (CrateDB), on create and on append."""
+    big = [np.random.default_rng(i).random(300_000) for i in range(3)]  # 2.4 MB each
+    exp = session.create_experiment("bound").add_runs(i=range(3))
+    for run in exp.runs:
+        run.fields.x = big[run.params.i]
+    exp.persist()
+    loaded = session.load_experiment("bound")
+    for run in loaded.runs:
+        np.testing.assert_array_equal(run.fields.x, big[run.params.i])
+    loaded.runs.at(1).fields.x = big[1][::-1].copy()
+    loaded.persist(if_exists="append")
+    again = session.load_experiment("bound").runs
+    np.testing.assert_array_equal(again.at(1).fields.x, big[1][::-1])
+    np.testing.assert_array_equal(again.at(2).fields.x, big[2])
+
+
 def test_a_parts_table_of_runtable_0_1_is_widened_for_todays_run_ids(shared_url: str) -> None:
     """runtable 0.1 made runtable_chunks.id_run a 32-bit INTEGER on PostgreSQL; the 15-digit
     run ids of storage format 2 need it widened before parts are written."""

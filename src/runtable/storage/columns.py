@@ -62,8 +62,9 @@ class Capabilities:
     widens_columns: bool = True  #: a column's type can change in place (int to float, ...)
     max_columns: int | None = None  #: columns a table may have
     max_fixed_row_bytes: int | None = None  #: bytes of a row's fixed-width cells (one page)
-    #: The driver joins a `JoinAtBind` value as it binds its row (SQLite), so a cell's joined
-    #: bytes exist one at a time instead of all of them before the insert.
+    #: The driver joins a `JoinAtBind` value as it binds its row (SQLite; PostgreSQL through
+    #: psycopg 3), so a cell's joined bytes exist one at a time instead of all of them before
+    #: the insert.
     joins_at_bind: bool = False
 
 
@@ -277,8 +278,9 @@ class Buffers:
 
 class JoinAtBind(Buffers):
     """An encoded value for one cell, kept as the codec's buffers until the driver binds its
-    row (SQLite: an adapter registered by the dialect joins it then, and the joined copy is
-    freed once bound). Writing N such values holds one joined copy at a time, not N."""
+    row (an adapter the dialect registers joins it then: sqlite3's, or psycopg 3's dumper; the
+    joined copy is freed once bound). Writing N such values holds one joined copy at a time,
+    not N."""
 
     __slots__ = ()
     in_parts = False
