@@ -131,9 +131,10 @@ class _RunValues(MutableMapping[str, Any]):
     _kind = "key"
 
     def __init__(self, frame: RunFrame, i: int, columns: dict[str, list[Any]]) -> None:
-        object.__setattr__(self, "_frame", frame)
-        object.__setattr__(self, "_i", i)
-        object.__setattr__(self, "_columns", columns)
+        # The slots' own setters: __setattr__ is the view's (it sets a field).
+        _set_frame(self, frame)
+        _set_i(self, i)
+        _set_columns(self, columns)
 
     def __getitem__(self, key: str) -> Any:
         column = self._columns.get(key)
@@ -194,6 +195,11 @@ class _RunValues(MutableMapping[str, Any]):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled on its own, a run's params or fields travel as a one-run copy.
         return (_detached_values, (type(self), self.to_dict()))
+
+
+_set_frame = _RunValues._frame.__set__  # type: ignore[attr-defined]
+_set_i = _RunValues._i.__set__  # type: ignore[attr-defined]
+_set_columns = _RunValues._columns.__set__  # type: ignore[attr-defined]
 
 
 class Params(_RunValues):
