@@ -8,9 +8,12 @@ either importable (tests/steps_module.py) or defined inside the test (sent by va
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -473,3 +476,79 @@ def test_step_records_stamp_the_clocks_iso_text() -> None:
         record = run.steps["<lambda>"]
         assert record["ended_at"] == run.ended_at.isoformat()
         assert record["started_at"] == run.started_at.isoformat()
+
+
+def test_global_random_states_give_the_numbers_they_always_gave(session: rt.Session) -> None:
+    """The global ``random`` and ``numpy.random`` states a step sees are pinned: these draws
+    are what runtable gave before its per-run digests were computed column-wise (grids of plain
+    scalars, a run missing params, a run without params, a name with a format character)."""
+
+    def draw(run: rt.Run) -> None:
+        run.fields.g = random.getrandbits(32)
+        run.fields.n = int(np.random.randint(2**31))
+
+    exp = session.create_experiment("pinned").add_runs(a=[1, -2.5, "x"], b=[None, True, 10**30])
+    exp.add_run(a="%r", b=0.1).add_run()
+    exp.seed = 12345
+    plain = session.create_experiment("plain").add_runs(a=[1, -2.5, "x"], b=[None, True, 10**30])
+    plain.seed = 12345
+    expected = [
+        (1720928260, 1568165975),
+        (3624819308, 1210441493),
+        (3827998029, 1592610508),
+        (954192852, 1416149039),
+        (2502846158, 1176229305),
+        (1293047774, 99806731),
+        (2802074737, 1292225858),
+        (3251378969, 1708840139),
+        (3796336554, 514607899),
+        (2279055697, 1425674938),
+        (1455534654, 1863663722),
+    ]
+    exp.execute(draw)
+    plain.execute(draw, **LOKY)
+    assert [(run.fields.g, run.fields.n) for run in exp.runs] == expected
+    assert [(run.fields.g, run.fields.n) for run in plain.runs] == expected[:9]
+
+
+def stored_steps(session: rt.Session, table: str) -> list[str]:
+    return list(
+        session.query(f"SELECT runtable_steps FROM {table} ORDER BY id_run")["runtable_steps"]
+    )
+
+
+@BACKENDS
+def test_step_records_chain_the_runs_times_and_are_stored_as_read(
+    session: rt.Session, how: dict[str, Any]
+) -> None:
+    """One step and several: the first step begins at the run's ``started_at``, each next one
+    when the one before it ended, the last ends at ``ended_at``; the stored text is the compact
+    JSON of ``run.steps``, also after a copy of the runs and through a process worker."""
+    for steps, name in (([sm.plain_square], "one"), ([sm.plain_square, sm.draw], "two")):
+        exp = session.create_experiment(name).add_runs(n=range(40)).execute(steps, **how)
+        exp.persist()
+        copy = session.create_experiment(f"{name}_copy").merge_runs(exp)
+        texts = stored_steps(session, f"e_{name}")
+        for run, text, other in zip(exp.runs, texts, copy.runs, strict=True):
+            records = {k: dict(v) for k, v in run.steps.items()}
+            assert list(records) == [s.__name__ for s in steps]
+            assert text == json.dumps(records, separators=(",", ":"))
+            assert {k: dict(v) for k, v in other.steps.items()} == records
+            times = [r["started_at"] for r in records.values()]
+            assert times[0] == run.started_at.isoformat()
+            assert times[1:] == [r["ended_at"] for r in records.values()][:-1]
+            assert records[steps[-1].__name__]["ended_at"] == run.ended_at.isoformat()
+
+
+def test_setting_a_runs_timestamps_leaves_its_step_records_as_they_were(
+    session: rt.Session,
+) -> None:
+    exp = session.create_experiment("moved").add_runs(n=[1, 2])
+    exp.execute([sm.plain_square, sm.draw]).persist()
+    before = [json.loads(text) for text in stored_steps(session, "e_moved")]
+    for run in exp.runs:
+        run.started_at = datetime(2000, 1, 1)
+        run.ended_at = None
+    exp.persist(if_exists="replace")
+    assert [json.loads(text) for text in stored_steps(session, "e_moved")] == before
+    assert [{k: dict(v) for k, v in run.steps.items()} for run in exp.runs] == before

@@ -27,11 +27,11 @@ from time import monotonic as time_monotonic
 from typing import Any, Literal
 from uuid import UUID
 
-from .clock import utcnow, utcnow_text
+from .clock import micros_datetime, micros_text, now_micros, utcnow
 from .errors import RuntableError
-from .frame import ABSENT, RunFrame
+from .frame import ABSENT, RunFrame, StepsTemplate
 from .run import Run, flush_series
-from .seeding import seed_globals
+from .seeding import digester, global_seeder
 from .step import Step
 
 OnError = Literal["raise", "record"]
@@ -124,9 +124,15 @@ def execute_runs(
 def _execute_here(
     runs: Sequence[Run], steps: Sequence[Step], on_error: OnError, key: StepKey | None
 ) -> Iterator[Run]:
+    if not runs:
+        return
+    frame = runs[0]._frame
+    executor = _Executor(frame, steps, on_error, key)
     for run in runs:
-        _run_steps(run, steps, on_error, key)
-        yield run
+        if run._frame is not frame:  # runs of several frames (not what an experiment passes)
+            frame = run._frame
+            executor = _Executor(frame, steps, on_error, key)
+        yield executor.run(run._i)
 
 
 #: Batches per worker an execution is cut into: enough for progress and balance, few enough
@@ -205,10 +211,11 @@ def _execute_batch(
                 prints[name, j] = _fingerprint(value)
     failure: BaseException | None = None
     n = 0
+    executor = _Executor(batch, steps, on_error, key)
     for j in range(len(batch)):
         n = j + 1
         try:
-            _run_steps(Run._view(batch, j), steps, on_error, key)
+            executor.run(j)
         except Exception as exc:  # on_error="raise": the runs after it are not executed
             failure = exc
             break
@@ -305,79 +312,126 @@ class StepKey:
     seed: int
 
 
-def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None) -> None:
-    """Run ``steps`` in order on ``run`` and record each one in ``run.steps``.
+class _Executor:
+    """Runs steps on the runs of one frame, with what is the same for every run made once:
+    the seeding of the global generators, the params digest (`seeding.digester`) and, for
+    distinct steps, the shared `StepsTemplate` a run's first record is made from."""
 
-    ``started_at`` stays when the run keeps records of steps not executed now (a later
-    evaluation step does not erase the time of the fit before it); ``ended_at`` is now.
-    """
-    frame, i = run._frame, run._i
-    prior = frame.steps[i]
-    records = dict(frame.step_records(i)) if prior is not None else {}
-    now, now_text = utcnow_text()
-    # The run's bookkeeping is written straight into its columns (this is per run).
-    frame.changed[i] = 1
-    if frame.started_at[i] is None or not set(records) - {s.name for s in steps}:
-        frame.started_at[i] = now
-    frame.error[i] = None
-    if frame.rngs:
-        frame.rngs.pop(i, None)  # every execution starts the run's stream afresh
-    seed_globals(frame.seed, run.params_digest)
-    config = key.config if key is not None else ""
-    seed = key.seed if key is not None else frame.seed
-    # One clock read per step: a step begins when the one before it ended.
-    mark = now
-    mark_text = now_text
-    first: dict[str, str] = {}
-    done: list[tuple[Step, str, str]] = []  # each step that ended: when it began and ended
-    current: Step | None = None
-    try:
-        for current in steps:
-            began = first.setdefault(current.name, mark_text)
-            try:
+    __slots__ = (
+        "config",
+        "digest",
+        "frame",
+        "key_seed",
+        "names",
+        "on_error",
+        "seed",
+        "steps",
+        "template",
+    )
+
+    def __init__(
+        self, frame: RunFrame, steps: Sequence[Step], on_error: OnError, key: StepKey | None
+    ) -> None:
+        self.frame = frame
+        self.steps = tuple(steps)
+        self.on_error = on_error
+        self.config = key.config if key is not None else ""
+        self.key_seed = key.seed if key is not None else frame.seed
+        self.seed = global_seeder(frame.seed)
+        self.digest = digester(frame.params)
+        self.names = frozenset(s.name for s in steps)
+        #: the record these steps share on runs without one, when the steps are distinct
+        self.template = (
+            StepsTemplate(
+                tuple(
+                    _record_prefix(s.name, s.source_hash, self.config, self.key_seed) for s in steps
+                )
+            )
+            if steps and len(self.names) == len(steps)
+            else None
+        )
+
+    def run(self, i: int) -> Run:
+        """Run the steps in order on the run at ``i`` and record each one in its steps record.
+
+        ``started_at`` stays when the run keeps records of steps not executed now (a later
+        evaluation step does not erase the time of the fit before it); ``ended_at`` is now.
+        """
+        frame = self.frame
+        run = Run._view(frame, i)
+        prior = frame.steps[i]
+        records = dict(frame.step_records(i)) if prior is not None else {}
+        start = now_micros()
+        # The run's bookkeeping is written straight into its columns (this is per run).
+        frame.changed[i] = 1
+        if frame.started_at[i] is None or not records.keys() - self.names:
+            frame.started_at[i] = micros_datetime(start)
+        frame.error[i] = None
+        if frame.rngs:
+            frame.rngs.pop(i, None)  # every execution starts the run's stream afresh
+        digest = frame.digests.get(i) if frame.digests else None
+        self.seed(digest if digest is not None else self.digest(i))
+        marks = [start]  # one clock read per step: a step begins when the one before it ended
+        current: Step | None = None
+        try:
+            for current in self.steps:
                 current.apply(run)
-            except BaseException:
-                mark, mark_text = utcnow_text()
-                for step, b, e in done:
-                    records[step.name] = _record(step, config, seed, "done", b, e)
-                records[current.name] = _record(current, config, seed, "failed", began, mark_text)
+                marks.append(now_micros())
+        except Exception as exc:
+            marks.append(now_micros())
+            self._failed(run, records, marks)
+            _annotate(exc, run, current.name if current is not None else "?")
+            run.error = _format(exc)
+            if self.on_error == "raise":
                 raise
-            mark, mark_text = utcnow_text()
-            done.append((current, began, mark_text))
-    except Exception as exc:
+            return run
+        if frame.series:
+            run._flush_series()
+        template = self.template
+        if prior is None and template is not None:
+            # A first record of distinct steps: the shared template, completed by the run's
+            # times when it is read or stored (no text or dict per run).
+            frame.steps[i] = (
+                template if len(marks) == 2 else (template, *map(micros_text, marks[1:-1]))
+            )
+        else:
+            self._record_all(records, "done", marks)
+            frame.steps[i] = records
+        frame.ended_at[i] = micros_datetime(marks[-1])
+        frame.status[i] = "done"
+        return run
+
+    def _record_all(self, records: dict[str, dict[str, Any]], last: str, marks: list[int]) -> None:
+        """Record each step that ran (``len(marks) - 1`` of them), the last with status
+        ``last``; a step run twice keeps its first start."""
+        texts = [micros_text(m) for m in marks]
+        first: dict[str, str] = {}
+        for k in range(len(marks) - 1):
+            step = self.steps[k]
+            began = first.setdefault(step.name, texts[k])
+            status = last if k == len(marks) - 2 else "done"
+            records[step.name] = _record(
+                step, self.config, self.key_seed, status, began, texts[k + 1]
+            )
+
+    def _failed(self, run: Run, records: dict[str, dict[str, Any]], marks: list[int]) -> None:
+        frame, i = self.frame, run._i
+        self._record_all(records, "failed", marks)
         run._flush_series()
         run._set_steps(records)
-        run.ended_at = mark
-        run.status = "failed"
-        _annotate(exc, run, current.name if current is not None else "?")
-        run.error = _format(exc)
-        if on_error == "raise":
-            raise
-        return
-    if frame.series:
-        run._flush_series()
-    if prior is None and len(first) == len(done):
-        # A first record of distinct steps: kept as the JSON text storage writes (a quarter
-        # of the memory of the dicts, and nothing left to encode at persist).
-        texts = [_record_text(step, config, seed, b, e) for step, b, e in done]
-        frame.steps[i] = "{" + ",".join(texts) + "}"
-    else:
-        for step, b, e in done:
-            records[step.name] = _record(step, config, seed, "done", b, e)
-        frame.steps[i] = records
-    frame.ended_at[i] = mark
-    frame.status[i] = "done"
+        frame.ended_at[i] = micros_datetime(marks[-1])
+        frame.status[i] = "failed"
 
 
-def _record_text(step: Step, config: str, seed: int, began: str, ended: str) -> str:
-    """``{name: _record(step, config, seed, "done", began, ended)}`` as compact JSON, without
-    the braces (the ISO times need no escaping)."""
-    prefix = _record_prefix(step.name, step.source_hash, config, seed)
-    return f'{prefix}{began}","ended_at":"{ended}"}}'
+def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None) -> None:
+    """Run ``steps`` in order on ``run`` (see `_Executor.run`)."""
+    _Executor(run._frame, steps, on_error, key).run(run._i)
 
 
 @functools.lru_cache(maxsize=256)
 def _record_prefix(name: str, source_hash: str, config: str, seed: int) -> str:
+    """The compact JSON of a done step's record up to its start time, without the opening
+    brace of the whole record (the ISO times that follow need no escaping)."""
     dumps = json.dumps
     return (
         f'{dumps(name)}:{{"hash":{dumps(source_hash)},"config":{dumps(config)},'

@@ -53,6 +53,47 @@ def holds_absent(values: Sequence[Any]) -> bool:
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
+class StepsTemplate:
+    """The steps record every run of one execution shares when it ran distinct steps on
+    runs without earlier records: per step, its compact JSON up to its start time. A run's
+    record is the template with its times: the first step began at the run's ``started_at``,
+    each later one when the step before it ended, the last ended at its ``ended_at``. A run
+    of one step holds the template itself in ``RunFrame.steps`` (8 bytes instead of ~250 of
+    JSON text); a run of several holds ``(template, *texts)``, the ISO times between its
+    steps. `render` gives the same text the dicts of those records encode to."""
+
+    __slots__ = ("prefixes",)
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        #: per step: ``"name":{"hash":...,"started_at":"`` (compact JSON, no opening brace)
+        self.prefixes = prefixes
+
+    def render(self, started: datetime, ended: datetime, middle: Sequence[str] = ()) -> str:
+        """The record's JSON text for a run with these times."""
+        prefixes = self.prefixes
+        first = started.isoformat()
+        last = ended.isoformat()
+        if len(prefixes) == 1:
+            return f'{{{prefixes[0]}{first}","ended_at":"{last}"}}}}'
+        times = (first, *middle, last)
+        return (
+            "{"
+            + ",".join(
+                f'{prefix}{times[k]}","ended_at":"{times[k + 1]}"}}'
+                for k, prefix in enumerate(prefixes)
+            )
+            + "}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StepsTemplate, (self.prefixes,))
+
+
+#: A run's steps record in the frame: JSON text (as stored or loaded), dicts (once parsed or
+#: written), a `StepsTemplate` with the times between steps, or None when no step ran.
+StepsCell = str | dict[str, Any] | StepsTemplate | tuple[Any, ...] | None
+
+
 #: Values that cannot change in place (``ABSENT`` among them).
 _FROZEN_TYPES = frozenset(
     {type(None), bool, int, float, complex, str, bytes, _Absent, datetime, date, timedelta}
@@ -74,11 +115,13 @@ class RunFrame:
     """Runs column by column. Positions (0..n-1) are stable: runs are only ever appended.
 
     Per run: ``ids``, ``status``, ``error``, ``started_at``, ``ended_at``, ``steps`` (the steps
-    record as stored JSON text, or a dict once parsed or written), ``grid`` (added from a grid:
-    its params are one run per experiment). Per name: ``params[name]`` and ``fields[name]``,
-    lists of the runs' values with `ABSENT` where a run lacks one. Sparse, by position: ``vars``
-    (temporary values), ``rngs`` (each run's Generator once used), ``series`` (metric logs
-    not yet flushed into their field) and ``digests`` (params digests once computed).
+    record as stored JSON text, a dict once parsed or written, or a shared `StepsTemplate`
+    completed by the run's times; read it through `step_records` and `step_text`), ``grid``
+    (added from a grid: its params are one run per experiment). Per name: ``params[name]``
+    and ``fields[name]``, lists of the runs' values with `ABSENT` where a run lacks one.
+    Sparse, by position: ``vars`` (temporary values), ``rngs`` (each run's Generator once
+    used), ``series`` (metric logs not yet flushed into their field) and ``digests`` (params
+    digests once computed).
     ``changed`` flags the runs that may differ from what is stored (see `changed_positions`).
     ``config`` and ``seed`` are the experiment's, shared by every run.
     """
@@ -110,7 +153,7 @@ class RunFrame:
         self.error: list[str | None] = []
         self.started_at: list[datetime | None] = []
         self.ended_at: list[datetime | None] = []
-        self.steps: list[str | dict[str, Any] | None] = []
+        self.steps: list[StepsCell] = []
         self.grid: list[bool] = []
         self.params: dict[str, list[Any]] = {}
         self.fields: dict[str, list[Any]] = {}
@@ -272,23 +315,53 @@ class RunFrame:
         return {k: c[i] for k, c in self.fields.items() if c[i] is not ABSENT}
 
     def step_records(self, i: int) -> dict[str, dict[str, Any]]:
-        """The steps record of the run at ``i`` as a dict (parsed on first use)."""
+        """The steps record of the run at ``i`` as a dict (parsed on first use; the run then
+        holds that dict, its own to change)."""
         steps = self.steps[i]
-        if isinstance(steps, str):
-            try:
-                parsed = json.loads(steps)
-            except ValueError:
-                parsed = {}
-            steps = parsed if isinstance(parsed, dict) else {}
-            self.steps[i] = steps
-        return steps if steps is not None else {}
+        if steps is None or type(steps) is dict:
+            return steps if steps is not None else {}
+        try:
+            parsed = json.loads(self.step_text(i) or "{}")
+        except ValueError:
+            parsed = {}
+        records = parsed if isinstance(parsed, dict) else {}
+        self.steps[i] = records
+        return records
+
+    def step_text(self, i: int) -> str | None:
+        """The steps record of the run at ``i`` as stored: JSON text, None when no step ran."""
+        steps = self.steps[i]
+        if steps is None or type(steps) is str:
+            return steps
+        if type(steps) is StepsTemplate:
+            return steps.render(self.started_at[i], self.ended_at[i])  # type: ignore[arg-type]
+        if type(steps) is tuple:
+            return steps[0].render(self.started_at[i], self.ended_at[i], steps[1:])  # type: ignore[no-any-return]
+        return _COMPACT_JSON.encode(steps) if steps else None
+
+    def own_steps(self, i: int) -> None:
+        """Make the run at ``i`` hold its steps record as text of its own, no longer made from
+        its timestamps (called before a timestamp of the run changes)."""
+        steps = self.steps[i]
+        if type(steps) is StepsTemplate or type(steps) is tuple:
+            self.steps[i] = self.step_text(i)
 
     def steps_text(self) -> list[str | None]:
         """Every run's steps record as stored: JSON text, None when no step ran."""
+        steps = self.steps
+        out: list[str | None] = list(steps)  # type: ignore[arg-type]
+        started, ended = self.started_at, self.ended_at
         encode = _COMPACT_JSON.encode
-        return [
-            s if s is None or isinstance(s, str) else (encode(s) if s else None) for s in self.steps
-        ]
+        for i, s in enumerate(steps):
+            if s is None or type(s) is str:
+                continue
+            if type(s) is StepsTemplate:
+                out[i] = s.render(started[i], ended[i])  # type: ignore[arg-type]
+            elif type(s) is tuple:
+                out[i] = s[0].render(started[i], ended[i], s[1:])
+            else:
+                out[i] = encode(s) if s else None
+        return out
 
     def changed_positions(self) -> list[int]:
         """The positions of the runs that may differ from what is stored."""

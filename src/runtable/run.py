@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
@@ -271,6 +270,9 @@ def _rebuild(cls: type[Namespace], data: dict[str, Any], extra: dict[str, Any]) 
 T = TypeVar("T")
 
 
+_TIMES = frozenset({"started_at", "ended_at"})
+
+
 class _Cell(Generic[T]):
     """A run's cell of one of the frame's bookkeeping columns (named as the attribute), read
     and written through the view; a write flags the run as changed since stored."""
@@ -293,6 +295,8 @@ class _Cell(Generic[T]):
 
     def __set__(self, run: Run, value: T) -> None:
         frame = run._frame
+        if self._column in _TIMES:  # a steps record made from the run's times keeps them
+            frame.own_steps(run._i)
         getattr(frame, self._column)[run._i] = value
         frame.changed[run._i] = 1
 
@@ -474,10 +478,7 @@ class Run:
     @property
     def steps_record(self) -> str | None:
         """The steps record as stored (JSON text), or None when no step ran."""
-        steps = self._frame.steps[self._i]
-        if steps is None or isinstance(steps, str):
-            return steps
-        return json.dumps(steps, separators=(",", ":")) if steps else None
+        return self._frame.step_text(self._i)
 
     def _step_records(self) -> dict[str, dict[str, Any]]:
         return self._frame.step_records(self._i)
