@@ -17,7 +17,7 @@ _EPOCH = datetime(1970, 1, 1)
 
 def utcnow() -> datetime:
     """The current UTC time, naive (twice as fast as ``datetime.now(UTC)`` and a tz strip)."""
-    return _EPOCH + timedelta(microseconds=time_ns() // 1000)
+    return _EPOCH + timedelta(0, 0, time_ns() // 1000)
 
 
 def now_micros() -> int:
@@ -27,7 +27,7 @@ def now_micros() -> int:
 
 def micros_datetime(micros: int) -> datetime:
     """The naive UTC datetime of a `now_micros` stamp."""
-    return _EPOCH + timedelta(microseconds=micros)
+    return _EPOCH + timedelta(0, 0, micros)  # positional: a third faster than by keyword
 
 
 _second_text: list[Any] = [None, ""]  # the last whole second stamped, and its ISO text

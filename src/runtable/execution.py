@@ -132,7 +132,7 @@ def _execute_here(
         if run._frame is not frame:  # runs of several frames (not what an experiment passes)
             frame = run._frame
             executor = _Executor(frame, steps, on_error, key)
-        yield executor.run(run._i)
+        yield executor.run(run)
 
 
 #: Batches per worker an execution is cut into: enough for progress and balance, few enough
@@ -215,7 +215,7 @@ def _execute_batch(
     for j in range(len(batch)):
         n = j + 1
         try:
-            executor.run(j)
+            executor.run(Run._view(batch, j))
         except Exception as exc:  # on_error="raise": the runs after it are not executed
             failure = exc
             break
@@ -351,20 +351,20 @@ class _Executor:
             else None
         )
 
-    def run(self, i: int) -> Run:
-        """Run the steps in order on the run at ``i`` and record each one in its steps record.
+    def run(self, run: Run) -> Run:
+        """Run the steps in order on ``run`` (a view of this frame) and record each one in its
+        steps record.
 
         ``started_at`` stays when the run keeps records of steps not executed now (a later
         evaluation step does not erase the time of the fit before it); ``ended_at`` is now.
         """
-        frame = self.frame
-        run = Run._view(frame, i)
+        frame, i = self.frame, run._i
         prior = frame.steps[i]
         records = dict(frame.step_records(i)) if prior is not None else {}
         start = now_micros()
         # The run's bookkeeping is written straight into its columns (this is per run).
         frame.changed[i] = 1
-        if frame.started_at[i] is None or not records.keys() - self.names:
+        if not records or frame.started_at[i] is None or not records.keys() - self.names:
             frame.started_at[i] = micros_datetime(start)
         frame.error[i] = None
         if frame.rngs:
@@ -425,7 +425,7 @@ class _Executor:
 
 def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None) -> None:
     """Run ``steps`` in order on ``run`` (see `_Executor.run`)."""
-    _Executor(run._frame, steps, on_error, key).run(run._i)
+    _Executor(run._frame, steps, on_error, key).run(run)
 
 
 @functools.lru_cache(maxsize=256)

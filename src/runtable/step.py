@@ -50,6 +50,8 @@ class Step:
         self.func: Callable[..., Any] = func
         self.name: str = name or str(getattr(func, "__name__", type(func).__name__))
         self._parameters = _injected_parameters(func)
+        #: the common ``def step(run)``: nothing to look up
+        self._run_only = len(self._parameters) == 1 and self._parameters[0].name == RUN_ARGUMENT
         self._source_hash: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -67,11 +69,10 @@ class Step:
 
     def apply(self, run: Run) -> None:
         """Run the step on ``run``: inject its parameters, merge a returned mapping into fields."""
-        parameters = self._parameters
-        if len(parameters) == 1 and parameters[0].name == RUN_ARGUMENT:
-            result = self.func(run=run)  # the common ``def step(run)``: nothing to look up
+        if self._run_only:
+            result = self.func(run=run)
         else:
-            result = self.func(**{p.name: self._resolve(p, run) for p in parameters})
+            result = self.func(**{p.name: self._resolve(p, run) for p in self._parameters})
         if result is None:
             return
         if not isinstance(result, Mapping):
