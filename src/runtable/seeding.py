@@ -53,10 +53,10 @@ def digester(columns: Mapping[str, Sequence[Any]]) -> Callable[[int], int]:
     names = sorted(columns)
     plain = [columns[name] for name in names]
     if not all(set(map(type, column)) <= _REPR_SAFE for column in plain):
+        from .frame import ABSENT
 
         def digest_any(i: int) -> int:
-            absent = _ABSENT()
-            return params_digest({n: c[i] for n, c in columns.items() if c[i] is not absent})
+            return params_digest({n: c[i] for n, c in columns.items() if c[i] is not ABSENT})
 
         return digest_any
     if not names:
@@ -65,20 +65,30 @@ def digester(columns: Mapping[str, Sequence[Any]]) -> Callable[[int], int]:
     # repr(tuple(sorted(params.items()))) with the values still to format; names are str
     pairs = ["(" + repr(name).replace("%", "%%") + ", %r)" for name in names]
     pattern = "r(" + ", ".join(pairs) + ("," if len(pairs) == 1 else "") + ")"
+    values = _values_at(plain)
     sha256 = hashlib.sha256
     from_bytes = int.from_bytes
 
     def digest_plain(i: int) -> int:
-        text = pattern % tuple([c[i] for c in plain])
-        return from_bytes(sha256(text.encode("utf-8", "surrogatepass")).digest()[:16], "little")
+        text = (pattern % values(i)).encode("utf-8", "surrogatepass")
+        return from_bytes(sha256(text).digest()[:16], "little")
 
     return digest_plain
 
 
-def _ABSENT() -> Any:
-    from .frame import ABSENT
-
-    return ABSENT
+def _values_at(columns: list[Sequence[Any]]) -> Callable[[int], tuple[Any, ...]]:
+    """``i -> tuple(column[i] for column in columns)``, spelled out for up to three columns
+    (a list comprehension costs four times as much)."""
+    if len(columns) == 1:
+        (a,) = columns
+        return lambda i: (a[i],)
+    if len(columns) == 2:
+        a, b = columns
+        return lambda i: (a[i], b[i])
+    if len(columns) == 3:
+        a, b, c = columns
+        return lambda i: (a[i], b[i], c[i])
+    return lambda i: tuple([column[i] for column in columns])
 
 
 def _stored_param_of(name: str, value: Any) -> Any:
