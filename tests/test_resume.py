@@ -110,6 +110,31 @@ def test_a_new_config_or_seed_executes_again(session: rt.Session) -> None:
     assert calls == [0, 1, 2] * 4
 
 
+def test_resume_in_the_same_process_compares_each_given_step(session: rt.Session) -> None:
+    """After ``execute([square, cube])`` in this process, ``resume=True`` skips a run for
+    any subset of those steps, and executes it for a step it has no record of."""
+
+    @rt.step
+    def cube(run: rt.Run) -> None:
+        calls.append(-run.params.x)
+
+    @rt.step
+    def third(run: rt.Run) -> None:
+        calls.append(100 + run.params.x)
+
+    exp = session.create_experiment("two_steps").add_runs(x=range(3))
+    exp.execute([square, cube])
+    assert calls == [0, 0, 1, -1, 2, -2]
+    calls.clear()
+    exp.execute([cube], resume=True).execute([cube, square], resume=True)
+    assert calls == []
+    exp.execute([cube, third], resume=True)
+    assert calls == [0, 100, -1, 101, -2, 102]
+    assert exp.last_execution is not None
+    assert exp.last_execution.skipped == 0
+    assert all(set(run.steps) == {"square", "cube", "third"} for run in exp.runs)
+
+
 def test_extending_the_grid_of_a_stored_experiment_runs_only_new_points(shared_url: str) -> None:
     session = rt.connect(shared_url)
     session.create_experiment("grow").add_runs(x=[1, 2]).execute(square, persist=True)

@@ -345,7 +345,8 @@ class _Executor:
             StepsTemplate(
                 tuple(
                     _record_prefix(s.name, s.source_hash, self.config, self.key_seed) for s in steps
-                )
+                ),
+                {s.name: (s.source_hash, self.config, self.key_seed) for s in steps},
             )
             if steps and len(self.names) == len(steps)
             else None
@@ -457,6 +458,11 @@ def resumable(run: Run, steps: Sequence[Step], key: StepKey) -> bool:
     source hash, config digest and seed, with status done (what ``resume=True`` skips)."""
     if run.status != "done" or not steps:
         return False
+    cell = run._frame.steps[run._i]
+    template = cell[0] if type(cell) is tuple else cell
+    if type(template) is StepsTemplate:  # answered without making the run's records
+        done = template.done
+        return all(done.get(s.name) == (s.source_hash, key.config, key.seed) for s in steps)
     records = run._step_records()
     for s in steps:
         record = records.get(s.name)

@@ -62,11 +62,13 @@ class StepsTemplate:
     JSON text); a run of several holds ``(template, *texts)``, the ISO times between its
     steps. `render` gives the same text the dicts of those records encode to."""
 
-    __slots__ = ("prefixes",)
+    __slots__ = ("done", "prefixes")
 
-    def __init__(self, prefixes: tuple[str, ...]) -> None:
+    def __init__(self, prefixes: tuple[str, ...], done: Mapping[str, tuple[str, str, int]]) -> None:
         #: per step: ``"name":{"hash":...,"started_at":"`` (compact JSON, no opening brace)
         self.prefixes = prefixes
+        #: step name -> its record's (hash, config, seed); every step's status is "done"
+        self.done = done
 
     def render(self, started: datetime, ended: datetime, middle: Sequence[str] = ()) -> str:
         """The record's JSON text for a run with these times."""
@@ -86,7 +88,7 @@ class StepsTemplate:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (StepsTemplate, (self.prefixes,))
+        return (StepsTemplate, (self.prefixes, self.done))
 
 
 #: A run's steps record in the frame: JSON text (as stored or loaded), dicts (once parsed or
