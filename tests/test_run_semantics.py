@@ -241,6 +241,33 @@ def test_two_evaluators_appending_keep_each_others_fields(session: rt.Session) -
     assert all(np.isnan(r.fields.y) for r in runs)
 
 
+def test_the_end_of_a_tracked_run_is_appended_after_a_checkpoint_inside_it(
+    session: rt.Session,
+) -> None:
+    # Regression: the end of a `with exp.run()` block did not flag its run as changed, so
+    # after a persist inside the block the final append left it "pending" in the database.
+    exp = session.create_experiment("checkpoints")
+    with exp.run(lr=0.1) as run:
+        run.fields.loss = 0.5
+        exp.persist(if_exists="append")
+    exp.persist(if_exists="append")
+
+    def diverging() -> None:
+        with exp.run(lr=0.2):
+            exp.persist(if_exists="append")
+            raise FloatingPointError("diverged")
+
+    with pytest.raises(FloatingPointError):
+        diverging()
+    (bad,) = [r for r in exp.runs if r.params.lr == 0.2]
+    exp.persist(if_exists="append")
+    stored = session.load_experiment("checkpoints").runs
+    assert stored[run.id].status == "done"
+    assert stored[run.id].ended_at is not None
+    assert stored[bad.id].status == "failed"
+    assert "FloatingPointError: diverged" in (stored[bad.id].error or "")
+
+
 def test_an_append_writes_only_the_runs_changed_since_they_were_stored(
     session: rt.Session,
 ) -> None:

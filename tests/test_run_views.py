@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,23 @@ def test_an_append_that_widens_a_column_keeps_the_other_runs_values_exact(
     values = [r.params.n for r in session.load_experiment("e").runs]
     assert values == [False, 0]
     assert [type(v) for v in values] == [bool, int]
+
+
+def test_bookkeeping_cells_take_only_what_they_can_store() -> None:
+    # Regression: run.status = "skipped" was accepted, stored by an append, and then made
+    # every load of the experiment fail; a text start time failed only at persist.
+    exp = rt.connect("sqlite://").create_experiment("cells").add_runs(x=[1])
+    run = exp.runs.first()
+    with pytest.raises(ValueError, match="pending, done, failed"):
+        run.status = "skipped"  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="started_at is a datetime"):
+        run.started_at = "2024-01-01"  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="error is the text"):
+        run.error = 3  # type: ignore[assignment]
+    assert run.status == "pending"
+    assert run.started_at is None
+    aware = datetime(2024, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    run.started_at = aware
+    assert run.started_at == datetime(2024, 1, 1, 10)  # the same instant, naive UTC
+    with pytest.raises(ValueError, match="status"):
+        rt.Run(1, status="ok")  # type: ignore[arg-type]

@@ -526,6 +526,9 @@ class _TrackedRun:
         run = self._run
         assert run is not None
         frame, i = run._frame, run._i
+        # Written through the columns and flagged: the run may have been stored by a
+        # persist inside the block, and its end must reach the next append.
+        frame.changed[i] = 1
         if exc is not None and isinstance(exc, Exception):
             frame.ended_at[i] = utcnow()
             frame.status[i] = "failed"

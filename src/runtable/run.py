@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
@@ -294,11 +294,36 @@ class _Cell(Generic[T]):
         return getattr(run._frame, self._column)[run._i]  # type: ignore[no-any-return]
 
     def __set__(self, run: Run, value: T) -> None:
+        value = _checked_cell(self._column, value)
         frame = run._frame
         if self._column in _TIMES:  # a steps record made from the run's times keeps them
             frame.own_steps(run._i)
         getattr(frame, self._column)[run._i] = value
         frame.changed[run._i] = 1
+
+
+def _checked_cell(column: str, value: Any) -> Any:
+    """``value`` as the bookkeeping ``column`` keeps it (an aware time as naive UTC), or
+    ValueError naming what the column takes: a value it cannot take would be stored, and then
+    refused when loaded."""
+    if column == "status":
+        if value in STATUSES and type(value) is str:
+            return value
+        raise ValueError(f"a run's status is one of {', '.join(STATUSES)}, not {value!r}")
+    if column == "error":
+        if value is None or type(value) is str:
+            return value
+        raise ValueError(
+            f"a run's error is the text of its traceback, or None; not a {type(value).__name__}"
+        )
+    if value is None or (isinstance(value, datetime) and value.tzinfo is None):
+        return value
+    if isinstance(value, datetime):  # aware: the same instant in UTC, as runtable stamps
+        return value.astimezone(UTC).replace(tzinfo=None)
+    raise ValueError(
+        f"a run's {column} is a datetime (naive in UTC, as runtable stamps it) or None; "
+        f"not {type(value).__name__} {value!r}"
+    )
 
 
 class Run:
@@ -332,10 +357,10 @@ class Run:
             id,
             dict(params or {}),
             grid=False,
-            status=status,
-            error=error,
-            started_at=started_at,
-            ended_at=ended_at,
+            status=_checked_cell("status", status),
+            error=_checked_cell("error", error),
+            started_at=_checked_cell("started_at", started_at),
+            ended_at=_checked_cell("ended_at", ended_at),
         )
         if fields:
             self.fields.update(fields)
