@@ -304,8 +304,11 @@ class RunFrame:
         field columns that can hold such values, when the caller knows (all by default)."""
         changed = self.changed
         chosen = range(len(self.ids)) if positions is None else list(positions)
-        for i in chosen:
-            changed[i] = 0
+        if positions is None:
+            changed[:] = bytes(len(changed))
+        else:
+            for i in chosen:
+                changed[i] = 0
         names = self.fields if mutable is None else mutable
         for name in names:
             column = self.fields[name]

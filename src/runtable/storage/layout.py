@@ -176,7 +176,7 @@ def decode_runs(
     bookkeeping columns renamed by the reader, its companion columns as they are). ``exact``:
     the ``runtable_exact`` column already unfolded (with big values read), when the reader did
     that."""
-    ids = [int(i) for i in columns.get("id_run", ())]
+    ids = run_ids(columns.get("id_run", ()))
     if exact is None:
         exact = unfold_exact(columns.get(EXACT_COLUMN), experiment, ids)
     errors = list(columns.get(ERROR_COLUMN, ()))
@@ -223,6 +223,16 @@ def decode_runs(
     return runs
 
 
+_INT = frozenset({int})
+
+
+def run_ids(column: Sequence[Any]) -> list[int]:
+    """The ``id_run`` column as a list of ints (the column itself when it is one)."""
+    if set(map(type, column)) <= _INT:
+        return column if type(column) is list else list(column)
+    return [int(i) for i in column]
+
+
 def fold_exact(
     encoded: Mapping[str, EncodedColumn], errors: Sequence[str | None], n: int
 ) -> tuple[list[Any], list[bytes | None] | None]:
@@ -258,7 +268,7 @@ def unfold_exact(
 ) -> dict[str, dict[int, bytes]]:
     """The ``runtable_exact`` column read back: column name -> row index -> exact bytes."""
     out: dict[str, dict[int, bytes]] = {}
-    if column is None:
+    if column is None or column.count(None) == len(column):  # no run has an exact value
         return out
     for i, raw in enumerate(column):
         if raw is None:

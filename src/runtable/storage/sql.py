@@ -561,10 +561,10 @@ class SQLStore(Store):
     ) -> StoredExperiment:
         for attempt in range(LOAD_ATTEMPTS):
             row, specs, data, n = self._read(name, where, columns, with_pickle)
-            if all(i == row["id"] for i in data["id_experiment"]) and (
-                row["runs_read"] == row["n_runs"]
+            if (
+                row["runs_read"] == row["n_runs"]  # the rows were selected by experiment id
                 if self.dialect.transactional
-                else self._unchanged(row)
+                else all(i == row["id"] for i in data["id_experiment"]) and self._unchanged(row)
             ):
                 break
             # A replace may be between its table swap and its row update (no transactions:
@@ -637,6 +637,7 @@ class SQLStore(Store):
                 condition = sa.text(f"({where})".replace(":", "\\:"))
                 query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
             data, n = bulk.select_columns(conn, table, query, name)
+            data["id_run"] = layout.run_ids(data.get("id_run", ()))
             row["runs_read"] = n
             if transactional:
                 data["id_experiment"] = [row["id"]] * n
@@ -663,6 +664,8 @@ class SQLStore(Store):
         """Replace references to parts by the values put back together."""
         for name in layout.blob_columns(specs, storage_format):
             values = data.get(name, ())
+            if values.count(None) == len(values):  # no value at all: nothing to put together
+                continue
             for i, value in enumerate(values):
                 if value is None or not is_reference(value):
                     continue
@@ -690,7 +693,7 @@ class SQLStore(Store):
     ) -> dict[str, dict[int, Any]]:
         """The rows' exact values (see `layout.unfold_exact`), big ones read from their parts
         into one buffer each."""
-        ids = [int(i) for i in data.get("id_run", ())]
+        ids = data.get("id_run", ())
         exact: dict[str, dict[int, Any]] = dict(
             layout.unfold_exact(data.get(EXACT_COLUMN), experiment, ids)
         )
@@ -830,10 +833,13 @@ class _CreatedMeanwhileError(StorageError):
 RUN_STATUSES = frozenset({"pending", "done", "failed"})
 
 
+_STR = frozenset({str})
+
+
 def _check_statuses(experiment: str, data: Mapping[str, Sequence[Any]]) -> None:
     """CorruptValueError for a run whose stored status is none runtable writes."""
     statuses = data.get(STATUS_COLUMN, ())
-    if all(type(s) is str for s in statuses) and set(statuses) <= RUN_STATUSES:
+    if set(map(type, statuses)) <= _STR and set(statuses) <= RUN_STATUSES:
         return
     ids = data.get("id_run", ())
     for i, status in enumerate(statuses):
