@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from .errors import InvalidNameError
-from .frame import ABSENT, RunFrame
+from .frame import ABSENT, FloatColumn, RunFrame
 from .names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -658,6 +658,11 @@ def _frame_columns(frame: RunFrame, meta: bool) -> dict[str, Sequence[Any]]:
         columns[ENDED_AT_COLUMN] = frame.ended_at
     for source in (frame.params, frame.fields):
         for name, values in source.items():
+            if isinstance(values, FloatColumn):  # packed floats: a view, copied by the DataFrame
+                import numpy as np
+
+                columns[name] = np.frombuffer(values, dtype=np.float64)
+                continue
             types = set(map(type, values))
             if types == _FLOAT_ONLY:  # straight to float64, no inference
                 import numpy as np

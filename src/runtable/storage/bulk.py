@@ -18,6 +18,7 @@ SQLAlchemy 2.1.9; ``PYTHONPATH=src python benchmarks/processors.py --reps 7``.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -96,16 +97,26 @@ def insert_sql(
     return sql
 
 
+def _doubles(data: bytes) -> Sequence[float]:
+    return array("d", data)
+
+
 def select_columns(
     conn: sa.Connection,
     table: sa.Table,
     query: sa.Select[Any],
     experiment: str,
     damaged: dict[int, list[str]] | None = None,
+    floats: Callable[[bytes], Sequence[float]] = _doubles,
 ) -> tuple[dict[str, Sequence[Any]], int]:
     """Run a SELECT of whole columns of ``table`` and return them column by column, with
     SQLAlchemy's result processing applied per column (much faster than per row), and the
     number of rows.
+
+    Rows are fetched ``FETCH_ROWS`` at a time, so the driver's Python values of one chunk
+    exist at once, not all. A float column whose every value is a float (no NULL) is kept
+    as the doubles' bytes and comes back as ``floats(those bytes)`` (``array("d")``): 8
+    bytes a value instead of a float object and a pointer.
 
     A cell the processing refuses is a CorruptValueError; with ``damaged``, it becomes None
     and its column is listed under its row number instead."""
@@ -119,31 +130,60 @@ def select_columns(
     result = conn.exec_driver_sql(compiled.string, args)
     dbapi_cursor = result.cursor  # plain tuples, without building a Row per run
     description = dbapi_cursor.description
-    rows = dbapi_cursor.fetchall()
-    result.close()
-    columns: list[Sequence[Any]] = (
-        list(zip(*rows, strict=True)) if rows else [()] * len(description)
-    )
-    data: dict[str, Sequence[Any]] = {}
-    for (name, type_code, *_), values in zip(description, columns, strict=True):
+    processors: list[Processor] = []
+    for name, type_code, *_ in description:
         column_type = table.c[name].type
         # Booleans are checked by decode_column: SQLite's processor makes True of any value.
-        processor = (
+        processors.append(
             None
             if isinstance(column_type, sa.Boolean)
             else result_processor(column_type, sa_dialect, type_code)
         )
+    # Per column: a list of values, or (a float column so far) a list of array("d") parts.
+    columns: list[list[Any]] = [[] for _ in description]
+    packed = [
+        p is None and isinstance(table.c[d[0]].type, sa.Float)
+        for d, p in zip(description, processors, strict=True)
+    ]
+    n = 0
+    while rows := dbapi_cursor.fetchmany(FETCH_ROWS):
+        n += len(rows)
+        for k, chunk in enumerate(zip(*rows, strict=True)):
+            if packed[k]:
+                if set(map(type, chunk)) <= _FLOAT:
+                    columns[k].append(array("d", chunk))
+                    continue
+                packed[k] = False  # a NULL, or a driver's 1 for 1.0: the values as they are
+                columns[k] = [v for part in columns[k] for v in part]
+            columns[k].extend(chunk)
+    result.close()
+    data: dict[str, Sequence[Any]] = {}
+    for k, ((name, *_), processor) in enumerate(zip(description, processors, strict=True)):
+        values: list[Any] = columns[k]
+        columns[k] = []  # the parts go as soon as their column is whole
+        if packed[k]:
+            data[name] = floats(b"".join(values))
+            continue
         if processor is None:
             data[name] = values
             continue
         try:
-            data[name] = [None if v is None else processor(v) for v in values]
+            data[name] = (
+                list(map(processor, values))
+                if None not in values
+                else [None if v is None else processor(v) for v in values]
+            )
         except Exception as e:  # a damaged cell (e.g. text that is no JSON): say which
             if damaged is None:
                 data[name] = _process_one_by_one(values, processor, name, data, experiment, e)
             else:
                 data[name] = _process_leniently(values, processor, name, damaged)
-    return data, len(rows)
+    return data, n
+
+
+#: Rows fetched at a time: only one chunk's rows of the driver's Python values exist at once.
+FETCH_ROWS = 1000
+_FLOAT = frozenset({float})
 
 
 def bind_processor(type_: sa.types.TypeEngine[Any], sa_dialect: sa.Dialect) -> Processor:

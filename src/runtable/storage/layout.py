@@ -17,7 +17,7 @@ from ..errors import (
     SchemaError,
     UnsupportedValueError,
 )
-from ..frame import ABSENT, RunFrame, _Absent, holds_absent
+from ..frame import ABSENT, FloatColumn, RunFrame, _Absent, holds_absent
 from ..names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -213,7 +213,11 @@ def decode_runs(
             run_ids=ids,
             writable=writable,
         )
-        (runs.params if spec.role == "param" else runs.fields)[spec.name] = list(values)
+        target = runs.params if spec.role == "param" else runs.fields
+        if isinstance(values, FloatColumn):  # floats only, as the reader packed them
+            values.bind(target, spec.name)
+        else:  # a list decode_column made, or the one the reader made
+            target[spec.name] = values if type(values) is list else list(values)
         encoded = spec.kind in ("blob", "json") or (
             companion is not None and any(c is not None for c in companion)
         )

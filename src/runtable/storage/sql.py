@@ -37,7 +37,7 @@ from ..errors import (
     StorageError,
     UnsupportedValueError,
 )
-from ..frame import ABSENT, RunFrame
+from ..frame import ABSENT, FloatColumn, RunFrame
 from ..names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -636,7 +636,7 @@ class SQLStore(Store):
                 # in a literal such as 'a :word' (which sa.text would take for a parameter).
                 condition = sa.text(f"({where})".replace(":", "\\:"))
                 query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
-            data, n = bulk.select_columns(conn, table, query, name)
+            data, n = bulk.select_columns(conn, table, query, name, floats=FloatColumn)
             data["id_run"] = layout.run_ids(data.get("id_run", ()))
             row["runs_read"] = n
             if transactional:
