@@ -623,11 +623,14 @@ class SQLStore(Store):
             # With transactions, rows of another version of the experiment (a replace between
             # the experiments row's read and this one) are left out by the database and show
             # as a count that does not match; without, their ids are fetched and compared.
-            mine = table.c.id_experiment == row["id"]
+            mine = table.c.id_experiment == sa.bindparam("experiment", row["id"])
+            values: dict[str, Any] = {}
             if transactional:
                 wanted = [c for c in table.c if c.name != "id_experiment"]
                 query = sa.select(*wanted).where(mine).order_by(table.c.id_run)
+                values["experiment"] = row["id"]
             else:
+                wanted = list(table.c)
                 query = sa.select(table).order_by(table.c.id_run)
             if where:
                 # The bound parameter makes drivers run exactly one statement: a condition
@@ -636,7 +639,13 @@ class SQLStore(Store):
                 # in a literal such as 'a :word' (which sa.text would take for a parameter).
                 condition = sa.text(f"({where})".replace(":", "\\:"))
                 query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
-            data, n = bulk.select_columns(conn, table, query, name, floats=FloatColumn)
+                values["below"] = 2**63 - 1
+            # What decides the statement's text, for bulk.compiled_sql's cache of it.
+            names = tuple((c.name, getattr(c.name, "quote", None)) for c in wanted)
+            shape = ("runs", table.name, names, transactional, where)
+            data, n = bulk.select_columns(
+                conn, table, query, name, floats=FloatColumn, shape=shape, bound=values
+            )
             data["id_run"] = layout.run_ids(data.get("id_run", ()))
             row["runs_read"] = n
             if transactional:
@@ -810,13 +819,25 @@ class SQLStore(Store):
         """The experiments row of ``name``; its pickle (maybe large) only when asked for."""
         e = self._experiments
         columns = [c for c in e.columns if with_pickle or c.name != "pickle"]
+        query = sa.select(*columns).where(e.c.name == sa.bindparam("name", name))
+        shape = (EXPERIMENTS, tuple(c.name for c in columns))
+        sql, args = bulk.compiled_sql(query, conn.dialect, shape, {"name": name})
+        result = conn.exec_driver_sql(sql, args)
+        description = result.cursor.description
+        found = result.cursor.fetchone()
+        result.close()
+        if found is None:
+            return None
+        row = {}
         try:
-            row = conn.execute(sa.select(*columns).where(e.c.name == name)).mappings().first()
+            for column, (_, type_code, *_), value in zip(columns, description, found, strict=True):
+                processor = bulk.result_processor(column.type, conn.dialect, type_code)
+                row[column.name] = value if value is None or processor is None else processor(value)
         except (TypeError, ValueError) as error:  # a damaged cell: a created_at that is no time
             raise CorruptValueError(
                 name, None, f"{EXPERIMENTS} row", f"{type(error).__name__}: {error}"
             ) from error
-        return dict(row) if row is not None else None
+        return row
 
 
 class _CreatedMeanwhileError(StorageError):
