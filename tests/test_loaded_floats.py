@@ -126,3 +126,26 @@ def test_columns_longer_than_a_fetch_keep_every_value(session: rt.Session) -> No
         i / 3 for i in range(n) if i not in special
     ]
     assert loaded.df()["y"].tolist() == exp.df()["y"].tolist()
+
+
+def test_threads_writing_a_loaded_column_lose_no_write(session: rt.Session) -> None:
+    import threading
+
+    exp = session.create_experiment("t").add_runs(i=range(4000))
+    exp.execute(lambda run: setattr(run.fields, "x", 0.5)).persist()
+    loaded = session.load_experiment("t")
+    runs = [loaded.runs.at(i) for i in range(4000)]
+
+    def write(part: int) -> None:
+        for run in runs[part::4]:  # floats, and ints that turn the column into a list
+            run.fields.x = run.params.i if run.params.i % 7 == 0 else float(run.params.i)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [run.fields.x for run in runs] == list(range(4000))
+    assert [type(run.fields.x) for run in runs] == [
+        int if i % 7 == 0 else float for i in range(4000)
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -49,6 +50,10 @@ def holds_absent(values: Sequence[Any]) -> bool:
     return id(ABSENT) in map(id, values)
 
 
+#: Held while a FloatColumn is written or turned into its list.
+_UNPACKING = threading.Lock()
+
+
 class FloatColumn(array):  # type: ignore[type-arg]  # of floats: array("d")
     """A param or field column in which every run has a float, packed: 8 bytes a value
     instead of a float object and a pointer to it. A load makes one of each such column
@@ -57,8 +62,9 @@ class FloatColumn(array):  # type: ignore[type-arg]  # of floats: array("d")
     It stands for the list of those floats: reading a cell gives the float, writing a float
     writes it. Any other change (another kind of value, ``ABSENT``, runs added or removed)
     first turns it into that list, put in its place in its frame's columns; a reference to
-    it taken before then passes its writes on to the list (and holds no values). Copied or
-    pickled, it is that list."""
+    it taken before then passes its writes on to the list (and holds no values). Writes and
+    that change hold one lock, so threads writing cells lose none. Copied or pickled, it is
+    that list."""
 
     __slots__ = ("_columns", "_list", "_name")
 
@@ -80,6 +86,10 @@ class FloatColumn(array):  # type: ignore[type-arg]  # of floats: array("d")
 
     def unpack(self) -> list[Any]:
         """The column as a list, in its place in the frame from now on."""
+        with _UNPACKING:
+            return self._unpack()
+
+    def _unpack(self) -> list[Any]:
         moved = self._list
         if moved is None:
             moved = self._list = self.tolist()
@@ -90,20 +100,25 @@ class FloatColumn(array):  # type: ignore[type-arg]  # of floats: array("d")
 
     def values(self) -> list[Any]:
         """The values as a list (a copy)."""
-        moved = self._list
-        return list(moved) if moved is not None else self.tolist()
+        with _UNPACKING:
+            moved = self._list
+            return list(moved) if moved is not None else self.tolist()
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if type(value) is float and type(index) is int and self._list is None:
-            array.__setitem__(self, index, value)
-        else:
-            self.unpack()[index] = value
+        with _UNPACKING:  # no float written by one thread is lost to another's unpacking
+            if type(value) is float and type(index) is int and self._list is None:
+                array.__setitem__(self, index, value)
+                return
+            moved = self._unpack()
+        moved[index] = value
 
     def append(self, value: Any) -> None:
-        if type(value) is float and self._list is None:
-            array.append(self, value)
-        else:
-            self.unpack().append(value)
+        with _UNPACKING:
+            if type(value) is float and self._list is None:
+                array.append(self, value)
+                return
+            moved = self._unpack()
+        moved.append(value)
 
     def extend(self, values: Iterable[Any]) -> None:
         self.unpack().extend(values)
