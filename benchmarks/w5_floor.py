@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "workloads"))
 
-import runtable_w  # noqa: E402
-import sqlite_w  # noqa: E402
+import runtable_w
+import sqlite_w
 
 BOOKKEEPING = (
     "runtable_status, runtable_error, runtable_started_at, runtable_ended_at, runtable_steps"
