@@ -1,4 +1,4 @@
-"""Measure issue 11's targets: ``python benchmarks/run.py --tools runtable,sqlite,mltraq``.
+"""Measure issue 11's targets: ``python benchmarks/run.py --tools runtable,sqlite,floor,mltraq``.
 
 Every ratio is taken inside one subprocess, which warms up and then times the tool's workload and
 its reference (the raw sqlite3 baseline, or what the workload names) alternately
@@ -29,8 +29,15 @@ import venvs
 HERE = Path(__file__).resolve().parent
 WORKLOADS_DIR = HERE / "workloads"
 RAW_DIR = HERE / "results" / "raw"
-TOOLS = ("runtable", "sqlite", "mltraq", "mlflow")
-MODULES = {"runtable": "runtable", "sqlite": "sqlite3", "mltraq": "mltraq", "mlflow": "mlflow"}
+#: ``floor``: raw sqlite3 writing and reading the very tables runtable stores (``floor_w.py``).
+TOOLS = ("runtable", "sqlite", "floor", "mltraq", "mlflow")
+MODULES = {
+    "runtable": "runtable",
+    "sqlite": "sqlite3",
+    "floor": "sqlite3",
+    "mltraq": "mltraq",
+    "mlflow": "mlflow",
+}
 
 #: The workloads, in the order they run. ``pairs``: tools timed against their reference in one
 #: process; ``mem``: tools (``sqlite`` = the raw baseline) measured in fresh processes, one side
@@ -39,20 +46,20 @@ MODULES = {"runtable": "runtable", "sqlite": "sqlite3", "mltraq": "mltraq", "mlf
 #: process only.
 WORKLOADS: dict[str, dict[str, Any]] = {
     "import": {"pairs": (), "mem": ()},
-    "W2-with": {"pairs": ("runtable", "mltraq")},
-    "W2-grid": {"pairs": ("runtable", "mltraq")},
-    "W3": {"pairs": ("runtable", "mltraq", "mlflow")},
+    "W2-with": {"pairs": ("runtable", "floor", "mltraq")},
+    "W2-grid": {"pairs": ("runtable", "floor", "mltraq")},
+    "W3": {"pairs": ("runtable", "floor", "mltraq", "mlflow")},
     "W4-write": {
         "pairs": ("runtable", "mltraq", "mlflow"),
         "mem": ("runtable", "sqlite", "mltraq"),
     },
     "W4-read": {"pairs": ("runtable", "mltraq", "mlflow"), "setup": True},
-    "W5": {"pairs": ("runtable", "mltraq"), "setup": True},
+    "W5": {"pairs": ("runtable", "floor", "mltraq"), "setup": True},
     "persist": {"pairs": ("runtable",), "max_pairs": 3},
     "jobs1": {"pairs": ("runtable", "mltraq")},
     "jobs2": {"pairs": ("runtable", "mltraq")},
     "mem100k": {"mem": ("runtable", "sqlite")},
-    "wide30k": {"pairs": ("runtable",), "mem": ("runtable", "sqlite"), "setup": True},
+    "wide30k": {"pairs": ("runtable", "floor"), "mem": ("runtable", "sqlite"), "setup": True},
     "1M": {"mem": ("runtable", "sqlite"), "once": True},
 }
 
@@ -193,7 +200,8 @@ class Runner:
 
     def setup(self, case: Case) -> dict[str, Any] | None:
         """Write the databases ``case`` reads (once per workload and tool); a failure result."""
-        tool = "runtable" if case.tool == "sqlite" else case.tool  # its setup writes raw's too
+        # runtable's setup writes the raw baseline's databases too, and the floor reads its.
+        tool = "runtable" if case.tool in ("sqlite", "floor") else case.tool
         if not WORKLOADS[case.workload].get("setup") or (case.workload, tool) in self.setup_done:
             return None
         root = self.directory(case.workload)
@@ -248,7 +256,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3, help="fresh processes per memory case")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="e.g. W2-with,W5")
     parser.add_argument(
-        "--tools", default="runtable,sqlite,mltraq", help="any of " + ",".join(TOOLS)
+        "--tools", default="runtable,sqlite,floor,mltraq", help="any of " + ",".join(TOOLS)
     )
     parser.add_argument("--out", default=str(HERE / "results.md"), help="the markdown report")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per process")

@@ -49,6 +49,25 @@ def test_log_with_explicit_steps_and_a_hand_tracked_run(session: rt.Session) -> 
     ]
 
 
+def test_rows_of_one_metric_mixed_with_others_steps_and_ints_keep_their_places() -> None:
+    exp = rt.connect("sqlite://").create_experiment("mixed")
+    with exp.run() as run:
+        run.log(loss=1.0)
+        run.log(step=10, loss=0.5)
+        run.log(loss=0.25)  # step 11: the last row's plus one
+        run.log(acc=0.75)  # a second metric: loss is NaN in its row
+        run.log(loss=2)  # an int, stored as a float
+        run.log(acc=0.5, loss=0.125)
+    series = run.series
+    assert series is not None
+    assert series["step"].tolist() == [0, 10, 11, 12, 13, 14]
+    assert series["loss"].tolist()[:3] == [1.0, 0.5, 0.25]
+    assert math.isnan(series["loss"].iloc[3])
+    assert series["loss"].tolist()[4:] == [2.0, 0.125]
+    assert series["acc"].isna().tolist() == [True] * 3 + [False, True, False]
+    assert series["timestamp"].is_monotonic_increasing
+
+
 def test_logging_continues_a_stored_series(session: rt.Session) -> None:
     exp = session.create_experiment("more").add_run(x=1)
     exp.execute(lambda run: run.log(loss=1.0)).persist()
@@ -70,6 +89,27 @@ def test_series_travels_back_from_worker_processes() -> None:
 
     exp.execute(count, n_jobs=2, backend="loky")
     assert [len(r.fields.series) for r in exp.runs] == [3, 4]
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_a_log_begun_before_a_parallel_execution_keeps_every_row(backend: str) -> None:
+    # Regression: with worker processes, rows logged in the parent and not yet written into
+    # the field stayed behind and overwrote the workers' series when next read (silently
+    # losing the rows logged by the step).
+    exp = rt.connect("sqlite://").create_experiment("begun").add_runs(x=[1, 2])
+    for run in exp.runs:
+        run.log(loss=1.0)
+
+    @rt.step
+    def more(run: rt.Run) -> None:
+        run.log(loss=2.0)
+
+    exp.execute(more, n_jobs=2, backend=backend, progress=False)
+    assert [r.fields.series["loss"].tolist() for r in exp.runs] == [[1.0, 2.0]] * 2
+    for run in exp.runs:
+        run.log(loss=3.0)
+    assert [r.series["loss"].tolist() for r in exp.runs] == [[1.0, 2.0, 3.0]] * 2
+    assert [r.series["step"].tolist() for r in exp.runs] == [[0, 1, 2]] * 2
 
 
 def test_log_refuses_non_numbers_and_empty_rows() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,14 @@ def test_every_value_type_round_trips_as_experiment_fields(session: rt.Session) 
     session.create_experiment("fields", **values).persist()
     loaded = session.load_experiment("fields")
     assert_identical(dict(loaded.fields), values)
+
+
+def test_a_float_column_of_zeros_keeps_the_sign_of_each(session: rt.Session) -> None:
+    # All finite floats: the fast path that finds a negative zero among the column's bits.
+    values = [0.0, 1.5, -0.0, 0.0, -2.5, -0.0]
+    _persisted(session, "zeros", [{"x": v} for v in values])
+    loaded = _loaded_fields(session, "zeros")
+    assert [math.copysign(1.0, f["x"]) for f in loaded] == [1, 1, -1, 1, -1, -1]
 
 
 def test_mixed_types_in_one_column_reload_exactly(session: rt.Session) -> None:
@@ -528,6 +537,26 @@ def test_big_arrays_are_written_in_parts_straight_from_their_memory(
     assert session.query("SELECT COUNT(*) AS n FROM runtable_chunks")["n"][0] >= 3
     loaded = session.load_experiment("buffers").runs.first().fields.pair
     assert_identical(loaded, exp.runs.first().fields.pair)
+
+
+def test_cells_past_a_megabyte_are_joined_as_bound_and_reload_exactly(
+    session: rt.Session,
+) -> None:
+    """Cells over 1 MB are handed to the driver as the codec's buffers, joined as their row is
+    bound (SQLite, PostgreSQL) or before (CrateDB), on create and on append."""
+    big = [np.random.default_rng(i).random(300_000) for i in range(3)]  # 2.4 MB each
+    exp = session.create_experiment("bound").add_runs(i=range(3))
+    for run in exp.runs:
+        run.fields.x = big[run.params.i]
+    exp.persist()
+    loaded = session.load_experiment("bound")
+    for run in loaded.runs:
+        np.testing.assert_array_equal(run.fields.x, big[run.params.i])
+    loaded.runs.at(1).fields.x = big[1][::-1].copy()
+    loaded.persist(if_exists="append")
+    again = session.load_experiment("bound").runs
+    np.testing.assert_array_equal(again.at(1).fields.x, big[1][::-1])
+    np.testing.assert_array_equal(again.at(2).fields.x, big[2])
 
 
 def test_a_parts_table_of_runtable_0_1_is_widened_for_todays_run_ids(shared_url: str) -> None:

@@ -30,7 +30,7 @@ from uuid import UUID
 from .clock import utcnow, utcnow_text
 from .errors import RuntableError
 from .frame import ABSENT, RunFrame
-from .run import Run
+from .run import Run, flush_series
 from .seeding import seed_globals
 from .step import Step
 
@@ -153,6 +153,7 @@ def _execute_joblib(
         return
     frame = runs[0]._frame
     positions = [run._i for run in runs]
+    flush_series(frame, positions)  # rows logged here travel to the workers in their field
     jobs = max(1, _effective_n_jobs(n_jobs, backend))
     size = max(1, min(BATCH_MAX, -(-len(positions) // (jobs * BATCHES_PER_JOB))))
     batches = [positions[k : k + size] for k in range(0, len(positions), size)]
@@ -281,6 +282,7 @@ def _apply(frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome) -> Non
         frame.steps[i] = outcome.steps[j]
         frame.changed[i] = 1
         frame.rngs.pop(i, None)
+        frame.series.pop(i, None)  # the series field that came back has every row
         var = outcome.vars.get(j)
         if var is None:
             frame.vars.pop(i, None)

@@ -131,9 +131,10 @@ class _RunValues(MutableMapping[str, Any]):
     _kind = "key"
 
     def __init__(self, frame: RunFrame, i: int, columns: dict[str, list[Any]]) -> None:
-        object.__setattr__(self, "_frame", frame)
-        object.__setattr__(self, "_i", i)
-        object.__setattr__(self, "_columns", columns)
+        # The slots' own setters: __setattr__ is the view's (it sets a field).
+        _set_frame(self, frame)
+        _set_i(self, i)
+        _set_columns(self, columns)
 
     def __getitem__(self, key: str) -> Any:
         column = self._columns.get(key)
@@ -194,6 +195,11 @@ class _RunValues(MutableMapping[str, Any]):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled on its own, a run's params or fields travel as a one-run copy.
         return (_detached_values, (type(self), self.to_dict()))
+
+
+_set_frame = _RunValues._frame.__set__  # type: ignore[attr-defined]
+_set_i = _RunValues._i.__set__  # type: ignore[attr-defined]
+_set_columns = _RunValues._columns.__set__  # type: ignore[attr-defined]
 
 
 class Params(_RunValues):
@@ -443,14 +449,14 @@ class Run:
         The row gets ``step`` (default: the previous step plus one) and a UTC timestamp. The
         series is stored as one DataFrame field, ``series`` (see `runtable.series`).
         """
-        logs = self._frame.series
-        log = logs.get(self._i)
+        frame, i = self._frame, self._i
+        log = frame.series.get(i)
         if log is None:
-            column = self._frame.fields.get(SERIES_FIELD)
-            existing = None if column is None or column[self._i] is ABSENT else column[self._i]
-            log = logs[self._i] = SeriesLog(existing)
+            column = frame.fields.get(SERIES_FIELD)
+            existing = None if column is None or column[i] is ABSENT else column[i]
+            log = frame.series[i] = SeriesLog(existing)
         log.append(step, metrics)
-        self._frame.changed[self._i] = 1
+        frame.changed[i] = 1
 
     @property
     def series(self) -> pd.DataFrame | None:

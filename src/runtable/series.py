@@ -53,12 +53,13 @@ def _number(name: str, value: Any) -> float:
 class SeriesLog:
     """The rows logged by one run, column by column."""
 
-    __slots__ = ("_dirty", "steps", "times", "values")
+    __slots__ = ("_dirty", "next_step", "steps", "times", "values")
 
     def __init__(self, existing: pd.DataFrame | None = None) -> None:
         self.steps: list[int] = []
         self.times: list[int] = []
         self.values: dict[str, list[float]] = {}
+        self.next_step = 0  # the step of a row logged without one: the last row's plus one
         self._dirty = False
         if existing is not None:
             self._extend(existing)
@@ -78,6 +79,7 @@ class SeriesLog:
             )
         self.steps = [int(s) for s in frame["step"]]
         self.times = [int(t) for t in frame["timestamp"].astype("int64")]
+        self.next_step = self.steps[-1] + 1 if self.steps else 0
         for name in frame.columns:
             if name not in RESERVED:
                 self.values[str(name)] = [float(v) for v in frame[name]]
@@ -89,6 +91,18 @@ class SeriesLog:
         (``step``, ``timestamp``) and MetricValueError for a value that is not a number a
         float64 holds; the series is unchanged then.
         """
+        columns = self.values
+        if step is None and len(values) == 1 == len(columns):
+            # The common case, one float metric logged row after row: three appends.
+            ((name, value),) = values.items()
+            column = columns.get(name)
+            if column is not None and type(value) is float:
+                column.append(value)
+                self.next_step += 1
+                self.steps.append(self.next_step - 1)
+                self.times.append(time_ns())
+                self._dirty = True
+                return
         if not values:
             raise ValueError("run.log() needs at least one metric, as in run.log(loss=0.5)")
         # Checked first, all of them: a refused value leaves the series unchanged.
@@ -100,14 +114,14 @@ class SeriesLog:
         ]
         steps = self.steps
         n = len(steps)
-        step = (steps[-1] + 1 if n else 0) if step is None else int(step)
-        columns = self.values
+        step = self.next_step if step is None else int(step)
         for name, number in numbers:
             column = columns.get(name)
             if column is None:
                 column = columns[name] = [math.nan] * n
             column.append(number)
         steps.append(step)
+        self.next_step = step + 1
         self.times.append(time_ns())
         if len(numbers) != len(columns):
             for column in columns.values():

@@ -30,6 +30,7 @@ import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -61,8 +62,9 @@ class Capabilities:
     widens_columns: bool = True  #: a column's type can change in place (int to float, ...)
     max_columns: int | None = None  #: columns a table may have
     max_fixed_row_bytes: int | None = None  #: bytes of a row's fixed-width cells (one page)
-    #: The driver joins a `JoinAtBind` value as it binds its row (SQLite), so a cell's joined
-    #: bytes exist one at a time instead of all of them before the insert.
+    #: The driver joins a `JoinAtBind` value as it binds its row (SQLite; PostgreSQL through
+    #: psycopg 3), so a cell's joined bytes exist one at a time instead of all of them before
+    #: the insert.
     joins_at_bind: bool = False
 
 
@@ -129,13 +131,15 @@ def widened(stored: Kind, new: Kind) -> Kind | None:
     return None
 
 
-def infer_kind(values: Sequence[Any]) -> Kind:
-    """The kind of a column from the values of all runs (absent values and None ignored).
+def infer_kind(values: Sequence[Any], types: AbstractSet[type] | None = None) -> Kind:
+    """The kind of a column from the values of all runs (absent values and None ignored);
+    ``types``: the set of the values' types, when the caller has it.
 
     Numeric columns take the widest kind present (bool < int < float). Otherwise the most
     common class wins and the minority is kept exactly in the companion column.
     """
-    types = {type(v) for v in values}
+    if types is None:
+        types = set(map(type, values))
     if len(types) == 1:  # the common case, decided without looking at each value
         (only,) = types
         if only in _CLASS_BY_TYPE:
@@ -163,8 +167,10 @@ def encode_column(
     run_ids: Sequence[int],
     caps: Capabilities,
     skipped: list[UnsupportedValueError] | None = None,
+    types: AbstractSet[type] | None = None,
 ) -> EncodedColumn:
-    """Encode one column's values (``ABSENT`` for runs without it) for a column of ``spec_kind``.
+    """Encode one column's values (``ABSENT`` for runs without it) for a column of ``spec_kind``
+    (``types``: the set of the values' types, when the caller has it).
 
     Raises UnsupportedValueError naming the run and the field for a value the codec refuses;
     with a ``skipped`` list such values are left out (stored as absent) and their errors
@@ -178,8 +184,12 @@ def encode_column(
             for v, rid in zip(values, run_ids, strict=True)
         ]
         return EncodedColumn(blobs, None)
-    if _all_plain(spec_kind, values, caps):
-        return EncodedColumn([None if v is ABSENT else v for v in values], None)
+    if types is None:
+        types = set(map(type, values))
+    if _all_plain(spec_kind, values, caps, types):
+        if _Absent in types:
+            return EncodedColumn([None if v is ABSENT else v for v in values], None)
+        return EncodedColumn(list(values), None)
     project = _PROJECTIONS[spec_kind]
     native: list[Any] = []
     companion: list[bytes | None] = []
@@ -271,8 +281,9 @@ class Buffers:
 
 class JoinAtBind(Buffers):
     """An encoded value for one cell, kept as the codec's buffers until the driver binds its
-    row (SQLite: an adapter registered by the dialect joins it then, and the joined copy is
-    freed once bound). Writing N such values holds one joined copy at a time, not N."""
+    row (an adapter the dialect registers joins it then: sqlite3's, or psycopg 3's dumper; the
+    joined copy is freed once bound). Writing N such values holds one joined copy at a time,
+    not N."""
 
     __slots__ = ()
     in_parts = False
@@ -323,10 +334,12 @@ def _decode(
         raise CorruptValueError(experiment, run_id, name, str(e)) from e
 
 
-def _all_plain(kind: Kind, values: Sequence[Any], caps: Capabilities) -> bool:
-    """True when every value is exactly its native form: the fast path for typical sweeps."""
+def _all_plain(
+    kind: Kind, values: Sequence[Any], caps: Capabilities, types: AbstractSet[type]
+) -> bool:
+    """True when every value (of ``types``) is exactly its native form: the fast path for
+    typical sweeps."""
     plain = _PLAIN_TYPE.get(kind)
-    types = set(map(type, values))
     if plain is None or not types <= {plain, _Absent}:
         return False
     present = values if _Absent not in types else [v for v in values if v is not ABSENT]
@@ -358,9 +371,15 @@ def _texts_exact(values: Sequence[str], caps: Capabilities) -> bool:
 
 def _floats_exact(values: Sequence[float], caps: Capabilities) -> bool:
     """Whether a column of Python floats is exact natively (C-speed checks, no numpy)."""
-    if all(map(math.isfinite, values)) and (caps.negative_zero or 0.0 not in values):
-        return True  # no NaN, no inf, no zero of either sign
+    if all(map(math.isfinite, values)):
+        if caps.negative_zero or 0.0 not in values:
+            return True  # no NaN, no inf, no zero of either sign
+        # Zeros are common (a grid axis from 0.0): find a negative one among the bits.
+        return _NEGATIVE_ZERO_BITS not in array("Q", array("d", values).tobytes())
     return all(_float_exact(v, caps) for v in values)
+
+
+_NEGATIVE_ZERO_BITS = 1 << 63  # -0.0 as an IEEE 754 binary64
 
 
 _PLAIN_TYPE: dict[Kind, type] = {"bool": bool, "int": int, "float": float, "str": str}

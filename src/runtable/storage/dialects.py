@@ -8,6 +8,7 @@ dialect and never tests a backend's name itself.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib.util
 import math
@@ -33,7 +34,8 @@ class Dialect:
     """The SQLAlchemy types and connection set-up of one backend."""
 
     name: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: The backend's; `configure` may refine them for the engine's driver.
+    capabilities: Capabilities = Capabilities()
     #: DDL and DML of one persist commit or roll back together.
     transactional: ClassVar[bool] = True
     #: Largest payload of one executemany; None: no limit.
@@ -195,6 +197,21 @@ class PostgreSQLDialect(Dialect):
         max_columns=1600,  # MaxHeapAttributeNumber
         max_fixed_row_bytes=8160,  # a heap row lives in one 8 kB page ("row is too big")
     )
+
+    def configure(self, engine: Engine) -> None:
+        if engine.dialect.driver != "psycopg":
+            return
+        from sqlalchemy import event
+
+        from .columns import JoinAtBind
+
+        dumper = _join_at_bind_dumper()
+        # Big cells are joined as psycopg binds each row, and sent as binary bytea.
+        self.capabilities = dataclasses.replace(self.capabilities, joins_at_bind=True)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.adapters.register_dumper(JoinAtBind, dumper)
 
     def begin_read(self, connection: Connection) -> None:
         # A load reads the experiments row (the column list) and then the run table: under
@@ -476,6 +493,23 @@ _DIALECTS: dict[str, type[Dialect]] = {
     "postgresql": PostgreSQLDialect,
     "crate": CrateDBDialect,
 }
+
+
+def _join_at_bind_dumper() -> type:
+    """A psycopg 3 dumper of `columns.JoinAtBind` cells: the codec's buffers joined when the
+    row is bound (one joined copy at a time, freed once sent), as binary ``bytea``."""
+    from psycopg.adapt import Dumper
+    from psycopg.postgres import types
+    from psycopg.pq import Format
+
+    class JoinAtBindDumper(Dumper):
+        format = Format.BINARY
+        oid = types["bytea"].oid
+
+        def dump(self, obj: Any) -> bytes:
+            return obj.join()  # type: ignore[no-any-return]
+
+    return JoinAtBindDumper
 
 
 def dialect_for(url: URL) -> Dialect:

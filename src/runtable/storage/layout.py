@@ -17,7 +17,7 @@ from ..errors import (
     SchemaError,
     UnsupportedValueError,
 )
-from ..frame import ABSENT, FloatColumn, RunFrame, _Absent, holds_absent
+from ..frame import ABSENT, FloatColumn, RunFrame, _Absent
 from ..names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -74,22 +74,34 @@ def plan(
     """
     # A stored column is written even where none of these runs has a value: their value was
     # deleted (NULL is what a run without one stores).
-    params = {k: v for k, v in runs.params.items() if k in stored or not _all_absent(v)}
-    fields = {k: v for k, v in runs.fields.items() if k in stored or not _all_absent(v)}
+    # One pass over each column finds its values' types, which every step below reads.
+    types = {
+        (role, name): set(map(type, values))
+        for role, columns in (("param", runs.params), ("field", runs.fields))
+        for name, values in columns.items()
+    }
+    params = {
+        k: v for k, v in runs.params.items() if k in stored or types["param", k] != _ONLY_ABSENT
+    }
+    fields = {
+        k: v for k, v in runs.fields.items() if k in stored or types["field", k] != _ONLY_ABSENT
+    }
     check_names(list(params), list(fields), stored)
     ids = runs.ids
     specs = [s for s in stored.values() if s.name not in params and s.name not in fields]
     encoded: dict[str, EncodedColumn] = {}
     for role, columns in (("param", params), ("field", fields)):
         for name, values in columns.items():
-            if role == "param":
+            value_types = types[role, name]
+            if role == "param" and not value_types <= _PLAIN_PARAMS:
                 values = stored_params(values)
+                value_types = set(map(type, values))
             old = stored.get(name)
-            kind = infer_kind(values)
+            kind = infer_kind(values, value_types)
             if old is not None:  # a stored column keeps its kind unless it can widen to these
                 wider = widened(old.kind, kind) if caps.widens_columns else None
                 kind = wider if wider is not None else old.kind
-            column = encode_column(kind, name, values, ids, caps, skipped)
+            column = encode_column(kind, name, values, ids, caps, skipped, value_types)
             encoded[name] = column
             specs.append(ColumnSpec(name, role, kind))  # type: ignore[arg-type]
     order = {s.name: i for i, s in enumerate(stored.values())}
@@ -98,8 +110,7 @@ def plan(
     return specs, encoded
 
 
-def _all_absent(values: Sequence[Any]) -> bool:
-    return holds_absent(values) and all(v is ABSENT for v in values)
+_ONLY_ABSENT = {_Absent}
 
 
 #: Bytes of a fixed-width cell of each kind (PostgreSQL's widths; others are variable).
