@@ -18,18 +18,20 @@ __all__ = ["dataframe"]
 
 
 def dataframe(columns: Mapping[str, Any]) -> pd.DataFrame:
-    """``pd.DataFrame(columns)``, with columns of text that UTF-8 cannot encode as object."""
+    """``pd.DataFrame(columns)``, with columns of text that UTF-8 cannot encode as object.
+    The DataFrame holds copies: a numpy column may be a view of memory its caller changes."""
     import pandas as pd
 
     try:
-        return pd.DataFrame(columns)
+        return pd.DataFrame(columns, copy=True)
     except UnicodeEncodeError:  # rare: look for the columns only then
         pass
     return pd.DataFrame(
         {
             name: pd.Series(values, dtype=object) if _unencodable(values) else values
             for name, values in columns.items()
-        }
+        },
+        copy=True,
     )
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -46,6 +48,104 @@ def holds_absent(values: Sequence[Any]) -> bool:
     """Whether a column has a run without a value (by identity: ``in`` would compare arrays
     elementwise)."""
     return id(ABSENT) in map(id, values)
+
+
+#: Held while a FloatColumn is written or turned into its list.
+_UNPACKING = threading.Lock()
+
+
+class FloatColumn(array):  # type: ignore[type-arg]  # of floats: array("d")
+    """A param or field column in which every run has a float, packed: 8 bytes a value
+    instead of a float object and a pointer to it. A load makes one of each such column
+    (from the fetched bytes), then `bind` puts it in its frame.
+
+    It stands for the list of those floats: reading a cell gives the float, writing a float
+    writes it. Any other change (another kind of value, ``ABSENT``, runs added or removed)
+    first turns it into that list, put in its place in its frame's columns; a reference to
+    it taken before then passes its writes on to the list (and holds no values). Writes and
+    that change hold one lock, so threads writing cells lose none. Copied or pickled, it is
+    that list."""
+
+    __slots__ = ("_columns", "_list", "_name")
+
+    def __new__(cls, values: Iterable[float] | bytes = ()) -> Any:
+        return super().__new__(cls, "d", values)
+
+    def __init__(self, values: Iterable[float] | bytes = ()) -> None:
+        self._columns: dict[str, Any] | None = None
+        self._name = ""
+        self._list: list[Any] | None = None
+
+    def bind(self, columns: dict[str, list[Any]], name: str) -> list[Any]:
+        """Put the column in ``columns[name]``; returns it (typed as the list it stands
+        for)."""
+        self._columns = columns
+        self._name = name
+        columns[name] = self  # type: ignore[assignment]  # a list in every way that is used
+        return self  # type: ignore[return-value]
+
+    def unpack(self) -> list[Any]:
+        """The column as a list, in its place in the frame from now on."""
+        with _UNPACKING:
+            return self._unpack()
+
+    def _unpack(self) -> list[Any]:
+        moved = self._list
+        if moved is None:
+            moved = self._list = self.tolist()
+            if self._columns is not None and self._columns.get(self._name) is self:
+                self._columns[self._name] = moved
+            array.__delitem__(self, slice(None))  # a stale reader fails instead of misreading
+        return moved
+
+    def values(self) -> list[Any]:
+        """The values as a list (a copy)."""
+        with _UNPACKING:
+            moved = self._list
+            return list(moved) if moved is not None else self.tolist()
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        with _UNPACKING:  # no float written by one thread is lost to another's unpacking
+            if type(value) is float and type(index) is int and self._list is None:
+                array.__setitem__(self, index, value)
+                return
+            moved = self._unpack()
+        moved[index] = value
+
+    def append(self, value: Any) -> None:
+        with _UNPACKING:
+            if type(value) is float and self._list is None:
+                array.append(self, value)
+                return
+            moved = self._unpack()
+        moved.append(value)
+
+    def extend(self, values: Iterable[Any]) -> None:
+        self.unpack().extend(values)
+
+    def insert(self, index: int, value: Any) -> None:
+        self.unpack().insert(index, value)
+
+    def pop(self, index: int = -1) -> Any:
+        return self.unpack().pop(index)
+
+    def remove(self, value: Any) -> None:
+        self.unpack().remove(value)
+
+    def reverse(self) -> None:
+        self.unpack().reverse()
+
+    def __delitem__(self, index: Any) -> None:
+        del self.unpack()[index]
+
+    def __copy__(self) -> list[Any]:  # type: ignore[override]  # the list it stands for
+        return self.values()
+
+    def __deepcopy__(self, memo: Any) -> list[Any]:  # type: ignore[override]
+        return self.values()
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (list, (self.values(),))
 
 
 #: ``json.dumps(x, separators=...)`` builds an encoder per call; one, made once, is twice as
@@ -379,12 +479,15 @@ class RunFrame:
         field columns that can hold such values, when the caller knows (all by default)."""
         changed = self.changed
         chosen = range(len(self.ids)) if positions is None else list(positions)
-        for i in chosen:
-            changed[i] = 0
+        if positions is None:
+            changed[:] = bytes(len(changed))
+        else:
+            for i in chosen:
+                changed[i] = 0
         names = self.fields if mutable is None else mutable
         for name in names:
             column = self.fields[name]
-            if set(map(type, column)) <= _FROZEN_TYPES:
+            if isinstance(column, FloatColumn) or set(map(type, column)) <= _FROZEN_TYPES:
                 continue
             for i in chosen:
                 if not _frozen(column[i]):

@@ -223,12 +223,15 @@ def decode_column(
 ) -> Sequence[Any]:
     """Rebuild a column's values from what was stored; ``ABSENT`` where a run has none
     (the RunFrame of a load keeps it). Arrays are read-only (views of the fetched bytes)
-    unless ``writable``."""
+    unless ``writable``. ``native`` itself comes back when it is exact as read (a float
+    column the reader packed into ``array("d")`` among them)."""
     if kind == "blob":
         return [
             ABSENT if raw is None else _decode(raw, experiment, name, rid, writable)
             for raw, rid in zip(native, run_ids, strict=True)
         ]
+    if isinstance(native, array) and kind == "float" and companion is None:
+        return native  # gathered by the reader: floats only, no NULL (see bulk.select_columns)
     types = set(map(type, native))
     nulls = type(None) in types
     types.discard(type(None))

@@ -17,7 +17,7 @@ from ..errors import (
     SchemaError,
     UnsupportedValueError,
 )
-from ..frame import ABSENT, RunFrame, _Absent
+from ..frame import ABSENT, FloatColumn, RunFrame, _Absent
 from ..names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -187,7 +187,7 @@ def decode_runs(
     bookkeeping columns renamed by the reader, its companion columns as they are). ``exact``:
     the ``runtable_exact`` column already unfolded (with big values read), when the reader did
     that."""
-    ids = [int(i) for i in columns.get("id_run", ())]
+    ids = run_ids(columns.get("id_run", ()))
     if exact is None:
         exact = unfold_exact(columns.get(EXACT_COLUMN), experiment, ids)
     errors = list(columns.get(ERROR_COLUMN, ()))
@@ -224,7 +224,11 @@ def decode_runs(
             run_ids=ids,
             writable=writable,
         )
-        (runs.params if spec.role == "param" else runs.fields)[spec.name] = list(values)
+        target = runs.params if spec.role == "param" else runs.fields
+        if isinstance(values, FloatColumn):  # floats only, as the reader packed them
+            values.bind(target, spec.name)
+        else:  # a list decode_column made, or the one the reader made
+            target[spec.name] = values if type(values) is list else list(values)
         encoded = spec.kind in ("blob", "json") or (
             companion is not None and any(c is not None for c in companion)
         )
@@ -232,6 +236,16 @@ def decode_runs(
             mutable.append(spec.name)
     runs.mark_stored(mutable=mutable)  # stored as they are, but for those that can change
     return runs
+
+
+_INT = frozenset({int})
+
+
+def run_ids(column: Sequence[Any]) -> list[int]:
+    """The ``id_run`` column as a list of ints (the column itself when it is one)."""
+    if set(map(type, column)) <= _INT:
+        return column if type(column) is list else list(column)
+    return [int(i) for i in column]
 
 
 def fold_exact(
@@ -269,7 +283,7 @@ def unfold_exact(
 ) -> dict[str, dict[int, bytes]]:
     """The ``runtable_exact`` column read back: column name -> row index -> exact bytes."""
     out: dict[str, dict[int, bytes]] = {}
-    if column is None:
+    if column is None or column.count(None) == len(column):  # no run has an exact value
         return out
     for i, raw in enumerate(column):
         if raw is None:

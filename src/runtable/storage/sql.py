@@ -37,7 +37,7 @@ from ..errors import (
     StorageError,
     UnsupportedValueError,
 )
-from ..frame import ABSENT, RunFrame
+from ..frame import ABSENT, FloatColumn, RunFrame
 from ..names import (
     ENDED_AT_COLUMN,
     ERROR_COLUMN,
@@ -561,10 +561,10 @@ class SQLStore(Store):
     ) -> StoredExperiment:
         for attempt in range(LOAD_ATTEMPTS):
             row, specs, data, n = self._read(name, where, columns, with_pickle)
-            if all(i == row["id"] for i in data["id_experiment"]) and (
-                row["runs_read"] == row["n_runs"]
+            if (
+                row["runs_read"] == row["n_runs"]  # the rows were selected by experiment id
                 if self.dialect.transactional
-                else self._unchanged(row)
+                else all(i == row["id"] for i in data["id_experiment"]) and self._unchanged(row)
             ):
                 break
             # A replace may be between its table swap and its row update (no transactions:
@@ -623,11 +623,14 @@ class SQLStore(Store):
             # With transactions, rows of another version of the experiment (a replace between
             # the experiments row's read and this one) are left out by the database and show
             # as a count that does not match; without, their ids are fetched and compared.
-            mine = table.c.id_experiment == row["id"]
+            mine = table.c.id_experiment == sa.bindparam("experiment", row["id"])
+            values: dict[str, Any] = {}
             if transactional:
                 wanted = [c for c in table.c if c.name != "id_experiment"]
                 query = sa.select(*wanted).where(mine).order_by(table.c.id_run)
+                values["experiment"] = row["id"]
             else:
+                wanted = list(table.c)
                 query = sa.select(table).order_by(table.c.id_run)
             if where:
                 # The bound parameter makes drivers run exactly one statement: a condition
@@ -636,7 +639,14 @@ class SQLStore(Store):
                 # in a literal such as 'a :word' (which sa.text would take for a parameter).
                 condition = sa.text(f"({where})".replace(":", "\\:"))
                 query = query.where(condition, table.c.id_run < sa.bindparam("below", 2**63 - 1))
-            data, n = bulk.select_columns(conn, table, query, name)
+                values["below"] = 2**63 - 1
+            # What decides the statement's text, for bulk.compiled_sql's cache of it.
+            names = tuple((c.name, getattr(c.name, "quote", None)) for c in wanted)
+            shape = ("runs", table.name, names, transactional, where)
+            data, n = bulk.select_columns(
+                conn, table, query, name, floats=FloatColumn, shape=shape, bound=values
+            )
+            data["id_run"] = layout.run_ids(data.get("id_run", ()))
             row["runs_read"] = n
             if transactional:
                 data["id_experiment"] = [row["id"]] * n
@@ -663,6 +673,8 @@ class SQLStore(Store):
         """Replace references to parts by the values put back together."""
         for name in layout.blob_columns(specs, storage_format):
             values = data.get(name, ())
+            if values.count(None) == len(values):  # no value at all: nothing to put together
+                continue
             for i, value in enumerate(values):
                 if value is None or not is_reference(value):
                     continue
@@ -690,7 +702,7 @@ class SQLStore(Store):
     ) -> dict[str, dict[int, Any]]:
         """The rows' exact values (see `layout.unfold_exact`), big ones read from their parts
         into one buffer each."""
-        ids = [int(i) for i in data.get("id_run", ())]
+        ids = data.get("id_run", ())
         exact: dict[str, dict[int, Any]] = dict(
             layout.unfold_exact(data.get(EXACT_COLUMN), experiment, ids)
         )
@@ -807,13 +819,25 @@ class SQLStore(Store):
         """The experiments row of ``name``; its pickle (maybe large) only when asked for."""
         e = self._experiments
         columns = [c for c in e.columns if with_pickle or c.name != "pickle"]
+        query = sa.select(*columns).where(e.c.name == sa.bindparam("name", name))
+        shape = (EXPERIMENTS, tuple(c.name for c in columns))
+        sql, args = bulk.compiled_sql(query, conn.dialect, shape, {"name": name})
+        result = conn.exec_driver_sql(sql, args)
+        description = result.cursor.description
+        found = result.cursor.fetchone()
+        result.close()
+        if found is None:
+            return None
+        row = {}
         try:
-            row = conn.execute(sa.select(*columns).where(e.c.name == name)).mappings().first()
+            for column, (_, type_code, *_), value in zip(columns, description, found, strict=True):
+                processor = bulk.result_processor(column.type, conn.dialect, type_code)
+                row[column.name] = value if value is None or processor is None else processor(value)
         except (TypeError, ValueError) as error:  # a damaged cell: a created_at that is no time
             raise CorruptValueError(
                 name, None, f"{EXPERIMENTS} row", f"{type(error).__name__}: {error}"
             ) from error
-        return dict(row) if row is not None else None
+        return row
 
 
 class _CreatedMeanwhileError(StorageError):
@@ -830,10 +854,13 @@ class _CreatedMeanwhileError(StorageError):
 RUN_STATUSES = frozenset({"pending", "done", "failed"})
 
 
+_STR = frozenset({str})
+
+
 def _check_statuses(experiment: str, data: Mapping[str, Sequence[Any]]) -> None:
     """CorruptValueError for a run whose stored status is none runtable writes."""
     statuses = data.get(STATUS_COLUMN, ())
-    if all(type(s) is str for s in statuses) and set(statuses) <= RUN_STATUSES:
+    if set(map(type, statuses)) <= _STR and set(statuses) <= RUN_STATUSES:
         return
     ids = data.get("id_run", ())
     for i, status in enumerate(statuses):
