@@ -303,6 +303,48 @@ def test_an_append_of_changed_runs_to_a_version_gone_meanwhile_writes_them_all(
     assert sorted(session.load_experiment("gone").runs.df()["x"]) == [1, 2, 3]
 
 
+def test_an_append_into_a_version_replaced_meanwhile_is_refused(shared_url: str) -> None:
+    # Regression: the held runs were all written into the new version, and every grid point
+    # was stored twice (loaded runs are not checked as new grid points).
+    def square(run: rt.Run) -> None:
+        run.fields.y = run.params.x**2
+
+    script = rt.connect(shared_url)
+    script.create_experiment("held").add_runs(x=[1, 2, 3]).execute(square).persist()
+    notebook = rt.connect(shared_url)
+    held = notebook.load_experiment("held")
+    script.create_experiment("held").add_runs(x=[1, 2, 3]).persist(if_exists="replace")
+    held.runs.first().fields.note = "checked"
+    with pytest.raises(rt.ConflictError, match="was replaced since these runs were loaded"):
+        held.persist(if_exists="append")
+    with pytest.raises(rt.ConflictError, match="reload"):
+        held.execute(square, persist=True)
+    stored = script.load_experiment("held").runs
+    assert sorted(r.params.x for r in stored) == [1, 2, 3]
+    assert {r.status for r in stored} == {"pending"}
+    held.reload().execute(square, persist=True)
+    assert sorted(r.fields.y for r in script.load_experiment("held").runs) == [1, 4, 9]
+
+
+def test_an_append_that_widens_a_column_keeps_other_writers_runs(shared_url: str) -> None:
+    # Regression: a widening append wrote every run it held, so a stored change by another
+    # writer to a run it never touched was reverted (only when a value widened the column).
+    rt.connect(shared_url).create_experiment("wide").add_runs(x=[1, 2, 3]).execute(
+        lambda x: {"y": x}
+    ).persist()
+    a = rt.connect(shared_url).load_experiment("wide")
+    b = rt.connect(shared_url).load_experiment("wide")
+    a.runs.at(0).fields.y = 100
+    a.persist(if_exists="append")
+    b.runs.at(2).fields.y = 4.5  # int -> float
+    b.persist(if_exists="append")
+    assert [r.fields.y for r in rt.connect(shared_url).load_experiment("wide").runs] == [
+        100,
+        2,
+        4.5,
+    ]
+
+
 def test_incremental_persist_into_a_loaded_experiment_keeps_new_fields(
     session: rt.Session,
 ) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -172,3 +173,51 @@ def test_bookkeeping_cells_take_only_what_they_can_store() -> None:
     assert run.started_at == datetime(2024, 1, 1, 10)  # the same instant, naive UTC
     with pytest.raises(ValueError, match="status"):
         rt.Run(1, status="ok")  # type: ignore[arg-type]
+
+
+def test_a_run_is_in_its_runs_and_a_copy_is_not() -> None:
+    # Regression: `run in exp.runs` tested ids only, so it was False for every Run.
+    exp = rt.connect("sqlite://").create_experiment("member").add_runs(x=[1, 2])
+    run = exp.runs.first()
+    assert run in exp.runs
+    assert run.id in exp.runs
+    assert all(r in exp.runs for r in exp.runs)
+    assert copy.copy(run) not in exp.runs
+    other = rt.connect("sqlite://").create_experiment("other").add_runs(x=[1])
+    assert other.runs.first() not in exp.runs
+
+
+def test_copies_of_runs_and_namespaces_have_state_of_their_own() -> None:
+    # Regression: copy.copy(run) shared the original's vars, and a copy of run.vars or of
+    # exp.fields shared its dict, so later changes to one showed in the other.
+    exp = rt.connect("sqlite://").create_experiment("copies", note="first").add_runs(x=[1])
+    run = exp.runs.first()
+    run.vars.model = "v1"
+    twin = copy.copy(run)
+    twin.vars.model = "v2"
+    assert run.vars.model == "v1"
+    snapshot = copy.copy(exp.fields)
+    exp.fields.note = "second"
+    assert snapshot.note == "first"
+    saved = copy.copy(run.vars)
+    run.vars.model = "v3"
+    assert saved.model == "v1"
+
+
+def test_runs_taken_before_a_reload_see_and_write_the_stored_runs(tmp_path: Path) -> None:
+    # Regression: reload() replaced the runs, so a run taken before it wrote into the old
+    # ones: the write reached neither the experiment nor the database.
+    url = f"sqlite:///{tmp_path / 'reload.db'}"
+    exp = rt.connect(url).create_experiment("e").add_runs(x=[1, 2]).persist()
+    best = exp.runs.at(1)
+    other = rt.connect(url).load_experiment("e")
+    other.runs.at(1).fields.score = 0.9
+    other.add_runs(x=[3]).persist(if_exists="append")
+    exp.reload()
+    assert best.fields.score == 0.9
+    assert best == exp.runs[best.id]
+    best.fields.note = "best run"
+    exp.persist(if_exists="append")
+    stored = rt.connect(url).load_experiment("e").runs
+    assert stored[best.id].fields.note == "best run"
+    assert sorted(r.params.x for r in stored) == [1, 2, 3]

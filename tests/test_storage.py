@@ -337,6 +337,11 @@ def test_store_pickle_keeps_vars_and_unpickle_is_opt_in(
 
     unpickled = session.load_experiment("pickled", unpickle=True)
     assert unpickled.runs.first().vars.scratch == {"only": "in the pickle"}
+    # Regression: the pickle is taken before the store gives the id, so the unpickled
+    # experiment looked never stored (id None) and a resume with persist=True was refused.
+    assert unpickled.id == plain.id
+    assert unpickled.created_at == plain.created_at
+    unpickled.execute(lambda run: None, persist=True, resume=True)
     unpickled.add_run(x=2).persist(if_exists="append")  # the session is re-attached
     assert len(session.load_experiment("pickled").runs) == 2
 

@@ -338,9 +338,26 @@ class Experiment:
     def reload(self) -> Self:
         """Read this experiment again from its database, in place: its fields, config, seed
         and runs as stored now (registered steps stay). ExperimentNotFoundError when it is not
-        stored."""
+        stored.
+
+        Runs taken before (``best = exp.runs[...]``) see what is stored now, and writes through
+        them reach the experiment, as long as every one of its runs is still stored; when the
+        stored experiment has lost runs (it was replaced), they are left as they were: take
+        them again from ``exp.runs``."""
         steps = self.steps
         fresh = self._require_session().load_experiment(self.name)
+        old, frame = self.runs.frame, fresh.runs.frame
+        found = [frame.position(run_id) for run_id in old.ids]
+        positions = [i for i in found if i is not None]
+        if len(positions) == len(found):
+            # Every run is still stored: each keeps its position, so runs taken before the
+            # reload see what is stored now, and writes through them reach the experiment.
+            kept = set(positions)
+            order = [*positions, *(i for i in range(len(frame)) if i not in kept)]
+            if order != list(range(len(frame))):
+                frame = frame.take(order)
+            old.adopt(frame)
+            fresh.runs = self.runs
         self.__dict__.update(fresh.__dict__)
         self.steps = steps
         return self

@@ -495,6 +495,12 @@ class RunFrame:
 
     # -- whole frames ------------------------------------------------------------------------
 
+    def adopt(self, other: RunFrame) -> None:
+        """Hold ``other``'s runs from now on, in place (views of this frame see them at the
+        same positions); ``other`` is not to be used after."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(other, name))
+
     def take(self, positions: Sequence[int], *, drop_absent: bool = False) -> RunFrame:
         """A new frame of the runs at ``positions`` (values shared, lists new). Every column
         is kept (a run without a value there may have had it deleted), unless

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
@@ -90,7 +91,9 @@ class Namespace(MutableMapping[str, Any]):
         return dict(self._data)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self._data, {}))
+        # A copy (copy.copy, pickle) has a dict of its own: later changes to one do not
+        # show in the other.
+        return (_rebuild, (type(self), dict(self._data), {}))
 
 
 class ReadOnlyNamespace(Namespace):
@@ -558,6 +561,8 @@ class Run:
         frame = self._frame.take([self._i])
         frame.rngs.clear()
         frame.series.clear()
+        for j, values in frame.vars.items():  # a copy's vars are its own
+            frame.vars[j] = copy.copy(values)
         return (Run._view, (frame, 0))
 
 
@@ -593,6 +598,10 @@ class Runs:
         return len(self._frame.ids)
 
     def __contains__(self, run_id: object) -> bool:
+        """Whether a run with this id is here; for a `Run`, whether it is one of these runs
+        (a view of them, equal to ``runs[run.id]``), not a copy or another experiment's."""
+        if isinstance(run_id, Run):
+            return run_id._frame is self._frame and 0 <= run_id._i < len(self._frame.ids)
         key = _run_id(run_id)
         return key is not None and self._frame.position(key) is not None
 

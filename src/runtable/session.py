@@ -133,6 +133,11 @@ class Session:
 
             raise CorruptValueError(name, None, "pickle", f"holds a {type(experiment)}")
         experiment._session = self
+        # Pickled before it was stored: it is the stored version now, as a load would say.
+        experiment.id = stored.id
+        experiment.created_at = stored.created_at
+        experiment.updated_at = stored.updated_at
+        experiment._stored_in = self
         return experiment
 
     def _name_of(self, name: str | None, experiment_id: str | None) -> str:
@@ -192,6 +197,7 @@ class Session:
         data = experiment._stored_data(pickle)
         runs = frame
         if if_exists == "append" and experiment._stored_in is self and experiment.id is not None:
+            data.version = experiment.id  # another version stored since is refused
             changed = frame.changed_positions()  # the others are stored as they are
             if len(changed) < len(frame):
                 data.changed_since = experiment.id
@@ -213,6 +219,8 @@ class Session:
         flush_series(frame, positions)
         if data is None:
             data = experiment._stored_data()
+        if experiment._stored_in is self and experiment.id is not None:
+            data.version = experiment.id  # another version stored since is refused
         self.store.save_runs(data, frame.take(positions))
         if experiment._stored_in is self:
             frame.mark_stored(positions)

@@ -37,15 +37,19 @@ class ExperimentData:
     #: persist hands the same ExperimentData with every batch, and they are encoded once.
     encoded: dict[str, bytes] = field(default_factory=dict)
     #: With "append": the runs given are only those changed since they were stored in the
-    #: stored version of this id (the others are stored as they are). When that version is no
-    #: longer the stored one, or a stored column must widen (its other rows would then read
-    #: as the wider kind), the store writes nothing and raises StaleRunsError.
+    #: stored version of this id (the others are stored as they are; a column that widens
+    #: keeps their values exact). When that version is no longer the stored one, the store
+    #: writes nothing and raises StaleRunsError.
     changed_since: str | None = None
+    #: With "append" (and `Store.save_runs`): the stored version these runs were loaded from
+    #: or stored in, when known. Another version stored under the name (a replace since) is
+    #: refused with ConflictError: the runs would mix with its runs.
+    version: str | None = None
 
 
 class StaleRunsError(StorageError):
     """An append of changed runs only (``ExperimentData.changed_since``) found another stored
-    version, or none, or a column to widen: all the runs must be given."""
+    version, or none."""
 
 
 @dataclass(slots=True)

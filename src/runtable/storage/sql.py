@@ -300,6 +300,14 @@ class SQLStore(Store):
         (ConflictError). Without transactions the rows are not refreshed yet: _update_row does
         that after the experiments row."""
         name = experiment.name
+        if experiment.version is not None and stored["id"] != experiment.version:
+            raise ConflictError(
+                f"experiment {name!r} in {self.url} was replaced since these runs were loaded "
+                f"or stored (their version {experiment.version}, stored now {stored['id']}); "
+                "appending them would mix the two versions' runs. Load it again "
+                "(exp.reload()) to go on from what is stored, or persist with "
+                "if_exists='replace' to store these runs instead"
+            )
         storage_format, stored_specs = layout.read_meta(stored["meta"], name)
         _check_format(name, storage_format)
         old_specs = {s.name: s for s in stored_specs}
@@ -311,11 +319,6 @@ class SQLStore(Store):
             every = self._stored_runs(conn, old_table, stored_specs, None, name)[0]
             layout.check_new_grid_points(name, runs, every)
         specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities, skipped)
-        widens = any(s.name in old_specs and s.kind != old_specs[s.name].kind for s in specs)
-        if widens and experiment.changed_since is not None:
-            # The stored rows left out would be read under the wider kind (a bool as an int):
-            # every run must be written, with its exact values.
-            raise StaleRunsError(f"experiment {name!r}: a column widens, all runs are needed")
         missing = [(s.name, s.kind) for s in specs if s.name not in old_specs]
         wider = [(s, old_specs[s.name]) for s in specs if s.name in old_specs]
         wider = [(spec, old) for spec, old in wider if spec.kind != old.kind]
