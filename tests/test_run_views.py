@@ -221,3 +221,29 @@ def test_runs_taken_before_a_reload_see_and_write_the_stored_runs(tmp_path: Path
     stored = rt.connect(url).load_experiment("e").runs
     assert stored[best.id].fields.note == "best run"
     assert sorted(r.params.x for r in stored) == [1, 2, 3]
+
+
+def test_df_keeps_a_none_in_a_text_column_none() -> None:
+    # Regression: with pandas 3, an object column of texts was inferred as pandas' str dtype,
+    # which turned an explicit None into NaN.
+    exp = rt.connect("sqlite://").create_experiment("texts").add_runs(opt=["adam", None])
+    exp.runs.at(0).fields.tag = "best"
+    exp.runs.at(1).fields.tag = None
+    df = exp.runs.df()
+    assert df["opt"].tolist() == ["adam", None]
+    assert df["tag"].tolist() == ["best", None]
+
+
+def test_df_shows_class_and_partial_params_as_their_stored_text(tmp_path: Path) -> None:
+    # Regression: in memory df() held the objects, after a load their text.
+    import collections
+    import functools
+
+    session = rt.connect(f"sqlite:///{tmp_path / 'params.db'}")
+    exp = session.create_experiment("models").add_runs(
+        model=[collections.OrderedDict, functools.partial(round, ndigits=2)]
+    )
+    expected = ["collections.OrderedDict", "partial(round, ndigits=2)"]
+    assert exp.runs.df()["model"].tolist() == expected
+    exp.persist()
+    assert session.load_experiment("models").runs.df()["model"].tolist() == expected

@@ -17,7 +17,7 @@ from .names import (
     STARTED_AT_COLUMN,
     STATUS_COLUMN,
 )
-from .seeding import params_digest, run_seed_sequence
+from .seeding import params_digest, run_seed_sequence, stored_param
 from .series import FIELD as SERIES_FIELD
 from .series import SeriesLog
 
@@ -706,6 +706,11 @@ def _frame_columns(frame: RunFrame, meta: bool) -> dict[str, Sequence[Any]]:
                 columns[name] = np.frombuffer(values, dtype=np.float64)
                 continue
             types = set(map(type, values))
+            if source is frame.params and not types <= _PLAIN_PARAM_TYPES:
+                # Classes, functions and partials as the text they are stored as, so df()
+                # shows the same before and after a load.
+                values = [v if v is ABSENT else stored_param(v) for v in values]
+                types = set(map(type, values))
             if types == _FLOAT_ONLY:  # straight to float64, no inference
                 columns[name] = np.fromiter(values, dtype=np.float64, count=len(values))
             elif types == _INT_ONLY:
@@ -728,6 +733,7 @@ def _int64(values: Sequence[int]) -> Any:
         return values
 
 
+_PLAIN_PARAM_TYPES = frozenset({int, float, str, bool, type(None), type(ABSENT)})
 _FLOAT_ONLY = {float}
 _INT_ONLY = {int}
 _ABSENT_ONLY = {type(ABSENT)}
@@ -744,11 +750,14 @@ def _frame_column(values: Sequence[Any], types: set[type]) -> Sequence[Any]:
     if _NONE_TYPE not in types:
         return [None if v is ABSENT else v for v in values] if type(ABSENT) in types else values
     import numpy as np
+    import pandas as pd
 
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values):
         out[i] = None if v is ABSENT else v
-    return out  # type: ignore[return-value]  # an object array: a sequence pandas keeps as is
+    # A Series of dtype object: pandas 3 would infer its str dtype from an object array of
+    # texts, and turn the None into NaN, as it shows an absent value.
+    return pd.Series(out, dtype=object, copy=False)  # type: ignore[return-value]
 
 
 def _short(value: Any, limit: int = 40) -> str:
