@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import runtable as rt
+from runtable.series import MetricValueError
 
 
 def test_log_builds_one_dataframe_field_and_it_round_trips(session: rt.Session) -> None:
@@ -121,3 +122,42 @@ def test_log_refuses_non_numbers_and_empty_rows() -> None:
     run.log(v=np.float32(2.5), w=3)
     assert run.series is not None
     assert run.series[["v", "w"]].iloc[0].tolist() == [2.5, 3.0]
+
+
+@pytest.mark.parametrize("step", [0.25, 1.0, float("nan"), "7", True, np.bool_(False), 2**63])
+def test_log_refuses_a_step_that_is_no_int64_integer(step: object) -> None:
+    """A float step was truncated (0.25, 0.5 and 0.75 all became step 0), text and bools
+    were taken as numbers, and NaN raised a bare int() error."""
+    run = rt.connect("sqlite://").create_experiment("steps").add_run(x=1).runs.first()
+    run.log(loss=1.0)
+    with pytest.raises(MetricValueError, match=r"run\.log\(step=") as info:
+        run.log(step=step, loss=0.5)
+    assert isinstance(info.value, TypeError | ValueError)
+    assert run.series is not None
+    assert run.series["loss"].tolist() == [1.0]  # nothing added
+
+
+def test_log_takes_integer_steps_of_any_int_type() -> None:
+    run = rt.connect("sqlite://").create_experiment("steps").add_run(x=1).runs.first()
+    run.log(step=np.int64(3), loss=1.0)
+    run.log(step=np.uint8(5), loss=0.5)
+    run.log(step=-(2**63), loss=0.25)
+    assert run.series is not None
+    assert run.series["step"].tolist() == [3, 5, -(2**63)]
+
+
+@pytest.mark.parametrize("value", ["0.5", "nan", np.str_("1"), b"2", bytearray(b"3")])
+def test_log_refuses_text_that_reads_as_a_number(value: object) -> None:
+    run = rt.connect("sqlite://").create_experiment("text").add_run(x=1).runs.first()
+    with pytest.raises(MetricValueError, match=r"run\.log\(acc=\.\.\.\) takes numbers"):
+        run.log(acc=value)
+    assert run.series is None
+
+
+def test_log_takes_numbers_of_every_kind_as_floats() -> None:
+    from decimal import Decimal
+
+    run = rt.connect("sqlite://").create_experiment("kinds").add_run(x=1).runs.first()
+    run.log(a=1, b=True, c=np.float32(0.5), d=np.int8(-3), e=np.array(2.5), f=Decimal("0.25"))
+    assert run.series is not None
+    assert run.series[list("abcdef")].iloc[0].tolist() == [1.0, 1.0, 0.5, -3.0, 2.5, 0.25]

@@ -9,6 +9,8 @@ read for storage or through ``run.series``, so 10,000 logged values cost about o
 from __future__ import annotations
 
 import math
+import operator
+import sys
 from collections.abc import Mapping
 from time import time_ns
 from typing import TYPE_CHECKING, Any
@@ -28,13 +30,23 @@ class MetricValueError(RuntableError, TypeError, ValueError):
 
 
 def _number(name: str, value: Any) -> float:
-    """The float64 value of metric ``name``; refuse names and values the series cannot keep."""
+    """The float64 value of metric ``name``; refuse names and values the series cannot keep.
+
+    Numbers are taken as floats: ints, floats, bools (1.0 and 0.0), numpy scalars and anything
+    else a number converts from (``__float__``: a 0-d array, a tensor, a Decimal). Text is
+    refused, even text that reads as a number.
+    """
     if name in RESERVED:
         raise InvalidNameError(
             "metric",
             name,
             f"the series has its own {name!r} column; log the metric under another name "
             f"(for example {name + '_value'!r})",
+        )
+    if isinstance(value, str | bytes | bytearray):
+        raise MetricValueError(
+            f"run.log({name}=...) takes numbers; got {type(value).__name__} {_short(value)}: "
+            "convert it yourself (float(...)) or store text as a field"
         )
     try:
         return float(value)
@@ -48,6 +60,45 @@ def _number(name: str, value: Any) -> float:
             f"run.log({name}=...) takes numbers; got {type(value).__name__}: store "
             "other values as fields"
         ) from None
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _step(step: Any) -> int:
+    """``step`` as the int it is; MetricValueError for anything that is not an integer of the
+    int64 step column (a float, even a whole one, a bool, text)."""
+    if type(step) is not int:
+        np = sys.modules.get("numpy")
+        if isinstance(step, bool) or (np is not None and isinstance(step, np.bool_)):
+            raise MetricValueError(
+                f"run.log(step={step!r}): the step is an integer, not a bool; give the step "
+                "number, as in run.log(step=3, loss=0.5)"
+            )
+        try:
+            step = operator.index(step)  # ints and numpy integers, never a float or text
+        except TypeError:
+            raise MetricValueError(
+                f"run.log(step={_short(step)}): the step is an integer (the series' step column "
+                f"is int64), not {_article(type(step).__name__)}; pass int(...) for a whole "
+                "number, or log a fractional position (an epoch) as a metric, as in "
+                "run.log(step=i, epoch=0.25, loss=0.5)"
+            ) from None
+    if step not in _INT64:
+        raise MetricValueError(
+            f"run.log(step={step}): the step must fit the series' int64 step column "
+            "(-2**63 to 2**63 - 1)"
+        )
+    return int(step)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 class SeriesLog:
@@ -88,8 +139,9 @@ class SeriesLog:
         """Add one row; ``step`` defaults to the previous step plus one (0 first).
 
         Raises InvalidNameError for a metric named like a column of the series itself
-        (``step``, ``timestamp``) and MetricValueError for a value that is not a number a
-        float64 holds; the series is unchanged then.
+        (``step``, ``timestamp``), MetricValueError for a value that is not a number a
+        float64 holds (text included) and for a step that is not an int64 integer (a float,
+        a bool); the series is unchanged then.
         """
         columns = self.values
         if step is None and len(values) == 1 == len(columns):
@@ -112,9 +164,9 @@ class SeriesLog:
             else (name, _number(name, value))
             for name, value in values.items()
         ]
+        step = self.next_step if step is None else _step(step)
         steps = self.steps
         n = len(steps)
-        step = self.next_step if step is None else int(step)
         for name, number in numbers:
             column = columns.get(name)
             if column is None:
