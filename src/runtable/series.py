@@ -26,7 +26,12 @@ RESERVED = ("step", "timestamp")
 
 
 class MetricValueError(RuntableError, TypeError, ValueError):
-    """A value given to ``run.log()`` that is not a number a float64 column holds."""
+    """A value given to ``run.log()`` that is not a number a float64 column holds, or a step
+    that is not an integer."""
+
+
+class SeriesFieldError(RuntableError, ValueError):
+    """``run.log()`` on a run whose ``series`` field holds something other than a series."""
 
 
 def _number(name: str, value: Any) -> float:
@@ -102,31 +107,39 @@ def _article(noun: str) -> str:
 
 
 class SeriesLog:
-    """The rows logged by one run, column by column."""
+    """The rows logged by one run, column by column.
 
-    __slots__ = ("_dirty", "next_step", "steps", "times", "values")
+    ``source`` is the value of the run's ``series`` field these rows were read from or last
+    written into (by identity): when the field holds anything else, the user set or deleted it
+    since, and the field wins over these rows (`runtable.run` then drops or rebuilds the log).
+    """
 
-    def __init__(self, existing: pd.DataFrame | None = None) -> None:
+    __slots__ = ("_dirty", "next_step", "source", "steps", "times", "values")
+
+    def __init__(self, existing: Any = None, source: Any = None) -> None:
         self.steps: list[int] = []
         self.times: list[int] = []
         self.values: dict[str, list[float]] = {}
         self.next_step = 0  # the step of a row logged without one: the last row's plus one
         self._dirty = False
+        self.source = source
         if existing is not None:
             self._extend(existing)
 
     def _extend(self, frame: pd.DataFrame) -> None:
         columns = getattr(frame, "columns", None)
         if columns is None:
-            raise ValueError(
-                f"field {FIELD!r} holds a {type(frame).__name__}, not a metric series; run.log() "
-                f"keeps its series in that field: rename the field"
+            raise SeriesFieldError(
+                f"field {FIELD!r} holds {_article(type(frame).__name__)}, not a metric series; "
+                f"run.log() keeps its series in that field: store that value under another "
+                f"name, or delete the field to start a new series"
             )
         missing = {"step", "timestamp"} - set(columns)
         if missing:
-            raise ValueError(
-                f"field {FIELD!r} holds a DataFrame without {sorted(missing)}; run.log() needs "
-                f"that field for its series: rename the field"
+            raise SeriesFieldError(
+                f"field {FIELD!r} holds a DataFrame without {sorted(missing)}; run.log() keeps "
+                f"its series in that field: store that value under another name, or delete "
+                f"the field to start a new series"
             )
         self.steps = [int(s) for s in frame["step"]]
         self.times = [int(t) for t in frame["timestamp"].astype("int64")]
@@ -156,7 +169,7 @@ class SeriesLog:
                 self._dirty = True
                 return
         if not values:
-            raise ValueError("run.log() needs at least one metric, as in run.log(loss=0.5)")
+            raise MetricValueError("run.log() needs at least one metric, as in run.log(loss=0.5)")
         # Checked first, all of them: a refused value leaves the series unchanged.
         numbers = [
             (name, value)
@@ -194,8 +207,13 @@ class SeriesLog:
             columns[name] = np.array(column, dtype=np.float64)
         return pd.DataFrame(columns)
 
-    def flush_into(self, fields: Any) -> None:
-        """Write the series into ``fields`` when rows were added since the last flush."""
-        if self._dirty:
-            fields[FIELD] = self.frame()
-            self._dirty = False
+    @property
+    def dirty(self) -> bool:
+        """Whether rows were added since the series was last taken (`take`)."""
+        return self._dirty
+
+    def take(self) -> pd.DataFrame:
+        """The series as a DataFrame, to be written into the field: it becomes ``source``."""
+        frame = self.source = self.frame()
+        self._dirty = False
+        return frame
