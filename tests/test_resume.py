@@ -393,3 +393,13 @@ def test_resume_after_process_workers_skips_a_step_defined_in_main(tmp_path: Pat
     recorded, parent = hashes.rsplit(" ", 1)
     assert recorded == repr([parent])
     assert counts == "0 4"
+
+
+def test_two_partials_of_one_function_resume_when_named_apart() -> None:
+    exp = rt.connect("sqlite:///:memory:").create_experiment("named").add_runs(x=[1])
+    both = [functools.partial(_scaled, factor=2), functools.partial(_scaled, factor=3)]
+    exp.execute(both).execute(both, resume=True)  # one record for both: never skipped
+    assert calls == [1, 1, 1, 1]
+    named = [rt.step(name=f"scale_{p.keywords['factor']}")(p) for p in both]
+    exp.execute(named).execute(named, resume=True)
+    assert calls == [1] * 6
