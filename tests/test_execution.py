@@ -552,3 +552,45 @@ def test_setting_a_runs_timestamps_leaves_its_step_records_as_they_were(
     exp.persist(if_exists="replace")
     assert [json.loads(text) for text in stored_steps(session, "e_moved")] == before
     assert [{k: dict(v) for k, v in run.steps.items()} for run in exp.runs] == before
+
+
+def _seeded_draws(seed: int) -> list[tuple[int, int, int]]:
+    exp = rt.connect("sqlite://").create_experiment("seeded").add_runs(x=[1, "a"])
+    exp.seed = seed
+
+    def draw(run: rt.Run) -> None:
+        run.fields.r = int(run.rng.integers(2**62))
+        run.fields.g = random.getrandbits(32)
+        run.fields.n = int(np.random.randint(2**31))
+
+    exp.execute(draw, progress=False)
+    return [(run.fields.r, run.fields.g, run.fields.n) for run in exp.runs]
+
+
+def test_seeds_in_64_bits_give_the_numbers_they_always_gave() -> None:
+    """run.rng and the global states for seeds in [0, 2**64), as drawn before seeds outside
+    that range got their own streams."""
+    assert _seeded_draws(12345) == [
+        (1443036511234505930, 3605887174, 1188676597),
+        (2242589081014870384, 3367159610, 2011966716),
+    ]
+    assert _seeded_draws(2**64 - 1) == [
+        (926196755826272646, 1006119677, 255481511),
+        (2075626393150746944, 2040115670, 2090304952),
+    ]
+
+
+def test_seeds_outside_64_bits_give_their_own_numbers() -> None:
+    """Seeds were masked to 64 bits: 5 and 2**64 + 5, -1 and 2**64 - 1, a 128-bit seed and its
+    low half gave every run the same numbers."""
+    seeds = [5, 2**64 + 5, -1, 2**64 - 1, 7, 0xDEADBEEF << 64 | 7, 2**64, 2**64 + 2**31, -5]
+    draws = {seed: _seeded_draws(seed) for seed in seeds}
+    for kind in range(3):  # run.rng, random, numpy.random: each its own numbers per seed
+        numbers = [tuple(run[kind] for run in draws[seed]) for seed in seeds]
+        assert len(set(numbers)) == len(seeds), kind
+    assert draws[2**64 + 5] == _seeded_draws(2**64 + 5)  # and reproducible
+    loaded = rt.connect("sqlite://")
+    exp = loaded.create_experiment("big").add_run(x=1)
+    exp.seed = -(2**100)
+    exp.persist()
+    assert loaded.load_experiment("big").runs.first().rng.random() == exp.runs.first().rng.random()

@@ -3,6 +3,7 @@ skips the runs already done with the same steps (and only when asked)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -303,3 +304,102 @@ def assert_same_results(url: str, reference_url: str) -> None:
         return df.assign(path=df["path"].map(lambda a: a.tobytes()))
 
     pd.testing.assert_frame_equal(frame(url), frame(reference_url))
+
+
+def _scaled(run: rt.Run, factor: int) -> None:
+    calls.append(run.params.x)
+    run.fields.y = run.params.x * factor
+
+
+def _negated(run: rt.Run, factor: int) -> None:
+    calls.append(run.params.x)
+    run.fields.y = -run.params.x
+
+
+class _Fit:
+    def __init__(self, lr: float, extra: object = None) -> None:
+        self.lr = lr
+        self.extra = extra
+
+    def __call__(self, run: rt.Run) -> None:
+        calls.append(run.params.x)
+        run.fields.y = run.params.x * self.lr
+
+
+def test_resume_tells_partials_apart_by_function_and_bound_arguments() -> None:
+    """A partial has no source: its identity is its function's and its bound arguments."""
+    exp = rt.connect("sqlite:///:memory:").create_experiment("partials").add_runs(x=[1, 2])
+    exp.execute(functools.partial(_scaled, factor=10))
+    assert [run.fields.y for run in exp.runs] == [10, 20]
+    assert set(exp.runs.first().steps) == {"_scaled"}  # named after its function
+    calls.clear()
+    exp.execute(functools.partial(_scaled, factor=10), resume=True)  # the same step
+    assert calls == []
+    exp.execute(functools.partial(_scaled, factor=1000), resume=True)
+    assert [run.fields.y for run in exp.runs] == [1000, 2000]
+    exp.execute(functools.partial(_negated, factor=1000), resume=True)
+    assert [run.fields.y for run in exp.runs] == [-1, -2]
+    assert calls == [1, 2, 1, 2]
+
+
+def test_resume_tells_callable_objects_apart_by_state() -> None:
+    exp = rt.connect("sqlite:///:memory:").create_experiment("objects").add_runs(x=[1, 2])
+    exp.execute(_Fit(lr=0.1))
+    calls.clear()
+    exp.execute(_Fit(lr=0.1), resume=True)
+    assert calls == []
+    exp.execute(_Fit(lr=0.5), resume=True)
+    assert [run.fields.y for run in exp.runs] == [0.5, 1.0]
+    assert set(exp.runs.first().steps) == {"_Fit"}
+
+
+def test_resume_never_skips_a_step_holding_a_value_without_a_stable_form() -> None:
+    exp = rt.connect("sqlite:///:memory:").create_experiment("unstable").add_runs(x=[1, 2])
+    fit = rt.step(_Fit(lr=0.1, extra=object()))
+    partial_step = rt.step(functools.partial(_scaled, factor=object()))
+    assert fit.source_hash != fit.source_hash
+    exp.execute(fit)
+    exp.execute(fit, resume=True)
+    assert calls == [1, 2, 1, 2]
+    assert partial_step.source_hash != partial_step.source_hash
+
+
+PARALLEL_MAIN = textwrap.dedent(
+    """
+    import runtable as rt
+
+    @rt.step
+    def simulate(run):
+        run.fields.y = run.params.x * 10
+
+    exp = rt.connect("sqlite:///:memory:").create_experiment("par").add_runs(x=[1, 2, 3, 4])
+    exp.execute(simulate, n_jobs=2, backend="loky")
+    print(sorted({run.steps["simulate"]["hash"] for run in exp.runs}), simulate.source_hash)
+    exp.execute(simulate, n_jobs=2, backend="loky", resume=True)
+    print(exp.last_execution.done, exp.last_execution.skipped)
+    """
+)
+
+
+def test_resume_after_process_workers_skips_a_step_defined_in_main(tmp_path: Path) -> None:
+    """Workers get the parent's source hash: they cannot read a __main__ step's source."""
+    script = tmp_path / "parallel_main.py"
+    script.write_text(PARALLEL_MAIN)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    hashes, counts = done.stdout.splitlines()
+    recorded, parent = hashes.rsplit(" ", 1)
+    assert recorded == repr([parent])
+    assert counts == "0 4"
+
+
+def test_two_partials_of_one_function_resume_when_named_apart() -> None:
+    exp = rt.connect("sqlite:///:memory:").create_experiment("named").add_runs(x=[1])
+    both = [functools.partial(_scaled, factor=2), functools.partial(_scaled, factor=3)]
+    exp.execute(both).execute(both, resume=True)  # one record for both: never skipped
+    assert calls == [1, 1, 1, 1]
+    named = [rt.step(name=f"scale_{p.keywords['factor']}")(p) for p in both]
+    exp.execute(named).execute(named, resume=True)
+    assert calls == [1] * 6

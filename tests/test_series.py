@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import runtable as rt
+from runtable.series import MetricValueError, SeriesFieldError
 
 
 def test_log_builds_one_dataframe_field_and_it_round_trips(session: rt.Session) -> None:
@@ -121,3 +123,100 @@ def test_log_refuses_non_numbers_and_empty_rows() -> None:
     run.log(v=np.float32(2.5), w=3)
     assert run.series is not None
     assert run.series[["v", "w"]].iloc[0].tolist() == [2.5, 3.0]
+
+
+@pytest.mark.parametrize("step", [0.25, 1.0, float("nan"), "7", True, np.bool_(False), 2**63])
+def test_log_refuses_a_step_that_is_no_int64_integer(step: object) -> None:
+    """A float step was truncated (0.25, 0.5 and 0.75 all became step 0), text and bools
+    were taken as numbers, and NaN raised a bare int() error."""
+    run = rt.connect("sqlite://").create_experiment("steps").add_run(x=1).runs.first()
+    run.log(loss=1.0)
+    with pytest.raises(MetricValueError, match=r"run\.log\(step=") as info:
+        run.log(step=step, loss=0.5)
+    assert isinstance(info.value, TypeError | ValueError)
+    assert run.series is not None
+    assert run.series["loss"].tolist() == [1.0]  # nothing added
+
+
+def test_log_takes_integer_steps_of_any_int_type() -> None:
+    run = rt.connect("sqlite://").create_experiment("steps").add_run(x=1).runs.first()
+    run.log(step=np.int64(3), loss=1.0)
+    run.log(step=np.uint8(5), loss=0.5)
+    run.log(step=-(2**63), loss=0.25)
+    assert run.series is not None
+    assert run.series["step"].tolist() == [3, 5, -(2**63)]
+
+
+@pytest.mark.parametrize("value", ["0.5", "nan", np.str_("1"), b"2", bytearray(b"3")])
+def test_log_refuses_text_that_reads_as_a_number(value: object) -> None:
+    run = rt.connect("sqlite://").create_experiment("text").add_run(x=1).runs.first()
+    with pytest.raises(MetricValueError, match=r"run\.log\(acc=\.\.\.\) takes numbers"):
+        run.log(acc=value)
+    assert run.series is None
+
+
+def test_log_takes_numbers_of_every_kind_as_floats() -> None:
+    from decimal import Decimal
+
+    run = rt.connect("sqlite://").create_experiment("kinds").add_run(x=1).runs.first()
+    run.log(a=1, b=True, c=np.float32(0.5), d=np.int8(-3), e=np.array(2.5), f=Decimal("0.25"))
+    assert run.series is not None
+    assert run.series[list("abcdef")].iloc[0].tolist() == [1.0, 1.0, 0.5, -3.0, 2.5, 0.25]
+
+
+def test_rows_just_logged_are_in_the_series_field() -> None:
+    run = rt.connect("sqlite://").create_experiment("seen").add_run(x=1).runs.first()
+    run.log(loss=1.0)
+    assert "series" in run.fields
+    assert list(run.fields) == ["series"]
+    assert run.fields.to_dict()["series"]["loss"].tolist() == [1.0]
+    run.log(loss=2.0)
+    assert run.fields["series"]["loss"].tolist() == [1.0, 2.0]
+    assert run.fields.series["step"].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("read_between", [True, False])
+def test_deleting_the_series_field_starts_a_new_series(read_between: bool) -> None:
+    run = rt.connect("sqlite://").create_experiment("restart").add_run(x=1).runs.first()
+    run.log(loss=1.0)
+    if read_between:
+        assert run.series is not None
+    del run.fields["series"]
+    assert "series" not in run.fields
+    assert run.series is None
+    run.log(loss=2.0)
+    assert run.series is not None
+    assert run.series["loss"].tolist() == [2.0]
+    assert run.series["step"].tolist() == [0]
+
+
+@pytest.mark.parametrize("read_between", [True, False])
+def test_a_series_field_set_by_hand_wins_over_rows_logged_before(
+    read_between: bool, tmp_path: Path
+) -> None:
+    session = rt.connect(f"sqlite:///{tmp_path / 'mine.db'}")
+    exp = session.create_experiment("mine").add_run(x=1)
+    run = exp.runs.first()
+    run.log(loss=1.0)
+    if read_between:
+        assert run.series is not None
+    run.fields.series = "mine"
+    assert run.fields.series == "mine"
+    exp.persist()
+    assert session.load_experiment("mine").runs.first().fields.series == "mine"
+    with pytest.raises(SeriesFieldError, match="holds a str, not a metric series"):
+        run.log(loss=2.0)
+    assert run.fields.series == "mine"  # the refused call changed nothing
+
+
+def test_a_series_set_by_hand_is_where_logging_continues() -> None:
+    run = rt.connect("sqlite://").create_experiment("cut").add_run(x=1).runs.first()
+    for loss in [1.0, 0.5, 0.25]:
+        run.log(loss=loss)
+    series = run.series
+    assert series is not None
+    run.fields.series = series.iloc[:1]  # keep the first row only
+    run.log(loss=0.75)
+    assert run.series is not None
+    assert run.series["loss"].tolist() == [1.0, 0.75]
+    assert run.series["step"].tolist() == [0, 1]

@@ -222,6 +222,44 @@ class Fields(_RunValues):
     __slots__ = ()
     _kind = "field"
 
+    # Rows logged with run.log() and not yet written into the field ``series`` are written
+    # first by every read that can see that field, so the field is what was logged.
+
+    def __getitem__(self, key: str) -> Any:
+        if self._frame.series and key == SERIES_FIELD:
+            _sync_series(self._frame, self._i)
+        column = self._columns.get(key)
+        if column is not None:
+            value = column[self._i]
+            if value is not ABSENT:
+                return value
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if self._frame.series and key == SERIES_FIELD:
+            _sync_series(self._frame, self._i)
+        column = self._columns.get(key)
+        return column is not None and column[self._i] is not ABSENT
+
+    def __iter__(self) -> Iterator[str]:
+        if self._frame.series:
+            _sync_series(self._frame, self._i)
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        if self._frame.series:
+            _sync_series(self._frame, self._i)
+        return super().__len__()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A shallow copy as a plain dict."""
+        if self._frame.series:
+            _sync_series(self._frame, self._i)
+        return super().to_dict()
+
+    # Setting or deleting ``series`` needs nothing more: the pending log notices that the
+    # field no longer holds what it wrote (`SeriesLog.source`) and yields to it.
+
     def __setitem__(self, key: str, value: Any) -> None:
         column = self._columns.get(key)
         if column is None:
@@ -240,6 +278,8 @@ class Fields(_RunValues):
         self._frame.changed[self._i] = 1
 
     def __delitem__(self, key: str) -> None:
+        if self._frame.series and key == SERIES_FIELD:
+            _sync_series(self._frame, self._i)  # rows logged but not written: deleted too
         column = self._columns.get(key)
         if column is None or column[self._i] is ABSENT:
             raise KeyError(key)
@@ -483,23 +523,26 @@ class Run:
         """
         frame, i = self._frame, self._i
         log = frame.series.get(i)
-        if log is None:
-            column = frame.fields.get(SERIES_FIELD)
-            existing = None if column is None or column[i] is ABSENT else column[i]
-            log = frame.series[i] = SeriesLog(existing)
+        column = frame.fields.get(SERIES_FIELD)
+        value = ABSENT if column is None else column[i]
+        if log is None or value is not log.source:
+            # No log yet, or the field was set or deleted since the log last wrote it: the
+            # field is where the series continues from (SeriesFieldError if it holds another
+            # kind of value; nothing is changed then).
+            existing = None if value is ABSENT or value is None else value
+            log = SeriesLog(existing, value)
+            frame.series[i] = log
         log.append(step, metrics)
         frame.changed[i] = 1
 
     @property
     def series(self) -> pd.DataFrame | None:
         """The logged metric series as a DataFrame, or None when nothing was logged."""
-        self._flush_series()
         return self.fields.get(SERIES_FIELD)
 
     def _flush_series(self) -> None:
-        log = self._frame.series.get(self._i)
-        if log is not None:
-            log.flush_into(self.fields)
+        if self._frame.series:
+            _sync_series(self._frame, self._i)
 
     # -- internals used by execution and the experiment ---------------------------------------
 
@@ -684,9 +727,23 @@ def flush_series(frame: RunFrame, positions: Iterable[int] | None = None) -> Non
     if not frame.series:
         return
     for i in list(frame.series) if positions is None else positions:
-        log = frame.series.get(i)
-        if log is not None:
-            log.flush_into(Fields(frame, i, frame.fields))
+        _sync_series(frame, i)
+
+
+def _sync_series(frame: RunFrame, i: int) -> None:
+    """Write the rows logged on position ``i`` and not yet written into its ``series`` field;
+    when the field was set or deleted since the log last wrote it, the field wins: the
+    pending rows are dropped."""
+    log = frame.series.get(i)
+    if log is None or not log.dirty:
+        return
+    column = frame.fields.get(SERIES_FIELD)
+    if (ABSENT if column is None else column[i]) is not log.source:
+        del frame.series[i]
+        return
+    if column is None:
+        column = frame.add_column(SERIES_FIELD, "field")
+    column[i] = log.take()
 
 
 def _frame_columns(frame: RunFrame, meta: bool) -> dict[str, Sequence[Any]]:

@@ -203,11 +203,25 @@ def _encode_params(items: tuple[tuple[str, Any], ...]) -> bytes:
         raise
 
 
+_SEED_RANGE = 2**64
+
+
+def seed_entropy(experiment_seed: int) -> int:
+    """The non-negative integer an experiment's seed enters the streams as, one-to-one: a seed
+    in [0, 2**64) as itself (the streams runtable always gave), any other past 2**64 (a seed
+    ``s`` above at ``2 * s - 2**64``, a negative one at ``2**64 - 2 * s - 1``), so that seeds
+    such as 5 and 2**64 + 5, or -1 and 2**64 - 1, give different numbers."""
+    seed = int(experiment_seed)
+    if 0 <= seed < _SEED_RANGE:
+        return seed
+    return 2 * seed - _SEED_RANGE if seed > 0 else _SEED_RANGE - 2 * seed - 1
+
+
 def run_seed_sequence(experiment_seed: int, digest: int) -> np.random.SeedSequence:
     """The SeedSequence of a run: entropy from the experiment's seed and its params' digest."""
     import numpy as np
 
-    return np.random.SeedSequence([int(experiment_seed) & (2**64 - 1), digest])
+    return np.random.SeedSequence([seed_entropy(experiment_seed), digest])
 
 
 def seed_globals(experiment_seed: int, digest: int) -> None:
@@ -219,19 +233,41 @@ def global_seeder(experiment_seed: int) -> Callable[[int], None]:
     """``seed_globals(experiment_seed, digest)`` as a call per run taking the digest, with the
     lookups made once: what ``random.seed`` and ``numpy.random.seed`` (bound to their global
     instances at import) would do. About 7.5 µs a run, nearly all of it the two generators'
-    own seeding (Mersenne Twister state initialisation), which no shortcut may change."""
-    mixed = int(experiment_seed) & (2**64 - 1)
+    own seeding (Mersenne Twister state initialisation), which no shortcut may change.
+
+    numpy's legacy state takes the low 32 bits for a seed in [0, 2**64) (as it always did);
+    for a seed outside it, every bit (as an array of 32-bit words)."""
+    mixed = seed_entropy(experiment_seed)
     instance = random._inst
     import numpy as np
 
     seed_numpy = np.random.mtrand._rand.seed
 
-    def seed(digest: int) -> None:
-        digest ^= mixed
-        _seed_random(instance, digest)  # what random.seed(digest) does, minus a Python layer
-        seed_numpy(digest & 0xFFFFFFFF)
+    if mixed < _SEED_RANGE:
 
-    return seed
+        def seed(digest: int) -> None:
+            digest ^= mixed
+            _seed_random(instance, digest)  # what random.seed(digest) does, minus a Python layer
+            seed_numpy(digest & 0xFFFFFFFF)
+
+        return seed
+
+    def seed_wide(digest: int) -> None:
+        digest ^= mixed
+        _seed_random(instance, digest)
+        seed_numpy(_words(digest))
+
+    return seed_wide
+
+
+def _words(value: int) -> list[int]:
+    """A non-negative int as its 32-bit words, least significant first."""
+    words = []
+    while True:
+        words.append(value & 0xFFFFFFFF)
+        value >>= 32
+        if not value:
+            return words
 
 
 def _plain(value: Any) -> Any:

@@ -3,6 +3,12 @@
 ``@step`` wraps a function in a `Step`, which still calls like the function (so steps stay
 plain callables in tests) and adds what execution needs: a name, the parameters to inject, and a
 hash of the source that tells whether a stored run was made by the same code.
+
+A ``functools.partial`` and a callable object have no source of their own: their hash covers
+the source of the function (of the object's class) and the values they hold (the bound
+arguments, the object's state), by their codec bytes. A value without a stable form (an open
+file, a lambda, an object the codec cannot encode) makes the hash new on every use, so
+``resume=True`` never skips such a step: it executes again, which is always safe.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import functools
 import hashlib
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -48,7 +55,7 @@ class Step:
             raise TypeError(f"a step must be callable, not {type(func).__name__}")
         functools.update_wrapper(self, func)
         self.func: Callable[..., Any] = func
-        self.name: str = name or str(getattr(func, "__name__", type(func).__name__))
+        self.name: str = name or _name_of(func)
         self._parameters = _injected_parameters(func)
         #: the common ``def step(run)``: nothing to look up
         self._run_only = len(self._parameters) == 1 and self._parameters[0].name == RUN_ARGUMENT
@@ -62,9 +69,18 @@ class Step:
 
     @property
     def source_hash(self) -> str:
-        """A short SHA-256 of the step's source code (of its bytecode when no source exists)."""
+        """A short SHA-256 of the step's source code (of its bytecode when no source exists).
+
+        For a ``functools.partial`` or a callable object: of the function's (the class's)
+        source and the bound arguments (the object's state), computed once, when first asked
+        for. When one of those values has no stable form, a new random hash on every call:
+        such a step never matches a stored record, so ``resume=True`` executes it again.
+        """
         if self._source_hash is None:
-            self._source_hash = _hash_source(self.func)
+            found = _identity_hash(self.func)
+            if found is None:
+                return os.urandom(8).hex()
+            self._source_hash = found
         return self._source_hash
 
     def apply(self, run: Run) -> None:
@@ -121,7 +137,16 @@ class Step:
         qualname = getattr(self, "__qualname__", None)
         if module and qualname and module != "__main__" and _lookup(module, qualname) is self:
             return str(qualname)
-        return (Step, (self.func, self.name))
+        # The hash travels along: a worker cannot read the source of a function that came by
+        # value (it would hash the bytecode, and resume=True would never match).
+        return (_rebuilt, (self.func, self.name, self.source_hash))
+
+
+def _rebuilt(func: Callable[..., Any], name: str, source_hash: str) -> Step:
+    """A Step unpickled in a worker, with the hash its parent computed."""
+    rebuilt = Step(func, name)
+    rebuilt._source_hash = source_hash
+    return rebuilt
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -178,6 +203,90 @@ def _article(noun: str) -> str:
 def _plain(value: Any) -> Any:
     np = sys.modules.get("numpy")
     return value.item() if np is not None and isinstance(value, np.generic) else value
+
+
+def _name_of(func: Any) -> str:
+    """A step's default name: the function's; a partial's function's; an object's class's."""
+    while isinstance(func, functools.partial | Step):
+        func = func.func
+    return str(getattr(func, "__name__", None) or type(func).__name__)
+
+
+def _identity_hash(func: Callable[..., Any]) -> str | None:
+    """`_hash_source` for functions and classes (unchanged, so stored records still match);
+    for a partial or a callable object the hash of its `_fingerprint`; None when it has no
+    stable one."""
+    target = inspect.unwrap(func)
+    if inspect.isroutine(target) or isinstance(target, type):
+        return _hash_source(func)
+    found = _fingerprint(target, 0)
+    return None if found is None else hashlib.sha256(found).hexdigest()[:16]
+
+
+_MAX_DEPTH = 50
+
+
+def _fingerprint(value: Any, depth: int) -> bytes | None:
+    """Bytes that are equal for equal steps and step arguments, in every process: the source
+    hash of functions and classes, a callable object's class source and state, a plain value's
+    codec bytes. None when some part has no stable form (never equal to anything)."""
+    if depth > _MAX_DEPTH:
+        return None
+    depth += 1
+    if isinstance(value, Step):
+        value = value.func
+    if isinstance(value, functools.partial):
+        parts = [_fingerprint(value.func, depth), _fingerprint(value.args, depth)]
+        parts.append(_fingerprint(value.keywords, depth))
+        return _joined(b"p", parts)
+    if isinstance(value, tuple | list):
+        return _joined(
+            b"t" if isinstance(value, tuple) else b"l", [_fingerprint(v, depth) for v in value]
+        )
+    if type(value) is dict:
+        keys = [_plain_bytes(k) for k in value]
+        values = [_fingerprint(v, depth) for v in value.values()]
+        return _joined(b"d", [b for pair in zip(keys, values, strict=True) for b in pair])
+    if inspect.isroutine(value) or isinstance(value, type):
+        return b"f" + _hash_source(value).encode()
+    plain = _plain_bytes(value)
+    if plain is not None or not callable(value):
+        return plain
+    # A callable object: its class's source and its state.
+    cls = type(value)
+    try:
+        state = value.__getstate__()
+    except Exception:
+        return None
+    return _joined(b"o", [_class_hash(cls).encode(), _fingerprint(state, depth)])
+
+
+def _plain_bytes(value: Any) -> bytes | None:
+    from .codec import digest_bytes  # the bytes of one codec version: stable across versions
+    from .seeding import _canonical
+
+    try:
+        return b"v" + digest_bytes(_canonical(value))
+    except Exception:
+        return None
+
+
+def _joined(tag: bytes, parts: list[bytes | None]) -> bytes | None:
+    """``parts`` framed by their lengths after ``tag``; None when one of them is None."""
+    out = [tag, len(parts).to_bytes(4, "little")]
+    for part in parts:
+        if part is None:
+            return None
+        out += [len(part).to_bytes(8, "little"), part]
+    return b"".join(out)
+
+
+def _class_hash(cls: type) -> str:
+    """The hash of a class's source; of its ``__call__`` when the class's source is not found."""
+    try:
+        return hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()[:16]
+    except (OSError, TypeError):
+        return _hash_source(cls.__call__)
 
 
 def _hash_source(func: Callable[..., Any]) -> str:
