@@ -552,3 +552,36 @@ def test_setting_a_runs_timestamps_leaves_its_step_records_as_they_were(
     exp.persist(if_exists="replace")
     assert [json.loads(text) for text in stored_steps(session, "e_moved")] == before
     assert [{k: dict(v) for k, v in run.steps.items()} for run in exp.runs] == before
+
+
+# -- refused before anything changes -------------------------------------------------------------
+
+
+def test_an_empty_list_of_steps_is_refused_and_changes_no_run(session: rt.Session) -> None:
+    exp = session.create_experiment("empty").add_runs(n=[1, 2, 3])
+    exp.execute(sm.fail_on_three, on_error="record")
+    exp.add_run(n=4)
+    before = [(run.status, run.error) for run in exp.runs]
+    with pytest.raises(rt.RuntableError, match="empty list of steps"):
+        exp.execute([])
+    assert [(run.status, run.error) for run in exp.runs] == before
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"on_error": "skip"}, {"n_jobs": 2, "backend": "lokky"}, {"n_jobs": 0}],
+    ids=["on_error", "backend", "n_jobs"],
+)
+def test_a_refused_execute_leaves_the_stored_experiment_and_config_as_they_were(
+    tmp_path: Path, bad: dict[str, Any]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'refused.db'}"
+    session = rt.connect(url)
+    session.create_experiment("e").add_runs(n=[1, 2, 3]).execute(sm.plain_square).persist()
+    exp = session.create_experiment("e").add_runs(n=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"on_error|backend|n_jobs"):
+        exp.execute(sm.plain_square, persist=True, if_exists="replace", config={"lr": 0.1}, **bad)
+    assert dict(exp.config) == {}
+    stored = rt.connect(url).load_experiment("e")
+    assert [run.status for run in stored.runs] == ["done"] * 3
+    assert dict(stored.config) == {}

@@ -303,3 +303,26 @@ def assert_same_results(url: str, reference_url: str) -> None:
         return df.assign(path=df["path"].map(lambda a: a.tobytes()))
 
     pd.testing.assert_frame_equal(frame(url), frame(reference_url))
+
+
+@pytest.mark.parametrize("error", [rt.StorageError, rt.ConflictError])
+def test_a_step_raising_a_storage_error_still_stores_the_finished_runs(
+    tmp_path: Path, error: type[Exception]
+) -> None:
+    """A step's StorageError or ConflictError (a step that queries the database, say) is not
+    the sink's own write failure: the runs finished before it are stored, and the failed run."""
+    url = f"sqlite:///{tmp_path / 'step_storage_error.db'}"
+    session = rt.connect(url)
+    exp = session.create_experiment("storage_step").add_runs(x=range(4))
+
+    def query_at_two(run: rt.Run) -> None:
+        run.fields.sq = run.params.x**2
+        if run.params.x == 2:
+            if error is rt.StorageError:
+                session.query("SELECT loss FROM e_no_such_table")  # the store refuses
+            raise error("a step's own conflict")
+
+    with pytest.raises(error):
+        exp.execute(query_at_two, persist=True)
+    df = session.query(f"SELECT x, {STATUS_COLUMN} AS status FROM e_storage_step ORDER BY x")
+    assert list(df["status"]) == ["done", "done", "failed", "pending"]

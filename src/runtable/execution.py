@@ -111,14 +111,32 @@ def execute_runs(
     order; a progress bar is labelled ``label``. With ``on_error="raise"`` the first failure is
     raised after its run is marked failed; runs finished before it keep their results.
     """
-    if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+    check_arguments(steps, on_error, n_jobs, backend)
     finished = (
         _execute_here(runs, steps, on_error, key)
         if _effective_n_jobs(n_jobs, backend) == 1
         else _execute_joblib(runs, steps, n_jobs, backend, on_error, key)
     )
     yield from _with_progress(finished, len(runs), progress, label=label)
+
+
+def check_arguments(steps: Sequence[Step], on_error: Any, n_jobs: int | None, backend: Any) -> None:
+    """Refuse, before anything runs or changes, what an execution would refuse: no steps
+    (executing nothing would still mark every run done), an unknown ``on_error``, a backend
+    joblib does not know, an ``n_jobs`` joblib refuses."""
+    if not steps:
+        raise RuntableError(
+            "execute() was given an empty list of steps: executing no step would mark every "
+            "run done (and erase failed runs' errors). Pass at least one step, or skip the call"
+        )
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+    if backend is not None:
+        import joblib
+
+        with joblib.parallel_config(backend=backend):  # ValueError naming the known backends
+            pass
+    _effective_n_jobs(n_jobs, backend)
 
 
 def _execute_here(
