@@ -585,3 +585,39 @@ def test_a_refused_execute_leaves_the_stored_experiment_and_config_as_they_were(
     stored = rt.connect(url).load_experiment("e")
     assert [run.status for run in stored.runs] == ["done"] * 3
     assert dict(stored.config) == {}
+
+
+# -- what comes back from workers ----------------------------------------------------------------
+
+
+def set_loss_by_parity(run: rt.Run) -> None:
+    run.fields.other = run.params.n
+    run.fields["Loss" if run.params.n % 2 else "loss"] = 1.0
+    run.fields.z = 2
+
+
+@pytest.mark.parametrize("how", [THREADING, LOKY], ids=["threading", "loky"])
+def test_parallel_batches_creating_names_that_clash_fail_those_runs_like_in_process(
+    session: rt.Session, how: dict[str, Any]
+) -> None:
+    """Names differing only in case, created by two batches: the runs that set the name the
+    experiment refused fail with the name error (on_error="record" goes on), as with n_jobs=1;
+    no run is left done without the fields its step set."""
+    exp = session.create_experiment("clash").add_runs(n=list(range(16)))
+    exp.execute(set_loss_by_parity, on_error="record", **how)
+    done = [run for run in exp.runs if run.status == "done"]
+    failed = [run for run in exp.runs if run.status == "failed"]
+    assert len(done) == len(failed) == 8
+    assert len({run.params.n % 2 for run in failed}) == 1  # the runs of one name
+    for run in done:
+        assert run.fields.z == 2
+        assert run.steps["set_loss_by_parity"]["status"] == "done"
+    for run in failed:
+        assert "clashes with" in (run.error or "")
+        assert run.steps["set_loss_by_parity"]["status"] == "failed"
+    assert exp.last_execution is not None
+    assert exp.last_execution.failed == 8
+    with pytest.raises(rt.InvalidNameError, match="clashes with"):
+        session.create_experiment("clash2").add_runs(n=list(range(16))).execute(
+            set_loss_by_parity, **how
+        )

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from .clock import micros_datetime, micros_text, now_micros, utcnow
-from .errors import RuntableError
+from .errors import InvalidNameError, RuntableError
 from .frame import ABSENT, RunFrame, StepsTemplate
 from .run import Run, flush_series
 from .seeding import digester, global_seeder
@@ -192,13 +192,17 @@ def _execute_joblib(
         joblib.delayed(_execute_batch)(k, frame.take(batch), steps, on_error, key, here)
         for k, batch in enumerate(batches)
     )
+    names = tuple(s.name for s in steps)
     try:
         for outcome in parallel(tasks):
             batch = batches[outcome.batch]
-            _apply(frame, batch, outcome)
-            finished = outcome.n - (outcome.failure is not None)  # the failed run is raised
-            for j in range(finished):
-                yield Run._view(frame, batch[j])
+            refused = _apply(frame, batch, outcome, names)
+            last = outcome.n - 1 if outcome.failure is not None else -1  # raised, not yielded
+            for j in range(outcome.n):
+                if j != last and not (refused and j in refused and on_error == "raise"):
+                    yield Run._view(frame, batch[j])
+            if refused and on_error == "raise":
+                raise next(iter(refused.values()))
             if outcome.failure is not None:
                 raise outcome.failure
     except Exception as exc:  # a failure joblib raised itself: mark its run
@@ -296,8 +300,23 @@ def _sendable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _apply(frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome) -> None:
-    """Copy a batch's outcome into the runs it came from."""
+def _apply(
+    frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome, names: Sequence[str]
+) -> dict[int, InvalidNameError]:
+    """Copy a batch's outcome into the runs it came from, and return the runs it failed.
+
+    New field names are checked against the whole frame before anything is copied: a name
+    that clashes with one another batch created (differing only in case) fails the runs that
+    set it, with the error executing them in this process gives, as on_error asks; their other
+    fields are copied, their step records of this execution say "failed"."""
+    refused: dict[int, InvalidNameError] = {}
+    for name, (where, _) in outcome.fields.items():
+        if name not in frame.fields:
+            try:
+                frame.add_column(name, "field")
+            except InvalidNameError as exc:
+                for j in where:
+                    refused.setdefault(j, exc)
     for j in range(outcome.n):
         i = batch[j]
         frame.status[i] = outcome.status[j]
@@ -315,10 +334,29 @@ def _apply(frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome) -> Non
             frame.vars[i] = var
     for name, (where, values) in outcome.fields.items():
         column = frame.fields.get(name)
-        if column is None:
-            column = frame.add_column(name, "field")
+        if column is None:  # refused
+            continue
         for j, value in zip(where, values, strict=True):
             column[batch[j]] = value
+    failures: dict[int, InvalidNameError] = {}
+    for j, clash in refused.items():
+        i = batch[j]
+        error = InvalidNameError(clash.kind, clash.name, clash.reason)
+        error.add_note(
+            "runtable: the run came back from a worker with this field, after another batch "
+            "had created the other name; its other fields are kept"
+        )
+        run = Run._view(frame, i)
+        _annotate(error, run, names[0] if len(names) == 1 else f"one of {', '.join(names)}")
+        records = dict(frame.step_records(i))
+        for name in names:
+            if name in records:
+                records[name] = {**records[name], "status": "failed"}
+        run._set_steps(records)
+        frame.status[i] = "failed"
+        frame.error[i] = _format(error)
+        failures[j] = error
+    return failures
 
 
 @dataclass(frozen=True, slots=True)
