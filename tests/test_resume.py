@@ -326,3 +326,45 @@ def test_a_step_raising_a_storage_error_still_stores_the_finished_runs(
         exp.execute(query_at_two, persist=True)
     df = session.query(f"SELECT x, {STATUS_COLUMN} AS status FROM e_storage_step ORDER BY x")
     assert list(df["status"]) == ["done", "done", "failed", "pending"]
+
+
+VERSION = {"data": 1, "interrupt": False}
+
+
+@rt.step
+def versioned(run: rt.Run) -> None:
+    calls.append(run.params.x)
+    run.fields.a = (run.params.x, VERSION["data"])
+    if VERSION["interrupt"] and run.params.x == 1:
+        raise KeyboardInterrupt  # Ctrl-C in the middle of the step
+    run.fields.b = (run.params.x, VERSION["data"])
+
+
+def test_an_interrupted_rerun_of_a_done_or_failed_run_leaves_it_pending() -> None:
+    """A run done (or failed) before and interrupted while executed again is pending, with no
+    record of this execution saying done and no old error: resume=True runs it again."""
+    exp = rt.connect("sqlite://").create_experiment("rerun").add_runs(x=[1, 2])
+    VERSION.update(data=1, interrupt=False)
+    exp.execute(versioned)
+    VERSION.update(data=2, interrupt=True)
+    with pytest.raises(KeyboardInterrupt):
+        exp.execute(versioned)
+    run = exp.runs.first()
+    assert run.status == "pending"
+    assert run.error is None
+    assert run.steps["versioned"]["status"] != "done"
+    VERSION["interrupt"] = False
+    calls.clear()
+    exp.execute(versioned, resume=True)
+    assert calls == [1]  # run 2 was not reached: still done from the first execution
+    assert (run.fields.a, run.fields.b) == ((1, 2), (1, 2))
+
+    failed = rt.connect("sqlite://").create_experiment("refail").add_run(x=1)
+    failed.execute(lambda run: 1 / 0, on_error="record")
+    with pytest.raises(KeyboardInterrupt):
+        failed.execute(interruptible_always)
+    assert (failed.runs.first().status, failed.runs.first().error) == ("pending", None)
+
+
+def interruptible_always(run: rt.Run) -> None:
+    raise KeyboardInterrupt

@@ -442,6 +442,10 @@ class _Executor:
             if self.on_error == "raise":
                 raise
             return run
+        except BaseException:  # Ctrl-C and the like: the run is pending, to be run again
+            marks.append(now_micros())
+            self._interrupted(run, records, marks)
+            raise
         if frame.series:
             run._flush_series()
         template = self.template
@@ -470,6 +474,19 @@ class _Executor:
             records[step.name] = _record(
                 step, self.config, self.key_seed, status, began, texts[k + 1]
             )
+
+    def _interrupted(self, run: Run, records: dict[str, dict[str, Any]], marks: list[int]) -> None:
+        """An interrupted run is pending, whatever it was before: none of the records of this
+        execution says "done" (``resume=True`` runs it again), and no earlier error stays."""
+        frame, i = self.frame, run._i
+        self._record_all(records, "interrupted", marks)
+        for k in range(len(marks) - 1):
+            records[self.steps[k].name]["status"] = "interrupted"
+        run._flush_series()
+        run._set_steps(records)
+        frame.ended_at[i] = None
+        frame.error[i] = None
+        frame.status[i] = "pending"
 
     def _failed(self, run: Run, records: dict[str, dict[str, Any]], marks: list[int]) -> None:
         frame, i = self.frame, run._i
