@@ -646,3 +646,36 @@ def test_big_array_fields_change_in_place_in_worker_processes_too(
     for run in exp.runs:
         assert float(run.fields.state[0]) == 2.0
         assert run.fields.state.flags.writeable
+
+
+def keep_a_generator(run: rt.Run) -> None:
+    run.fields.score = run.params.n * 2
+    run.vars.batches = (b for b in range(3))  # a var that cannot be pickled
+
+
+def read_score(run: rt.Run) -> None:
+    run.fields.again = run.fields.score
+
+
+def test_a_var_that_does_not_pickle_loses_no_result_of_its_parallel_batch(
+    tmp_path: Path,
+) -> None:
+    """A var that cannot travel back from a worker process is dropped with a warning naming
+    the run and the var; the batch's fields and statuses come back and are stored. One that
+    cannot travel to a worker stays in this process."""
+    session = rt.connect(f"sqlite:///{tmp_path / 'vars.db'}")
+    exp = session.create_experiment("v").add_runs(n=[1, 2, 3, 4])
+    with pytest.warns(RuntimeWarning, match=r"var 'batches' of run \d+ could not come back"):
+        exp.execute(keep_a_generator, on_error="record", persist=True, **LOKY)
+    expected = [("done", 2), ("done", 4), ("done", 6), ("done", 8)]
+    assert [(run.status, run.fields.score) for run in exp.runs] == expected
+    stored = session.load_experiment("v")
+    assert [(run.status, run.fields.score) for run in stored.runs] == expected
+
+    here = session.create_experiment("w").add_runs(n=[1, 2])
+    here.execute(keep_a_generator)
+    generators = [run.vars.batches for run in here.runs]
+    with pytest.warns(RuntimeWarning, match=r"var 'batches' of run \d+ .* did not travel"):
+        here.execute(read_score, **LOKY)
+    assert [run.fields.again for run in here.runs] == [2, 4]
+    assert [run.vars.batches for run in here.runs] == generators

@@ -19,8 +19,9 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic as time_monotonic
@@ -28,9 +29,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from .clock import micros_datetime, micros_text, now_micros, utcnow
-from .errors import InvalidNameError, RuntableError
+from .errors import InvalidNameError, RuntableError, describe
 from .frame import ABSENT, RunFrame, StepsTemplate
-from .run import Run, flush_series
+from .run import Run, Vars, flush_series
 from .seeding import digester, global_seeder
 from .step import Step
 
@@ -60,6 +61,95 @@ class _BatchOutcome:
     vars: dict[int, Any]
     #: the first failure, with on_error="raise" (the runs after it were not executed)
     failure: BaseException | None = None
+    #: vars left out because they do not pickle: (position in the batch, name, why)
+    dropped: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled back to the parent: the vars that do not pickle are left out and named in
+        ``dropped``, so that they cannot lose the batch's results."""
+        kept, _, dropped = _split_vars(self.vars)
+        return (
+            _BatchOutcome,
+            (
+                self.batch,
+                self.n,
+                self.status,
+                self.error,
+                self.started_at,
+                self.ended_at,
+                self.steps,
+                self.fields,
+                kept,
+                self.failure,
+                [*self.dropped, *dropped],
+            ),
+        )
+
+
+class _Outbound:
+    """A batch on its way to a worker. Pickled (to a process), it leaves out the vars that do
+    not pickle: they stay here in ``held`` and go back into their runs with the batch's
+    outcome. In this process (threads) the worker takes ``frame`` itself."""
+
+    __slots__ = ("frame", "held")
+
+    def __init__(self, frame: RunFrame) -> None:
+        self.frame = frame
+        self.held: dict[int, dict[str, Any]] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        frame = self.frame
+        if frame.vars:
+            kept, held, _ = _split_vars(frame.vars)
+            if held:
+                self.held = held
+                frame.vars = kept  # this batch's own dict: the runs' vars are not changed
+        return (_arrived, (frame,))
+
+
+def _arrived(frame: RunFrame) -> RunFrame:
+    return frame
+
+
+def _split_vars(
+    vars: dict[int, Any],
+) -> tuple[dict[int, Any], dict[int, dict[str, Any]], list[tuple[int, str, str]]]:
+    """Each run's vars (by position) that pickle, those that do not, and why not. A run's
+    namespace is copied only when some of its vars are left out."""
+    kept: dict[int, Any] = {}
+    held: dict[int, dict[str, Any]] = {}
+    why: list[tuple[int, str, str]] = []
+    for j, namespace in vars.items():
+        out = {}
+        for name, value in namespace.items():
+            reason = _unpicklable(value)
+            if reason is not None:
+                out[name] = value
+                why.append((j, name, reason))
+        if out:
+            held[j] = out
+            kept[j] = type(namespace)({n: v for n, v in namespace.items() if n not in out})
+        else:
+            kept[j] = namespace
+    return kept, held, why
+
+
+def _unpicklable(value: Any) -> str | None:
+    """Why ``value`` cannot travel to or from a worker process (what cloudpickle, which
+    loky and dask use, says), or None when it can. Plain values and numeric arrays are not
+    tried."""
+    if _immutable(value):
+        return None
+    np = sys.modules.get("numpy")
+    if np is not None and type(value) is np.ndarray and value.dtype != object:
+        return None
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(value)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +287,22 @@ def _execute_joblib(
         # then finish (and are stored) together, and a failure surfaces only after all ran.
         parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list", **memmap)
     here = os.getpid()
+    outbound: dict[int, _Outbound] = {}
+
+    def send(k: int, batch: list[int]) -> _Outbound:
+        outbound[k] = _Outbound(frame.take(batch))
+        return outbound[k]
+
     tasks = (
-        joblib.delayed(_execute_batch)(k, frame.take(batch), steps, on_error, key, here)
+        joblib.delayed(_execute_batch)(k, send(k, batch), steps, on_error, key, here)
         for k, batch in enumerate(batches)
     )
     names = tuple(s.name for s in steps)
     try:
         for outcome in parallel(tasks):
             batch = batches[outcome.batch]
-            refused = _apply(frame, batch, outcome, names)
+            sent = outbound.pop(outcome.batch, None)
+            refused = _apply(frame, batch, outcome, names, sent.held if sent else {})
             last = outcome.n - 1 if outcome.failure is not None else -1  # raised, not yielded
             for j in range(outcome.n):
                 if j != last and not (refused and j in refused and on_error == "raise"):
@@ -225,7 +322,7 @@ def _execute_joblib(
 
 def _execute_batch(
     k: int,
-    batch: RunFrame,
+    sent: _Outbound | RunFrame,
     steps: Sequence[Step],
     on_error: OnError,
     key: StepKey | None,
@@ -234,6 +331,8 @@ def _execute_batch(
     """Worker side: run the steps on each run of the batch and report what changed: fields
     set or deleted, and fields whose mutable values were changed in place (found by
     fingerprint; a value the codec cannot encode has none and always travels back)."""
+    batch = sent.frame if type(sent) is _Outbound else sent
+    assert type(batch) is RunFrame
     before = {name: list(column) for name, column in batch.fields.items()}
     prints: dict[tuple[str, int], bytes | None] = {}
     for name, column in before.items():
@@ -310,7 +409,11 @@ def _sendable(exc: BaseException) -> BaseException:
 
 
 def _apply(
-    frame: RunFrame, batch: Sequence[int], outcome: _BatchOutcome, names: Sequence[str]
+    frame: RunFrame,
+    batch: Sequence[int],
+    outcome: _BatchOutcome,
+    names: Sequence[str],
+    held: dict[int, dict[str, Any]],
 ) -> dict[int, InvalidNameError]:
     """Copy a batch's outcome into the runs it came from, and return the runs it failed.
 
@@ -341,6 +444,28 @@ def _apply(
             frame.vars.pop(i, None)
         else:
             frame.vars[i] = var
+        if j in held:  # vars that could not travel to the worker stay the run's
+            var = frame.vars.get(i)
+            if var is None:
+                var = frame.vars[i] = Vars()
+            for name, value in held[j].items():
+                var.setdefault(name, value)
+                warnings.warn(
+                    f"runtable: var {name!r} of run {frame.ids[i]} ({describe(value)}) cannot "
+                    "be pickled, so it did not travel to its worker process: the steps there "
+                    "did not see it. It is kept here; vars of any kind travel with n_jobs=1 "
+                    "or backend='threading'",
+                    RuntimeWarning,
+                    stacklevel=6,
+                )
+    for j, name, reason in outcome.dropped:
+        warnings.warn(
+            f"runtable: var {name!r} of run {frame.ids[batch[j]]} could not come back from its "
+            f"worker process ({reason}) and was dropped; the run's fields and status came "
+            "back. Vars of any kind stay with n_jobs=1 or backend='threading'",
+            RuntimeWarning,
+            stacklevel=6,
+        )
     for name, (where, values) in outcome.fields.items():
         column = frame.fields.get(name)
         if column is None:  # refused
