@@ -12,6 +12,7 @@ import json
 import os
 import random
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -679,3 +680,40 @@ def test_a_var_that_does_not_pickle_loses_no_result_of_its_parallel_batch(
         here.execute(read_score, **LOKY)
     assert [run.fields.again for run in here.runs] == [2, 4]
     assert [run.vars.batches for run in here.runs] == generators
+
+
+STARTED = threading.Event()
+
+
+def train_in_place(run: rt.Run) -> None:
+    if run.params.n == 0:
+        STARTED.wait(timeout=10)  # fail while run 1 is under way in the other thread
+        raise ValueError("diverged")
+    run.fields.history.append(0)  # in place: the caller's list
+    STARTED.set()
+    time.sleep(0.3)
+    run.fields.history.append(1)
+
+
+def test_threads_end_before_execute_raises_and_their_runs_are_whole(
+    session: rt.Session,
+) -> None:
+    """backend="threading", on_error="raise": the runs under way in other threads end before
+    the exception reaches the caller, and what they did is applied with their bookkeeping:
+    a pending run is unchanged, a changed run is done, and nothing changes afterwards."""
+    STARTED.clear()
+    exp = session.create_experiment("abandon").add_runs(n=[0, 1, 2, 3])
+    for run in exp.runs:
+        run.fields.history = []
+    with pytest.raises(ValueError, match="diverged"):
+        exp.execute(train_in_place, **THREADING)
+    seen = [(run.status, list(run.fields.history)) for run in exp.runs]
+    assert seen[0] == ("failed", [])
+    assert seen[1] == ("done", [0, 1])  # it was under way when run 0 failed
+    for status, history in seen[2:]:
+        assert (status, tuple(history)) in {("pending", ()), ("done", (0, 1))}
+    time.sleep(0.5)
+    assert [(run.status, list(run.fields.history)) for run in exp.runs] == seen
+    summary = exp.last_execution
+    assert summary is not None
+    assert summary.done == sum(status == "done" for status, _ in seen)

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
@@ -287,6 +288,8 @@ def _execute_joblib(
         # then finish (and are stored) together, and a failure surfaces only after all ran.
         parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list", **memmap)
     here = os.getpid()
+    flight = _Flight()
+    _FLIGHTS[id(flight)] = flight
     outbound: dict[int, _Outbound] = {}
 
     def send(k: int, batch: list[int]) -> _Outbound:
@@ -294,15 +297,20 @@ def _execute_joblib(
         return outbound[k]
 
     tasks = (
-        joblib.delayed(_execute_batch)(k, send(k, batch), steps, on_error, key, here)
+        joblib.delayed(_execute_batch)(k, send(k, batch), steps, on_error, key, (here, id(flight)))
         for k, batch in enumerate(batches)
     )
     names = tuple(s.name for s in steps)
+
+    def apply(outcome: _BatchOutcome) -> tuple[list[int], dict[int, InvalidNameError]]:
+        batch = batches[outcome.batch]
+        sent = outbound.pop(outcome.batch, None)
+        return batch, _apply(frame, batch, outcome, names, sent.held if sent else {})
+
     try:
         for outcome in parallel(tasks):
-            batch = batches[outcome.batch]
-            sent = outbound.pop(outcome.batch, None)
-            refused = _apply(frame, batch, outcome, names, sent.held if sent else {})
+            flight.consumed(outcome.batch)
+            batch, refused = apply(outcome)
             last = outcome.n - 1 if outcome.failure is not None else -1  # raised, not yielded
             for j in range(outcome.n):
                 if j != last and not (refused and j in refused and on_error == "raise"):
@@ -311,13 +319,76 @@ def _execute_joblib(
                 raise next(iter(refused.values()))
             if outcome.failure is not None:
                 raise outcome.failure
-    except Exception as exc:  # a failure joblib raised itself: mark its run
-        failed = frame.position(getattr(exc, "runtable_run_id", None))  # type: ignore[arg-type]
-        if failed is not None and frame.status[failed] != "failed":
-            frame.status[failed] = "failed"
-            frame.error[failed] = _format(exc)
-            frame.ended_at[failed] = frame.ended_at[failed] or utcnow()
+    except BaseException as exc:
+        # Batches still running in threads of this process share their values with these
+        # runs: wait for them to end (they start no other run), and apply what they did, so
+        # that no run changes after the exception has reached the caller, and a run changed
+        # in place has its bookkeeping too.
+        late = flight.land()
+        for outcome in late:
+            batch, _ = apply(outcome)
+            if not isinstance(exc, GeneratorExit):
+                for j in range(outcome.n):
+                    yield Run._view(frame, batch[j])
+        if isinstance(exc, Exception):  # a failure joblib raised itself: mark its run
+            failed = frame.position(getattr(exc, "runtable_run_id", None))  # type: ignore[arg-type]
+            if failed is not None and frame.status[failed] != "failed":
+                frame.status[failed] = "failed"
+                frame.error[failed] = _format(exc)
+                frame.ended_at[failed] = frame.ended_at[failed] or utcnow()
         raise
+    finally:
+        _FLIGHTS.pop(id(flight), None)
+
+
+class _Flight:
+    """The batches of one execution running in threads of this process: once the execution
+    stops (``land``), no batch starts another run, and the parent waits for those running
+    to end and takes their outcomes. Batches in other processes never see it."""
+
+    __slots__ = ("_done", "_lock", "_running", "_stopped")
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._running = 0
+        self._stopped = False
+        self._done: dict[int, _BatchOutcome] = {}
+
+    def board(self) -> bool:
+        """A batch starts: False when the execution has stopped (the batch runs nothing)."""
+        with self._lock:
+            if self._stopped:
+                return False
+            self._running += 1
+            return True
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def arrive(self, outcome: _BatchOutcome) -> None:
+        with self._lock:
+            self._done[outcome.batch] = outcome
+            self._running -= 1
+            self._lock.notify_all()
+
+    def consumed(self, k: int) -> None:
+        with self._lock:
+            self._done.pop(k, None)
+
+    def land(self) -> list[_BatchOutcome]:
+        """Stop: wait for the running batches, and return the outcomes not consumed."""
+        with self._lock:
+            self._stopped = True
+            while self._running:
+                self._lock.wait()
+            late = sorted(self._done.values(), key=lambda o: o.batch)
+            self._done.clear()
+        return late
+
+
+#: The executions under way in this process, by id: how a batch on a thread finds its own.
+_FLIGHTS: dict[int, _Flight] = {}
 
 
 def _execute_batch(
@@ -326,13 +397,39 @@ def _execute_batch(
     steps: Sequence[Step],
     on_error: OnError,
     key: StepKey | None,
-    parent: int,
+    home: tuple[int, int],
 ) -> _BatchOutcome:
     """Worker side: run the steps on each run of the batch and report what changed: fields
     set or deleted, and fields whose mutable values were changed in place (found by
     fingerprint; a value the codec cannot encode has none and always travels back)."""
     batch = sent.frame if type(sent) is _Outbound else sent
     assert type(batch) is RunFrame
+    parent, token = home
+    flight = _FLIGHTS.get(token) if os.getpid() == parent else None
+    if flight is not None and not flight.board():  # the execution stopped before it began
+        return _BatchOutcome(k, 0, [], [], [], [], [], {}, {})
+    try:
+        outcome = _run_batch(k, batch, steps, on_error, key, parent, flight)
+    except BaseException:
+        if flight is not None:
+            flight.arrive(_BatchOutcome(k, 0, [], [], [], [], [], {}, {}))
+        raise
+    if flight is not None:
+        flight.arrive(outcome)
+    return outcome
+
+
+def _run_batch(
+    k: int,
+    batch: RunFrame,
+    steps: Sequence[Step],
+    on_error: OnError,
+    key: StepKey | None,
+    parent: int,
+    flight: _Flight | None,
+) -> _BatchOutcome:
+    """Run the steps on the batch's runs, in order, until one fails (on_error="raise") or,
+    on a thread of this process, the execution stops; report what changed."""
     before = {name: list(column) for name, column in batch.fields.items()}
     prints: dict[tuple[str, int], bytes | None] = {}
     for name, column in before.items():
@@ -343,6 +440,8 @@ def _execute_batch(
     n = 0
     executor = _Executor(batch, steps, on_error, key)
     for j in range(len(batch)):
+        if flight is not None and flight.stopped:  # the execution has raised: start no run
+            break
         n = j + 1
         try:
             executor.run(Run._view(batch, j))
