@@ -301,11 +301,12 @@ def _execute_joblib(
         for k, batch in enumerate(batches)
     )
     names = tuple(s.name for s in steps)
+    notices: _Notices = {}
 
     def apply(outcome: _BatchOutcome) -> tuple[list[int], dict[int, InvalidNameError]]:
         batch = batches[outcome.batch]
         sent = outbound.pop(outcome.batch, None)
-        return batch, _apply(frame, batch, outcome, names, sent.held if sent else {})
+        return batch, _apply(frame, batch, outcome, names, sent.held if sent else {}, notices)
 
     try:
         for outcome in parallel(tasks):
@@ -339,6 +340,7 @@ def _execute_joblib(
         raise
     finally:
         _FLIGHTS.pop(id(flight), None)
+        _warn_vars(notices)
 
 
 class _Flight:
@@ -513,6 +515,7 @@ def _apply(
     outcome: _BatchOutcome,
     names: Sequence[str],
     held: dict[int, dict[str, Any]],
+    notices: _Notices,
 ) -> dict[int, InvalidNameError]:
     """Copy a batch's outcome into the runs it came from, and return the runs it failed.
 
@@ -549,22 +552,9 @@ def _apply(
                 var = frame.vars[i] = Vars()
             for name, value in held[j].items():
                 var.setdefault(name, value)
-                warnings.warn(
-                    f"runtable: var {name!r} of run {frame.ids[i]} ({describe(value)}) cannot "
-                    "be pickled, so it did not travel to its worker process: the steps there "
-                    "did not see it. It is kept here; vars of any kind travel with n_jobs=1 "
-                    "or backend='threading'",
-                    RuntimeWarning,
-                    stacklevel=6,
-                )
+                _note(notices, ("to", name, describe(value)), frame.ids[i])
     for j, name, reason in outcome.dropped:
-        warnings.warn(
-            f"runtable: var {name!r} of run {frame.ids[batch[j]]} could not come back from its "
-            f"worker process ({reason}) and was dropped; the run's fields and status came "
-            "back. Vars of any kind stay with n_jobs=1 or backend='threading'",
-            RuntimeWarning,
-            stacklevel=6,
-        )
+        _note(notices, ("from", name, reason), frame.ids[batch[j]])
     for name, (where, values) in outcome.fields.items():
         column = frame.fields.get(name)
         if column is None:  # refused
@@ -590,6 +580,45 @@ def _apply(
         frame.error[i] = _format(error)
         failures[j] = error
     return failures
+
+
+#: vars that did not travel, by (direction "to" or "from" workers, name, why): run ids
+_Notices = dict[tuple[str, str, str], list[int]]
+
+
+def _note(notices: _Notices, what: tuple[str, str, str], run_id: int) -> None:
+    notices.setdefault(what, []).append(run_id)
+
+
+def _warn_vars(notices: _Notices) -> None:
+    """One RuntimeWarning per var that did not travel, naming it and its runs, attributed to
+    the first caller outside runtable (the execute call)."""
+    if not notices:
+        return
+    package = os.path.dirname(__file__)
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    for (direction, name, why), ids in notices.items():
+        runs = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs ({_some(ids)})"
+        if direction == "to":
+            message = (
+                f"runtable: var {name!r} ({why}) of {runs} cannot be pickled, so it did not "
+                "travel to the worker processes: the steps there did not see it. It is kept "
+                "here; vars of any kind stay with n_jobs=1 or backend='threading'"
+            )
+        else:
+            message = (
+                f"runtable: var {name!r} of {runs} could not come back from the worker "
+                f"processes ({why}) and was dropped; the runs' fields and status came back. "
+                "Vars of any kind stay with n_jobs=1 or backend='threading'"
+            )
+        warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
+def _some(ids: list[int], shown: int = 3) -> str:
+    more = f", ... {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(map(str, ids[:shown])) + more
 
 
 @dataclass(frozen=True, slots=True)
