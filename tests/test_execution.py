@@ -626,11 +626,13 @@ def test_parallel_batches_creating_names_that_clash_fail_those_runs_like_in_proc
 
 def make_big_state(run: rt.Run) -> None:
     run.fields.state = np.zeros(200_000)  # 1.6 MB: past joblib's memmapping threshold
+    run.fields.grid = np.zeros((400, 500), order="F")  # 1.6 MB, Fortran order
 
 
 def advance_state(run: rt.Run) -> None:
     run.fields.state += 1.0  # in place
-    run.fields.total = float(run.fields.state.sum())
+    run.fields.grid[0, :] += 1.0
+    run.fields.total = float(run.fields.state.sum() + run.fields.grid.sum())
 
 
 @pytest.mark.parametrize("how", [IN_PROCESS, LOKY], ids=["in_process", "loky"])
@@ -643,10 +645,12 @@ def test_big_array_fields_change_in_place_in_worker_processes_too(
     exp.execute(make_big_state)
     exp.execute(advance_state, **how)
     exp.execute(advance_state, **how)
-    assert [run.fields.total for run in exp.runs] == [400_000.0] * 3
+    assert [run.fields.total for run in exp.runs] == [401_000.0] * 3
     for run in exp.runs:
         assert float(run.fields.state[0]) == 2.0
         assert run.fields.state.flags.writeable
+        assert run.fields.grid[0].tolist() == [2.0] * 500
+        assert float(run.fields.grid[1:].sum()) == 0.0
 
 
 def keep_a_generator(run: rt.Run) -> None:

@@ -272,21 +272,12 @@ def _execute_joblib(
     jobs = max(1, _effective_n_jobs(n_jobs, backend))
     size = max(1, min(BATCH_MAX, -(-len(positions) // (jobs * BATCHES_PER_JOB))))
     batches = [positions[k : k + size] for k in range(0, len(positions), size)]
-    # joblib hands arrays over 1 MB to loky and multiprocessing workers as memmaps, read-only
-    # by default: a step changing one in place would fail only there. Copy-on-write memmaps
-    # are writable like the arrays of n_jobs=1, and what changed travels back (fingerprint).
-    # Measured (32 runs of an 8 MB array, 2 jobs): a step reading them 0.81 s ("c") versus
-    # 0.88 s (joblib's "r") and 1.50 s (no memmaps, max_nbytes=None); one adding 1 in place
-    # 1.60 s ("c") versus 1.85 s (no memmaps).
-    memmap = {"mmap_mode": "c"}
     try:
-        parallel = joblib.Parallel(
-            n_jobs=n_jobs, backend=backend, return_as="generator_unordered", **memmap
-        )
+        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
     except ValueError:
         # joblib's "multiprocessing" backend returns all results at the end, in order: runs
         # then finish (and are stored) together, and a failure surfaces only after all ran.
-        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list", **memmap)
+        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="list")
     here = os.getpid()
     flight = _Flight()
     _FLIGHTS[id(flight)] = flight
@@ -432,12 +423,15 @@ def _run_batch(
 ) -> _BatchOutcome:
     """Run the steps on the batch's runs, in order, until one fails (on_error="raise") or,
     on a thread of this process, the execution stops; report what changed."""
-    before = {name: list(column) for name, column in batch.fields.items()}
+    memmap = getattr(sys.modules.get("numpy"), "memmap", None)
     prints: dict[tuple[str, int], bytes | None] = {}
-    for name, column in before.items():
+    for name, column in batch.fields.items():
         for j, value in enumerate(column):
             if value is not ABSENT and not _immutable(value):
+                if type(value) is memmap and not value.flags.writeable:
+                    value = column[j] = _copy_on_write(value)
                 prints[name, j] = _fingerprint(value)
+    before = {name: list(column) for name, column in batch.fields.items()}
     failure: BaseException | None = None
     n = 0
     executor = _Executor(batch, steps, on_error, key)
@@ -484,6 +478,38 @@ def _run_batch(
         vars={j: v for j, v in batch.vars.items() if j < n},
         failure=failure,
     )
+
+
+def _copy_on_write(value: Any) -> Any:
+    """A read-only memmap, as joblib hands arrays over 1 MB to loky and multiprocessing
+    workers, made writable like the array of n_jobs=1: its file opened again copy-on-write
+    (no copy; a change travels back by fingerprint), or a copy for a view into one.
+
+    Measured (32 runs of an 8 MB array, 2 jobs, loky): a step reading them takes 0.92 s, as
+    with joblib's read-only memmaps (0.88 s); without memmaps (``max_nbytes=None``) 1.50 s.
+    Passing ``mmap_mode="c"`` to joblib would do the same, but joblib then restarts its
+    reusable workers whenever a plain ``joblib.Parallel`` call and an execution alternate
+    (about 0.5 s each time)."""
+    import mmap
+
+    import numpy as np
+
+    order: Literal["C", "F"] | None = (
+        "C" if value.flags.c_contiguous else "F" if value.flags.f_contiguous else None
+    )
+    if isinstance(value.base, mmap.mmap) and value.filename and order is not None:
+        try:
+            return np.memmap(
+                value.filename,
+                dtype=value.dtype,
+                mode="c",
+                shape=value.shape,
+                order=order,
+                offset=value.offset,
+            )
+        except (OSError, ValueError):
+            pass
+    return np.array(value)
 
 
 def _sendable(exc: BaseException) -> BaseException:
