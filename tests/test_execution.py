@@ -12,6 +12,7 @@ import json
 import os
 import random
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -594,3 +595,173 @@ def test_seeds_outside_64_bits_give_their_own_numbers() -> None:
     exp.seed = -(2**100)
     exp.persist()
     assert loaded.load_experiment("big").runs.first().rng.random() == exp.runs.first().rng.random()
+
+
+# -- refused before anything changes -------------------------------------------------------------
+
+
+def test_an_empty_list_of_steps_is_refused_and_changes_no_run(session: rt.Session) -> None:
+    exp = session.create_experiment("empty").add_runs(n=[1, 2, 3])
+    exp.execute(sm.fail_on_three, on_error="record")
+    exp.add_run(n=4)
+    before = [(run.status, run.error) for run in exp.runs]
+    with pytest.raises(rt.RuntableError, match="empty list of steps"):
+        exp.execute([])
+    assert [(run.status, run.error) for run in exp.runs] == before
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"on_error": "skip"}, {"n_jobs": 2, "backend": "lokky"}, {"n_jobs": 0}],
+    ids=["on_error", "backend", "n_jobs"],
+)
+def test_a_refused_execute_leaves_the_stored_experiment_and_config_as_they_were(
+    tmp_path: Path, bad: dict[str, Any]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'refused.db'}"
+    session = rt.connect(url)
+    session.create_experiment("e").add_runs(n=[1, 2, 3]).execute(sm.plain_square).persist()
+    exp = session.create_experiment("e").add_runs(n=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"on_error|backend|n_jobs"):
+        exp.execute(sm.plain_square, persist=True, if_exists="replace", config={"lr": 0.1}, **bad)
+    assert dict(exp.config) == {}
+    stored = rt.connect(url).load_experiment("e")
+    assert [run.status for run in stored.runs] == ["done"] * 3
+    assert dict(stored.config) == {}
+
+
+# -- what comes back from workers ----------------------------------------------------------------
+
+
+def set_loss_by_parity(run: rt.Run) -> None:
+    run.fields.other = run.params.n
+    run.fields["Loss" if run.params.n % 2 else "loss"] = 1.0
+    run.fields.z = 2
+
+
+@pytest.mark.parametrize("how", [THREADING, LOKY], ids=["threading", "loky"])
+def test_parallel_batches_creating_names_that_clash_fail_those_runs_like_in_process(
+    session: rt.Session, how: dict[str, Any]
+) -> None:
+    """Names differing only in case, created by two batches: the runs that set the name the
+    experiment refused fail with the name error (on_error="record" goes on), as with n_jobs=1;
+    no run is left done without the fields its step set."""
+    exp = session.create_experiment("clash").add_runs(n=list(range(16)))
+    exp.execute(set_loss_by_parity, on_error="record", **how)
+    done = [run for run in exp.runs if run.status == "done"]
+    failed = [run for run in exp.runs if run.status == "failed"]
+    assert len(done) == len(failed) == 8
+    assert len({run.params.n % 2 for run in failed}) == 1  # the runs of one name
+    for run in done:
+        assert run.fields.z == 2
+        assert run.steps["set_loss_by_parity"]["status"] == "done"
+    for run in failed:
+        assert "clashes with" in (run.error or "")
+        assert run.steps["set_loss_by_parity"]["status"] == "failed"
+    assert exp.last_execution is not None
+    assert exp.last_execution.failed == 8
+    with pytest.raises(rt.InvalidNameError, match="clashes with"):
+        session.create_experiment("clash2").add_runs(n=list(range(16))).execute(
+            set_loss_by_parity, **how
+        )
+
+
+def make_big_state(run: rt.Run) -> None:
+    run.fields.state = np.zeros(200_000)  # 1.6 MB: past joblib's memmapping threshold
+    run.fields.grid = np.zeros((400, 500), order="F")  # 1.6 MB, Fortran order
+
+
+def advance_state(run: rt.Run) -> None:
+    run.fields.state += 1.0  # in place
+    run.fields.grid[0, :] += 1.0
+    run.fields.total = float(run.fields.state.sum() + run.fields.grid.sum())
+
+
+@pytest.mark.parametrize("how", [IN_PROCESS, LOKY], ids=["in_process", "loky"])
+def test_big_array_fields_change_in_place_in_worker_processes_too(
+    session: rt.Session, how: dict[str, Any]
+) -> None:
+    """Arrays over 1 MB reach loky workers as memmaps: writable, as in this process, and
+    changed in place they come back changed."""
+    exp = session.create_experiment("big_state").add_runs(n=[1, 2, 3])
+    exp.execute(make_big_state)
+    exp.execute(advance_state, **how)
+    exp.execute(advance_state, **how)
+    assert [run.fields.total for run in exp.runs] == [401_000.0] * 3
+    for run in exp.runs:
+        assert float(run.fields.state[0]) == 2.0
+        assert run.fields.state.flags.writeable
+        assert run.fields.grid[0].tolist() == [2.0] * 500
+        assert float(run.fields.grid[1:].sum()) == 0.0
+
+
+def keep_a_generator(run: rt.Run) -> None:
+    run.fields.score = run.params.n * 2
+    run.vars.batches = (b for b in range(3))  # a var that cannot be pickled
+
+
+def read_score(run: rt.Run) -> None:
+    run.fields.again = run.fields.score
+
+
+def test_a_var_that_does_not_pickle_loses_no_result_of_its_parallel_batch(
+    tmp_path: Path,
+) -> None:
+    """A var that cannot travel back from a worker process is dropped with a warning naming
+    the run and the var; the batch's fields and statuses come back and are stored. One that
+    cannot travel to a worker stays in this process."""
+    session = rt.connect(f"sqlite:///{tmp_path / 'vars.db'}")
+    exp = session.create_experiment("v").add_runs(n=[1, 2, 3, 4])
+    came_back = r"var 'batches' of 4 runs \(\d+, .* could not come back"
+    with pytest.warns(RuntimeWarning, match=came_back):
+        exp.execute(keep_a_generator, on_error="record", persist=True, **LOKY)
+    expected = [("done", 2), ("done", 4), ("done", 6), ("done", 8)]
+    assert [(run.status, run.fields.score) for run in exp.runs] == expected
+    stored = session.load_experiment("v")
+    assert [(run.status, run.fields.score) for run in stored.runs] == expected
+
+    here = session.create_experiment("w").add_runs(n=[1, 2])
+    here.execute(keep_a_generator)
+    generators = [run.vars.batches for run in here.runs]
+    travel = r"var 'batches' \(builtins.generator\) of 2 runs .* did not travel"
+    with pytest.warns(RuntimeWarning, match=travel):
+        here.execute(read_score, **LOKY)
+    assert [run.fields.again for run in here.runs] == [2, 4]
+    assert [run.vars.batches for run in here.runs] == generators
+
+
+STARTED = threading.Event()
+
+
+def train_in_place(run: rt.Run) -> None:
+    if run.params.n == 0:
+        STARTED.wait(timeout=10)  # fail while run 1 is under way in the other thread
+        raise ValueError("diverged")
+    run.fields.history.append(0)  # in place: the caller's list
+    STARTED.set()
+    time.sleep(0.3)
+    run.fields.history.append(1)
+
+
+def test_threads_end_before_execute_raises_and_their_runs_are_whole(
+    session: rt.Session,
+) -> None:
+    """backend="threading", on_error="raise": the runs under way in other threads end before
+    the exception reaches the caller, and what they did is applied with their bookkeeping:
+    a pending run is unchanged, a changed run is done, and nothing changes afterwards."""
+    STARTED.clear()
+    exp = session.create_experiment("abandon").add_runs(n=[0, 1, 2, 3])
+    for run in exp.runs:
+        run.fields.history = []
+    with pytest.raises(ValueError, match="diverged"):
+        exp.execute(train_in_place, **THREADING)
+    seen = [(run.status, list(run.fields.history)) for run in exp.runs]
+    assert seen[0] == ("failed", [])
+    assert seen[1] == ("done", [0, 1])  # it was under way when run 0 failed
+    for status, history in seen[2:]:
+        assert (status, tuple(history)) in {("pending", ()), ("done", (0, 1))}
+    time.sleep(0.5)
+    assert [(run.status, list(run.fields.history)) for run in exp.runs] == seen
+    summary = exp.last_execution
+    assert summary is not None
+    assert summary.done == sum(status == "done" for status, _ in seen)

@@ -403,3 +403,68 @@ def test_two_partials_of_one_function_resume_when_named_apart() -> None:
     named = [rt.step(name=f"scale_{p.keywords['factor']}")(p) for p in both]
     exp.execute(named).execute(named, resume=True)
     assert calls == [1] * 6
+
+
+@pytest.mark.parametrize("error", [rt.StorageError, rt.ConflictError])
+def test_a_step_raising_a_storage_error_still_stores_the_finished_runs(
+    tmp_path: Path, error: type[Exception]
+) -> None:
+    """A step's StorageError or ConflictError (a step that queries the database, say) is not
+    the sink's own write failure: the runs finished before it are stored, and the failed run."""
+    url = f"sqlite:///{tmp_path / 'step_storage_error.db'}"
+    session = rt.connect(url)
+    exp = session.create_experiment("storage_step").add_runs(x=range(4))
+
+    def query_at_two(run: rt.Run) -> None:
+        run.fields.sq = run.params.x**2
+        if run.params.x == 2:
+            if error is rt.StorageError:
+                session.query("SELECT loss FROM e_no_such_table")  # the store refuses
+            raise error("a step's own conflict")
+
+    with pytest.raises(error):
+        exp.execute(query_at_two, persist=True)
+    df = session.query(f"SELECT x, {STATUS_COLUMN} AS status FROM e_storage_step ORDER BY x")
+    assert list(df["status"]) == ["done", "done", "failed", "pending"]
+
+
+VERSION = {"data": 1, "interrupt": False}
+
+
+@rt.step
+def versioned(run: rt.Run) -> None:
+    calls.append(run.params.x)
+    run.fields.a = (run.params.x, VERSION["data"])
+    if VERSION["interrupt"] and run.params.x == 1:
+        raise KeyboardInterrupt  # Ctrl-C in the middle of the step
+    run.fields.b = (run.params.x, VERSION["data"])
+
+
+def test_an_interrupted_rerun_of_a_done_or_failed_run_leaves_it_pending() -> None:
+    """A run done (or failed) before and interrupted while executed again is pending, with no
+    record of this execution saying done and no old error: resume=True runs it again."""
+    exp = rt.connect("sqlite://").create_experiment("rerun").add_runs(x=[1, 2])
+    VERSION.update(data=1, interrupt=False)
+    exp.execute(versioned)
+    VERSION.update(data=2, interrupt=True)
+    with pytest.raises(KeyboardInterrupt):
+        exp.execute(versioned)
+    run = exp.runs.first()
+    assert run.status == "pending"
+    assert run.error is None
+    assert run.steps["versioned"]["status"] != "done"
+    VERSION["interrupt"] = False
+    calls.clear()
+    exp.execute(versioned, resume=True)
+    assert calls == [1]  # run 2 was not reached: still done from the first execution
+    assert (run.fields.a, run.fields.b) == ((1, 2), (1, 2))
+
+    failed = rt.connect("sqlite://").create_experiment("refail").add_run(x=1)
+    failed.execute(lambda run: 1 / 0, on_error="record")
+    with pytest.raises(KeyboardInterrupt):
+        failed.execute(interruptible_always)
+    assert (failed.runs.first().status, failed.runs.first().error) == ("pending", None)
+
+
+def interruptible_always(run: rt.Run) -> None:
+    raise KeyboardInterrupt

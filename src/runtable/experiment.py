@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self, overload
 
 from .clock import utcnow
-from .errors import ConflictError, RuntableError, StorageError, UnsupportedValueError
+from .errors import RuntableError, UnsupportedValueError
 from .execution import (
     ExecutionSummary,
     OnError,
     StepKey,
     _annotate,
     _format,
+    check_arguments,
     execute_runs,
     resumable,
 )
@@ -229,18 +230,30 @@ class Experiment:
         ``runtable`` logger (a warning when runs failed).
         """
         chosen = self._steps(steps)
-        if config:
-            self.config = Config({**self.config, **config})
+        # Everything an execution would refuse is refused before anything changes.
+        check_arguments(chosen, on_error, n_jobs, backend)
+        merged = Config({**self.config, **config}) if config else self.config
+        if persist:
+            from .storage.base import IF_EXISTS
+
+            if if_exists not in IF_EXISTS:
+                raise ValueError(f"if_exists must be one of {IF_EXISTS}, not {if_exists!r}")
+            self._require_session()
+            self._check_storable(merged)
+        before = (self.config, dict(self._executed))
+        self.config = merged
         if len(self.runs) == 0:
             self._add({})
         key = StepKey(config_digest(self.config), self.seed)
-        if persist:
-            self._check_storable()
         runs = list(self.runs)
         todo = [r for r in runs if not resumable(r, chosen, key)] if resume else runs
         for s in chosen:
             self._executed[s.name] = s.source_hash
-        sink = _RunSink(self, if_exists) if persist else None
+        try:
+            sink = _RunSink(self, if_exists) if persist else None
+        except BaseException:  # refused before any run started: nothing executed
+            self.config, self._executed = before
+            raise
         failure: BaseException | None = None
         counts = {"done": 0, "failed": 0}
         started = time.monotonic()
@@ -281,13 +294,13 @@ class Experiment:
             self.last_execution.log(logger)
         return self
 
-    def _check_storable(self) -> None:
-        """Before any run starts: the config and params must be storable, or an execution
-        that persists as it goes would lose its work at the first write."""
+    def _check_storable(self, config: Mapping[str, Any]) -> None:
+        """Before any run starts: the config must be storable, or an execution that persists
+        as it goes would lose its work at the first write."""
         from .codec import encode
 
         try:
-            encode(dict(self.config))
+            encode(dict(config))
         except UnsupportedValueError as e:
             raise e.located(
                 run_id=None,
@@ -574,6 +587,8 @@ class _RunSink:
         else:  # before any run starts: can this version write into what is stored?
             self.session.store.check_writable(experiment.name)
         self.pending: list[int] = []
+        #: the error of this sink's own write, when one failed (a step's error is not one)
+        self.write_error: BaseException | None = None
         self.last = time.monotonic()
         # The experiment's own values and metadata do not change while it executes: built
         # (and encoded by the store) once for every batch.
@@ -589,7 +604,8 @@ class _RunSink:
         if self.pending:
             try:
                 self.session._save_runs(self.experiment, self.pending, self.data)
-            except BaseException:
+            except BaseException as exc:
+                self.write_error = exc
                 frame = self.experiment.runs.frame
                 for i in self.pending:  # not stored: resume=True must run them again
                     Run._view(frame, i)._mark_unstored()
@@ -599,9 +615,11 @@ class _RunSink:
 
     def close(self, failure: BaseException | None) -> None:
         """Write what is left; when the execution failed, a write error is logged, not raised
-        (the execution's own exception is the one to see)."""
-        if isinstance(failure, (StorageError, ConflictError)):
-            return  # the store itself failed: the same write would fail again
+        (the execution's own exception is the one to see). A step's exception is never taken
+        for the sink's own: only when this sink's write failed is nothing written again (the
+        same write would fail again)."""
+        if self.write_error is not None:
+            return
         try:
             self.flush()
         except Exception:
