@@ -468,3 +468,42 @@ def test_an_interrupted_rerun_of_a_done_or_failed_run_leaves_it_pending() -> Non
 
 def interruptible_always(run: rt.Run) -> None:
     raise KeyboardInterrupt
+
+
+def test_runs_added_to_a_stored_experiment_are_stored_pending_before_they_run(
+    tmp_path: Path,
+) -> None:
+    # Regression: only a new experiment's grid was stored before its runs; runs added to a
+    # loaded one were not in the database at all after a crash, so resume never saw them.
+    session = rt.connect(f"sqlite:///{tmp_path / 'grow.db'}")
+
+    def simulate(run: rt.Run) -> None:
+        if run.params.n == 30:
+            raise MemoryError("the process dies here")
+        run.fields.y = run.params.n * 2
+
+    session.create_experiment("grow").add_runs(n=[1, 2]).execute(simulate, persist=True)
+    exp = session.load_experiment("grow").add_runs(n=[10, 20, 30, 40, 50])
+    with pytest.raises(MemoryError):
+        exp.execute(simulate, persist=True, resume=True)
+    stored = {r.params.n: r.status for r in session.load_experiment("grow").runs}
+    assert stored == {1: "done", 2: "done", 10: "done", 20: "done", 30: "failed"} | {
+        40: "pending",
+        50: "pending",
+    }
+
+
+def test_experiment_fields_a_step_changes_during_a_persisting_execution_are_stored(
+    tmp_path: Path,
+) -> None:
+    # Regression: the experiment's own values were encoded once, at the first batch, so a
+    # best-so-far kept in exp.fields was stored as it was then.
+    session = rt.connect(f"sqlite:///{tmp_path / 'best.db'}")
+    exp = session.create_experiment("best").add_runs(x=range(2500))  # two batches at least
+
+    def train(run: rt.Run) -> None:
+        run.fields.score = run.params.x
+        exp.fields.best = max(exp.fields.get("best", 0), run.params.x)
+
+    exp.execute(train, persist=True)
+    assert session.load_experiment("best").fields.to_dict() == {"best": 2499}

@@ -584,15 +584,20 @@ class _RunSink:
         self.session = experiment._require_session()
         if experiment.id is None:  # the whole grid is stored first, runs still pending
             experiment.persist(if_exists=if_exists)
+        elif experiment.runs.frame.changed_positions():
+            # Runs added (or changed) since it was loaded or stored are stored first too, so
+            # that a crash leaves them pending in the database, as a new grid's.
+            experiment.persist(if_exists="append")
         else:  # before any run starts: can this version write into what is stored?
             self.session.store.check_writable(experiment.name)
         self.pending: list[int] = []
         #: the error of this sink's own write, when one failed (a step's error is not one)
         self.write_error: BaseException | None = None
         self.last = time.monotonic()
-        # The experiment's own values and metadata do not change while it executes: built
-        # (and encoded by the store) once for every batch.
+        # The experiment's own values and metadata are built (and encoded by the store) once
+        # for every batch; a step that changes its fields or config has them stored at close.
         self.data = experiment._stored_data()
+        self.own_values = _own_values(experiment)
 
     def add(self, run: Run) -> None:
         self.pending.append(run._i)
@@ -621,11 +626,28 @@ class _RunSink:
         if self.write_error is not None:
             return
         try:
+            # A step may have changed the experiment's own fields or config (a best so far):
+            # the last write stores them as they are now.
+            if _own_values(self.experiment) != self.own_values:
+                self.data = self.experiment._stored_data()
+                if not self.pending:
+                    self.experiment.persist(if_exists="append")
             self.flush()
         except Exception:
             if failure is None:
                 raise
             logger.exception("runtable: could not store the runs finished before the failure")
+
+
+def _own_values(experiment: Experiment) -> bytes | None:
+    """The codec bytes of the experiment's fields and config (None when they cannot be
+    encoded: then they are taken as changed)."""
+    from .codec import encode
+
+    try:
+        return encode((dict(experiment.fields), dict(experiment.config)))
+    except Exception:
+        return None
 
 
 def _distinct(values: list[Any]) -> bool:
