@@ -507,3 +507,30 @@ def test_experiment_fields_a_step_changes_during_a_persisting_execution_are_stor
 
     exp.execute(train, persist=True)
     assert session.load_experiment("best").fields.to_dict() == {"best": 2499}
+
+
+def test_a_step_executed_again_makes_the_steps_recorded_after_it_stale() -> None:
+    # Regression: each step's own record was compared, so after `generate` changed and ran
+    # again, `evaluate` was skipped and kept scores of data that was gone.
+    exp = rt.connect("sqlite://").create_experiment("chain").add_runs(x=[1, 2])
+
+    @rt.step(name="generate")
+    def generate_v1(run: rt.Run) -> None:
+        run.fields.data = run.params.x
+
+    @rt.step
+    def evaluate(run: rt.Run, data: int) -> None:
+        run.fields.score = data * 10
+
+    @rt.step(name="generate")
+    def generate_v2(run: rt.Run) -> None:
+        run.fields.data = run.params.x + 100
+
+    exp.execute(generate_v1).execute(evaluate)
+    exp.execute(generate_v2, resume=True)
+    assert {r.steps["evaluate"]["status"] for r in exp.runs} == {"stale"}
+    exp.execute(evaluate, resume=True)
+    assert [r.fields.score for r in exp.runs] == [1010, 1020]
+    exp.execute([generate_v2, evaluate], resume=True)
+    assert exp.last_execution is not None
+    assert exp.last_execution.skipped == 2

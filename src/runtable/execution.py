@@ -22,6 +22,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -753,6 +754,7 @@ class _Executor:
     def _record_all(self, records: dict[str, dict[str, Any]], last: str, marks: list[int]) -> None:
         """Record each step that ran (``len(marks) - 1`` of them), the last with status
         ``last``; a step run twice keeps its first start."""
+        _mark_stale_after(records, self.names)
         texts = [micros_text(m) for m in marks]
         first: dict[str, str] = {}
         for k in range(len(marks) - 1):
@@ -783,6 +785,17 @@ class _Executor:
         run._set_steps(records)
         frame.ended_at[i] = micros_datetime(marks[-1])
         frame.status[i] = "failed"
+
+
+def _mark_stale_after(records: dict[str, dict[str, Any]], executed: AbstractSet[str]) -> None:
+    """A step executed again may change what the steps recorded after it read: their done
+    records not executed now become "stale" (``resume=True`` executes them again)."""
+    later = False
+    for name, record in records.items():
+        if name in executed:
+            later = True
+        elif later and record.get("status") == "done":
+            record["status"] = "stale"
 
 
 def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None) -> None:
