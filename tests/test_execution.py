@@ -765,3 +765,32 @@ def test_threads_end_before_execute_raises_and_their_runs_are_whole(
     summary = exp.last_execution
     assert summary is not None
     assert summary.done == sum(status == "done" for status, _ in seen)
+
+
+def _grow(run: rt.Run) -> None:
+    run.params.layers.append(99)
+    run.fields.depth = len(run.params.layers)
+
+
+def _count(run: rt.Run) -> None:
+    run.config.seen.append(run.params.x)
+    run.fields.k = len(run.config.seen)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_step_changing_a_param_or_the_config_in_place_fails_and_they_stay(n_jobs: int) -> None:
+    # Regression: params and config refused assignment but not changes in place: with one
+    # job the grid point (or every later run's config) changed, with two the change vanished.
+    exp = rt.connect("sqlite://").create_experiment("p").add_runs(layers=[[8, 8], [16]])
+    exp.execute(_grow, n_jobs=n_jobs, on_error="record", progress=False)
+    assert [r.params.layers for r in exp.runs] == [[8, 8], [16]]
+    assert {r.status for r in exp.runs} == {"failed"}
+    assert all("InputChangedError" in (r.error or "") for r in exp.runs)
+    with pytest.raises(rt.InputChangedError, match="param 'layers'"):
+        exp.execute(_grow, n_jobs=n_jobs, progress=False)
+
+    exp = rt.connect("sqlite://").create_experiment("c").add_runs(x=[1, 2, 3])
+    exp.execute(_count, config={"seen": []}, n_jobs=n_jobs, on_error="record", progress=False)
+    assert dict(exp.config) == {"seen": []}
+    assert {r.status for r in exp.runs} == {"failed"}
+    assert "config 'seen'" in (exp.runs.first().error or "")

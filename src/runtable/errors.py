@@ -154,6 +154,11 @@ class StepError(RuntableError, TypeError):
         super().__init__(f"step {step!r}, parameter {parameter!r}: {reason}")
 
 
+class InputChangedError(RuntableError, TypeError):
+    """A step changed a param of its run or a config value in place: they are read-only (the
+    value is put back, and the run fails)."""
+
+
 class ConflictError(RuntableError):
     """Two writers disagree about an experiment (e.g. different runs under one run id)."""
 

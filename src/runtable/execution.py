@@ -12,6 +12,7 @@ failed, keeps the traceback in ``run.error`` and goes on.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -31,7 +32,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from .clock import micros_datetime, micros_text, now_micros, utcnow
-from .errors import InvalidNameError, RuntableError, describe
+from .errors import InputChangedError, InvalidNameError, RuntableError, describe
 from .frame import ABSENT, RunFrame, StepsTemplate
 from .run import Run, Vars, flush_series
 from .seeding import digester, global_seeder
@@ -666,6 +667,7 @@ class _Executor:
         "config",
         "digest",
         "frame",
+        "guarded",
         "key_seed",
         "names",
         "on_error",
@@ -685,6 +687,8 @@ class _Executor:
         self.seed = global_seeder(frame.seed)
         self.digest = digester(frame.params)
         self.names = frozenset(s.name for s in steps)
+        #: the params and config values a step could change in place, watched
+        self.guarded = _Guard(frame, _mutable_params(frame))
         #: the record these steps share on runs without one, when the steps are distinct
         self.template = (
             StepsTemplate(
@@ -719,9 +723,13 @@ class _Executor:
         self.seed(digest if digest is not None else self.digest(i))
         marks = [start]  # one clock read per step: a step begins when the one before it ended
         current: Step | None = None
+        guard = self.guarded
+        watched = guard.watch(i) if guard else None
         try:
             for current in self.steps:
                 current.apply(run)
+                if watched is not None:
+                    guard.check(i, watched, current.name)
                 marks.append(now_micros())
         except Exception as exc:
             marks.append(now_micros())
@@ -785,6 +793,87 @@ class _Executor:
         run._set_steps(records)
         frame.ended_at[i] = micros_datetime(marks[-1])
         frame.status[i] = "failed"
+
+
+#: Values whose encoding is longer are not watched for changes in place (each is encoded
+#: after every step of every run).
+WATCH_MAX_BYTES = 16 * 1024
+
+
+def _watched(value: Any) -> tuple[Any, bytes] | None:
+    """A copy of ``value`` and its fingerprint, when it can change in place and is small
+    enough to watch (see WATCH_MAX_BYTES); None otherwise."""
+    from .codec import encode
+
+    if value is ABSENT or _immutable(value):
+        return None
+    try:
+        data = encode(value)
+    except Exception:
+        return None  # a value the codec cannot encode is not watched
+    if len(data) > WATCH_MAX_BYTES:
+        return None
+    return copy.deepcopy(value), hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _mutable_params(frame: RunFrame) -> tuple[str, ...]:
+    """The param columns holding a value that can change in place (a list, a dict, ...)."""
+    return tuple(
+        name
+        for name, column in frame.params.items()
+        if not all(v is ABSENT or _immutable(v) for v in column)
+    )
+
+
+class _Guard:
+    """Read-only inputs as they were before steps ran: a step that changes a param of its
+    run or a config value in place fails with InputChangedError, and the value is put back
+    (from a copy), so grid points and the config stay what they are."""
+
+    __slots__ = ("_config", "_frame", "_params")
+
+    def __init__(self, frame: RunFrame, params: tuple[str, ...]) -> None:
+        self._frame = frame
+        self._params = params
+        self._config: list[tuple[str, Any, bytes]] = []
+        for name, value in frame.config.items():
+            watched = _watched(value)
+            if watched is not None:
+                self._config.append((name, *watched))
+
+    def __bool__(self) -> bool:
+        return bool(self._params or self._config)
+
+    def watch(self, i: int) -> list[tuple[str, Any, bytes]]:
+        """The watched params of the run at ``i``."""
+        out = []
+        for name in self._params:
+            watched = _watched(self._frame.params[name][i])
+            if watched is not None:
+                out.append((name, *watched))
+        return out
+
+    def check(self, i: int, params: list[tuple[str, Any, bytes]], step: str) -> None:
+        frame = self._frame
+        for role, watched in (("param", params), ("config", self._config)):
+            for name, original, mark in watched:
+                value = frame.params[name][i] if role == "param" else frame.config[name]
+                if _fingerprint(value) == mark:
+                    continue
+                if role == "param":
+                    frame.params[name][i] = original
+                    frame.digests.pop(i, None)
+                    where = f"param {name!r} of run {frame.ids[i]}"
+                    access = f"run.params.{name}"
+                else:
+                    frame.config._data[name] = copy.deepcopy(original)  # type: ignore[attr-defined]
+                    where = f"config {name!r} (running run {frame.ids[i]})"
+                    access = f"run.config.{name}"
+                raise InputChangedError(
+                    f"step {step!r} changed {where} in place; {role}s are read-only, and the "
+                    f"value is put back: change a copy (copy.deepcopy({access})) and store "
+                    "what you compute as fields"
+                )
 
 
 def _mark_stale_after(records: dict[str, dict[str, Any]], executed: AbstractSet[str]) -> None:
