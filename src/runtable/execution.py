@@ -821,8 +821,12 @@ def _mutable_params(frame: RunFrame) -> tuple[str, ...]:
     return tuple(
         name
         for name, column in frame.params.items()
-        if not all(v is ABSENT or _immutable(v) for v in column)
+        if not set(map(type, column)) <= _PLAIN_TYPES  # one C pass for the usual grid
+        and not all(v is ABSENT or _immutable(v) for v in column)
     )
+
+
+_PLAIN_TYPES = frozenset({int, float, str, bool, type(None), type(ABSENT)})
 
 
 class _Guard:
