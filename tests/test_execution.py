@@ -777,20 +777,33 @@ def _count(run: rt.Run) -> None:
     run.fields.k = len(run.config.seen)
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_a_step_changing_a_param_or_the_config_in_place_fails_and_they_stay(n_jobs: int) -> None:
+@pytest.mark.parametrize(("n_jobs", "backend"), [(1, None), (2, "loky"), (2, "threading")])
+def test_a_step_changing_a_param_or_the_config_in_place_fails_and_they_stay(
+    n_jobs: int, backend: str | None
+) -> None:
     # Regression: params and config refused assignment but not changes in place: with one
     # job the grid point (or every later run's config) changed, with two the change vanished.
     exp = rt.connect("sqlite://").create_experiment("p").add_runs(layers=[[8, 8], [16]])
-    exp.execute(_grow, n_jobs=n_jobs, on_error="record", progress=False)
+    exp.execute(_grow, n_jobs=n_jobs, backend=backend, on_error="record", progress=False)
     assert [r.params.layers for r in exp.runs] == [[8, 8], [16]]
     assert {r.status for r in exp.runs} == {"failed"}
     assert all("InputChangedError" in (r.error or "") for r in exp.runs)
     with pytest.raises(rt.InputChangedError, match="param 'layers'"):
-        exp.execute(_grow, n_jobs=n_jobs, progress=False)
+        exp.execute(_grow, n_jobs=n_jobs, backend=backend, progress=False)
 
     exp = rt.connect("sqlite://").create_experiment("c").add_runs(x=[1, 2, 3])
-    exp.execute(_count, config={"seen": []}, n_jobs=n_jobs, on_error="record", progress=False)
+    exp.execute(_count, config={"seen": []}, n_jobs=n_jobs, backend=backend, on_error="record")
     assert dict(exp.config) == {"seen": []}
     assert {r.status for r in exp.runs} == {"failed"}
     assert "config 'seen'" in (exp.runs.first().error or "")
+
+
+def test_a_param_object_shared_by_grid_points_is_put_back_for_all() -> None:
+    # Regression: add_runs gives every grid point of an axis value the same object; putting
+    # back a copy in the failing run's cell left the other runs with the changed list.
+    exp = rt.connect("sqlite://").create_experiment("shared")
+    exp.add_runs(layers=[[8, 8]], lr=[0.1, 0.2])
+    with pytest.raises(rt.InputChangedError):
+        exp.execute(_grow, progress=False)
+    assert [r.params.layers for r in exp.runs] == [[8, 8], [8, 8]]
+    assert len(exp.add_runs(layers=[[8, 8]], lr=[0.1, 0.2]).runs) == 2  # the same points

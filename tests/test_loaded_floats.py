@@ -5,6 +5,10 @@ process and in workers, copies, pickles and persists behave as before loading.""
 from __future__ import annotations
 
 import pickle
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,3 +153,40 @@ def test_threads_writing_a_loaded_column_lose_no_write(session: rt.Session) -> N
     assert [type(run.fields.x) for run in runs] == [
         int if i % 7 == 0 else float for i in range(4000)
     ]
+
+
+def test_a_thread_reading_a_packed_column_while_another_unpacks_it_reads_its_values(
+    tmp_path: Path,
+) -> None:
+    # Regression: a read that fetched the packed column just before another thread turned it
+    # into a list (writing an int) indexed the emptied array: IndexError. A race, so it is
+    # tried many times with a short switch interval (it failed about 1 trial in 15).
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    exp = rt.connect(url).create_experiment("e").add_runs(x=[i + 0.5 for i in range(50)])
+    exp.execute(lambda run: setattr(run.fields, "y", run.params.x)).persist()
+    errors: list[str] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for _ in range(60):
+            loaded = rt.connect(url).load_experiment("e")
+            watched = loaded.runs.at(5)
+            stop = threading.Event()
+
+            def monitor(watched: rt.Run = watched, stop: threading.Event = stop) -> None:
+                while not stop.is_set():
+                    try:
+                        assert watched.fields.y == 5.5
+                    except Exception as e:
+                        errors.append(repr(e))
+                        return
+
+            thread = threading.Thread(target=monitor)
+            thread.start()
+            time.sleep(0.002)
+            loaded.runs.at(0).fields.y = 1  # an int: the column becomes a list
+            stop.set()
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

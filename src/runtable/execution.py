@@ -816,6 +816,31 @@ def _watched(value: Any) -> tuple[Any, bytes] | None:
     return copy.deepcopy(value), hashlib.blake2b(data, digest_size=16).digest()
 
 
+def _put_back(value: Any, original: Any) -> bool:
+    """Restore ``value`` to ``original`` (a copy of it) in place, so that every holder of
+    the object sees it (runs of a grid share one object; threads share the caller's); False
+    for a kind of value that cannot be restored in place (it is then replaced where found)."""
+    if isinstance(value, (list, bytearray)) and type(value) is type(original):
+        value[:] = original
+        return True
+    if isinstance(value, (dict, set)) and type(value) is type(original):
+        value.clear()
+        value.update(original)
+        return True
+    np = sys.modules.get("numpy")
+    if (
+        np is not None
+        and type(value) is np.ndarray
+        and type(original) is np.ndarray
+        and value.flags.writeable
+        and value.shape == original.shape
+        and value.dtype == original.dtype
+    ):
+        value[...] = original
+        return True
+    return False
+
+
 def _mutable_params(frame: RunFrame) -> tuple[str, ...]:
     """The param columns holding a value that can change in place (a list, a dict, ...)."""
     return tuple(
@@ -864,13 +889,16 @@ class _Guard:
                 value = frame.params[name][i] if role == "param" else frame.config[name]
                 if _fingerprint(value) == mark:
                     continue
+                if not _put_back(value, copy.deepcopy(original)):  # the guard keeps its own
+                    if role == "param":
+                        frame.params[name][i] = original
+                    else:
+                        frame.config._data[name] = copy.deepcopy(original)  # type: ignore[attr-defined]
                 if role == "param":
-                    frame.params[name][i] = original
                     frame.digests.pop(i, None)
                     where = f"param {name!r} of run {frame.ids[i]}"
                     access = f"run.params.{name}"
                 else:
-                    frame.config._data[name] = copy.deepcopy(original)  # type: ignore[attr-defined]
                     where = f"config {name!r} (running run {frame.ids[i]})"
                     access = f"run.config.{name}"
                 raise InputChangedError(

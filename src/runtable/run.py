@@ -141,22 +141,27 @@ class _RunValues(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         column = self._columns.get(key)
         if column is not None:
-            value = column[self._i]
+            try:
+                value = column[self._i]
+            except IndexError:
+                value = _moved(self._columns, key, column, self._i)
             if value is not ABSENT:
                 return value
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
         column = self._columns.get(key)
-        return column is not None and column[self._i] is not ABSENT
+        return column is not None and _cell(self._columns, key, column, self._i) is not ABSENT
 
     def __iter__(self) -> Iterator[str]:
         i = self._i
-        return iter([k for k, c in self._columns.items() if c[i] is not ABSENT])
+        columns = self._columns
+        return iter([k for k, c in columns.items() if _cell(columns, k, c, i) is not ABSENT])
 
     def __len__(self) -> int:
         i = self._i
-        return sum(1 for c in self._columns.values() if c[i] is not ABSENT)
+        columns = self._columns
+        return sum(1 for k, c in columns.items() if _cell(columns, k, c, i) is not ABSENT)
 
     def __setitem__(self, key: str, value: Any) -> None:
         raise TypeError(f"{self._kind}s are read-only during a run; {key!r} cannot be set")
@@ -192,11 +197,28 @@ class _RunValues(MutableMapping[str, Any]):
     def to_dict(self) -> dict[str, Any]:
         """A shallow copy as a plain dict."""
         i = self._i
-        return {k: c[i] for k, c in self._columns.items() if c[i] is not ABSENT}
+        cells = {k: _cell(self._columns, k, c, i) for k, c in list(self._columns.items())}
+        return {k: v for k, v in cells.items() if v is not ABSENT}
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled on its own, a run's params or fields travel as a one-run copy.
         return (_detached_values, (type(self), self.to_dict()))
+
+
+def _cell(columns: dict[str, Any], key: Any, column: Any, i: int) -> Any:
+    """``column[i]``, read again from ``columns`` when another thread turned the packed
+    column it was into a list meanwhile (a packed column emptied by that holds no values)."""
+    try:
+        return column[i]
+    except IndexError:
+        return _moved(columns, key, column, i)
+
+
+def _moved(columns: dict[str, Any], key: Any, column: Any, i: int) -> Any:
+    current = columns.get(key)
+    if isinstance(column, FloatColumn) and current is not None and current is not column:
+        return current[i]
+    raise IndexError(i)
 
 
 _set_frame = _RunValues._frame.__set__  # type: ignore[attr-defined]
@@ -230,7 +252,10 @@ class Fields(_RunValues):
             _sync_series(self._frame, self._i)
         column = self._columns.get(key)
         if column is not None:
-            value = column[self._i]
+            try:
+                value = column[self._i]
+            except IndexError:
+                value = _moved(self._columns, key, column, self._i)
             if value is not ABSENT:
                 return value
         raise KeyError(key)
@@ -239,7 +264,7 @@ class Fields(_RunValues):
         if self._frame.series and key == SERIES_FIELD:
             _sync_series(self._frame, self._i)
         column = self._columns.get(key)
-        return column is not None and column[self._i] is not ABSENT
+        return column is not None and _cell(self._columns, key, column, self._i) is not ABSENT
 
     def __iter__(self) -> Iterator[str]:
         if self._frame.series:
