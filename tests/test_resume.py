@@ -534,3 +534,25 @@ def test_a_step_executed_again_makes_the_steps_recorded_after_it_stale() -> None
     exp.execute([generate_v2, evaluate], resume=True)
     assert exp.last_execution is not None
     assert exp.last_execution.skipped == 2
+
+
+def test_a_persisting_resume_of_a_deleted_experiment_stores_it_even_when_all_is_skipped(
+    tmp_path: Path,
+) -> None:
+    # Regression: with every run skipped, nothing was written, so after the stored copy was
+    # deleted, execute(persist=True, resume=True) succeeded and stored nothing.
+    session = rt.connect(f"sqlite:///{tmp_path / 'gone.db'}")
+
+    def double(run: rt.Run) -> None:
+        run.fields.y = run.params.x * 2
+
+    exp = session.create_experiment("gone").add_runs(x=[1, 2]).execute(double, persist=True)
+    session.delete_experiment("gone")
+    exp.execute(double, persist=True, resume=True)
+    assert exp.last_execution is not None
+    assert exp.last_execution.skipped == 2
+    stored = session.load_experiment("gone").runs
+    assert sorted((r.params.x, r.status, r.fields.y) for r in stored) == [
+        (1, "done", 2),
+        (2, "done", 4),
+    ]

@@ -582,7 +582,9 @@ class _RunSink:
     def __init__(self, experiment: Experiment, if_exists: IfExists) -> None:
         self.experiment = experiment
         self.session = experiment._require_session()
-        if experiment.id is None:  # the whole grid is stored first, runs still pending
+        if experiment.id is None or not self.session.store.exists(experiment.name):
+            # The whole grid is stored first, runs still pending (also when the stored copy
+            # was deleted since: the runs an execution skips must be stored too).
             experiment.persist(if_exists=if_exists)
         elif experiment.runs.frame.changed_positions():
             # Runs added (or changed) since it was loaded or stored are stored first too, so
