@@ -215,7 +215,12 @@ def test_names_differing_only_in_case_are_refused(db: rt.Session) -> None:
     later = db.load_experiment("stored").add_runs(x=[5])
     with pytest.raises(rt.InvalidNameError, match="case"):
         later.execute(lambda x: {"Loss": 1.0}, persist=True)
-    assert db.load_experiment("stored").runs.df().equals(before)
+    # The stored values stay; the run added is stored pending before the execution (as a
+    # new grid's runs are), and the refused name is no column.
+    after = db.load_experiment("stored").runs.df()
+    assert after[after["x"] != 5].reset_index(drop=True).equals(before)
+    assert list(after.columns) == ["id_run", "x", "loss"]
+    assert db.load_experiment("stored").runs[later.runs.at(2).id].status == "pending"
     record("test_bad_input.py::case", inputs=7)
 
 
