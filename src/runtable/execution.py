@@ -510,7 +510,7 @@ def _copy_on_write(value: Any) -> Any:
                 offset=value.offset,
             )
         except (OSError, ValueError):
-            pass
+            pass  # the file cannot be mapped again: a copy is as good, at the copy's cost
     return np.array(value)
 
 

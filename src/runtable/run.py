@@ -30,11 +30,39 @@ _NO_VARS: Mapping[str, Any] = {}
 STATUSES: tuple[Status, ...] = ("pending", "done", "failed")
 
 
-class Namespace(MutableMapping[str, Any]):
+class _ByAttribute(MutableMapping[str, Any]):
+    """A mapping whose keys are also attributes: ``m.x`` is ``m["x"]``, and an unknown name
+    is an AttributeError that lists the names there are (``_kind`` names what they are)."""
+
+    __slots__ = ()
+    _kind = "key"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            known = ", ".join(self) or "none"
+            raise AttributeError(f"no {self._kind} named {name!r} (there are: {known})") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(f"no {self._kind} named {name!r}") from None
+
+    def __dir__(self) -> Iterable[str]:
+        return [*super().__dir__(), *self]
+
+
+class Namespace(_ByAttribute):
     """A dict with attribute access: ``ns.x`` is ``ns["x"]``."""
 
     __slots__ = ("_data",)
-    _kind = "key"
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", {})
@@ -60,27 +88,6 @@ class Namespace(MutableMapping[str, Any]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._data[name]
-        except KeyError:
-            known = ", ".join(self._data) or "none"
-            raise AttributeError(f"no {self._kind} named {name!r} (there are: {known})") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(f"no {self._kind} named {name!r}") from None
-
-    def __dir__(self) -> Iterable[str]:
-        return [*super().__dir__(), *self._data]
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={_short(v)}" for k, v in self._data.items())
@@ -125,12 +132,11 @@ class Vars(Namespace):
     _kind = "var"
 
 
-class _RunValues(MutableMapping[str, Any]):
+class _RunValues(_ByAttribute):
     """One run's params or fields: a view of its position in the frame's columns (a value
     the run does not have is absent: not a key)."""
 
     __slots__ = ("_columns", "_frame", "_i")
-    _kind = "key"
 
     def __init__(self, frame: RunFrame, i: int, columns: dict[str, list[Any]]) -> None:
         # The slots' own setters: __setattr__ is the view's (it sets a field).
@@ -168,27 +174,6 @@ class _RunValues(MutableMapping[str, Any]):
 
     def __delitem__(self, key: str) -> None:
         raise TypeError(f"{self._kind}s are read-only during a run; {key!r} cannot be deleted")
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            known = ", ".join(self) or "none"
-            raise AttributeError(f"no {self._kind} named {name!r} (there are: {known})") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(f"no {self._kind} named {name!r}") from None
-
-    def __dir__(self) -> Iterable[str]:
-        return [*super().__dir__(), *self]
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={_short(v)}" for k, v in self.items())
