@@ -4,6 +4,7 @@ skips the runs already done with the same steps (and only when asked)."""
 from __future__ import annotations
 
 import functools
+import math
 import os
 import signal
 import subprocess
@@ -556,3 +557,25 @@ def test_a_persisting_resume_of_a_deleted_experiment_stores_it_even_when_all_is_
         (1, "done", 2),
         (2, "done", 4),
     ]
+
+
+def test_batches_after_another_writer_keep_that_writers_values(tmp_path: Path) -> None:
+    # Batches after the first may skip reading back the runs the sink stored itself, but only
+    # while nobody else writes: a value another writer stored meanwhile (NaN: an exact value
+    # on SQLite) on a run a later batch writes must stay.
+    url = f"sqlite:///{tmp_path / 'others.db'}"
+    exp = rt.connect(url).create_experiment("others").add_runs(i=range(4500))
+    target = exp.runs.at(4200).id
+
+    def step(run: rt.Run) -> None:
+        run.fields.y = run.params.i
+        if run.params.i == 2500:  # between the first and the second batch of 2,000
+            other = rt.connect(url).load_experiment("others")
+            other.runs[target].fields.w = float("nan")
+            other.persist(if_exists="append")
+
+    exp.execute(step, persist=True)
+    stored = rt.connect(url).load_experiment("others").runs
+    assert math.isnan(stored[target].fields.w)
+    assert stored[target].fields.y == 4200
+    assert [r.fields.y for r in stored] == list(range(4500))

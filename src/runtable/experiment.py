@@ -610,7 +610,11 @@ class _RunSink:
     def flush(self) -> None:
         if self.pending:
             try:
-                self.session._save_runs(self.experiment, self.pending, self.data)
+                # Its stamp lets the next batch skip reading back the runs this sink stored,
+                # when nobody else wrote in between.
+                self.data.written_at = self.session._save_runs(
+                    self.experiment, self.pending, self.data
+                )
             except BaseException as exc:
                 self.write_error = exc
                 frame = self.experiment.runs.frame

@@ -13,6 +13,8 @@ from .run import flush_series
 from .storage.base import StaleRunsError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
     from .storage.base import ExperimentData, IfExists, Store
@@ -212,7 +214,7 @@ class Session:
 
     def _save_runs(
         self, experiment: Experiment, positions: list[int], data: ExperimentData | None = None
-    ) -> None:
+    ) -> datetime | None:
         """Write the runs at ``positions`` of the experiment (a batch costs its own size);
         ``data``: the experiment's own values when the caller keeps them across batches."""
         frame = experiment.runs.frame
@@ -221,9 +223,10 @@ class Session:
             data = experiment._stored_data()
         if experiment._stored_in is self and experiment.id is not None:
             data.version = experiment.id  # another version stored since is refused
-        self.store.save_runs(data, frame.take(positions))
+        written = self.store.save_runs(data, frame.take(positions))
         if experiment._stored_in is self:
             frame.mark_stored(positions)
+        return written
 
     def close(self) -> None:
         """Release the database connections."""

@@ -45,6 +45,11 @@ class ExperimentData:
     #: or stored in, when known. Another version stored under the name (a replace since) is
     #: refused with ConflictError: the runs would mix with its runs.
     version: str | None = None
+    #: With `Store.save_runs`: when this writer last wrote the experiment (the ``updated_at``
+    #: that write stored, as ``save_runs`` returned it), for runs this writer stored before
+    #: (every run of ``runs``, with every column stored). When the stored row still says so,
+    #: nobody else wrote since, and the store may skip reading those runs back.
+    written_at: datetime | None = None
 
 
 class StaleRunsError(StorageError):
@@ -95,8 +100,9 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def save_runs(self, experiment: ExperimentData, runs: RunFrame) -> None:
-        """Write runs into a stored experiment as they finish (incremental persistence).
+    def save_runs(self, experiment: ExperimentData, runs: RunFrame) -> datetime | None:
+        """Write runs into a stored experiment as they finish (incremental persistence), and
+        return the ``updated_at`` written (see ``ExperimentData.written_at``), when known.
 
         A stored run with the same id is updated: its bookkeeping and the params and fields
         these runs carry are written, its other columns are kept; it must be the same grid

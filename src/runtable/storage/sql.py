@@ -265,9 +265,10 @@ class SQLStore(Store):
         specs, n_new = self._write_runs(conn, experiment, runs, stored, skipped=skipped)
         self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped, n_new)
 
-    def save_runs(self, experiment: ExperimentData, runs: RunFrame) -> None:
+    def save_runs(self, experiment: ExperimentData, runs: RunFrame) -> datetime:
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
-        must have the same params), and update the experiment's row. One transaction."""
+        must have the same params), and update the experiment's row. One transaction. Returns
+        the ``updated_at`` written."""
         name = experiment.name
         encoded = experiment.encoded
         if not encoded:
@@ -279,10 +280,16 @@ class SQLStore(Store):
             stored = self._select_row(conn, name) if self._schema.has_experiments(conn) else None
             if stored is None:
                 raise ExperimentNotFoundError(name, self.url)
-            specs, n_new = self._write_runs(conn, experiment, runs, stored)
-            self._update_row(
-                conn, experiment, specs, fields_blob, config_blob, utcnow(), n_new=n_new
+            # Runs this writer stored, with nobody else writing since: no need to read them.
+            known = (
+                experiment.written_at is not None
+                and stored["updated_at"] == experiment.written_at
+                and stored["id"] == experiment.version
             )
+            specs, n_new = self._write_runs(conn, experiment, runs, stored, known=known)
+            now = utcnow()
+            self._update_row(conn, experiment, specs, fields_blob, config_blob, now, n_new=n_new)
+        return now
 
     def _write_runs(
         self,
@@ -292,13 +299,17 @@ class SQLStore(Store):
         stored: Mapping[str, Any],
         *,
         skipped: list[UnsupportedValueError] | None = None,
+        known: bool = False,
     ) -> tuple[list[ColumnSpec], int]:
         """Write runs into a stored experiment's table: new runs inserted, stored runs of the
         same ids updated (the columns these runs carry, the others kept), columns added or
         widened as needed; return the columns and how many runs are new. Refuses a stored id
         with other params and a new grid point that is stored under another id
         (ConflictError). Without transactions the rows are not refreshed yet: _update_row does
-        that after the experiments row."""
+        that after the experiments row.
+
+        ``known``: every run is stored as this writer stored it (same params, every stored
+        column among the runs' own), so they are not read back first."""
         name = experiment.name
         if experiment.version is not None and stored["id"] != experiment.version:
             raise ConflictError(
@@ -313,11 +324,17 @@ class SQLStore(Store):
         old_specs = {s.name: s for s in stored_specs}
         old_table = self._schema.run_table(name, stored_specs)
         ids = runs.ids
-        present, exact_maps = self._stored_runs(conn, old_table, stored_specs, ids, name)
-        layout.check_same_grid_points(name, runs, present)
-        if any(g and rid not in present for g, rid in zip(runs.grid, ids, strict=True)):
-            every = self._stored_runs(conn, old_table, stored_specs, None, name)[0]
-            layout.check_new_grid_points(name, runs, every)
+        present: Mapping[int, Any]
+        exact_maps: dict[int, dict[str, bytes]]
+        own = runs.params.keys() | runs.fields.keys()
+        if known and all(s.name in own for s in stored_specs):  # no exact value to keep
+            present, exact_maps = dict.fromkeys(ids), {}
+        else:
+            present, exact_maps = self._stored_runs(conn, old_table, stored_specs, ids, name)
+            layout.check_same_grid_points(name, runs, present)
+            if any(g and rid not in present for g, rid in zip(runs.grid, ids, strict=True)):
+                every = self._stored_runs(conn, old_table, stored_specs, None, name)[0]
+                layout.check_new_grid_points(name, runs, every)
         specs, encoded = layout.plan(runs, old_specs, self.dialect.capabilities, skipped)
         missing = [(s.name, s.kind) for s in specs if s.name not in old_specs]
         wider = [(s, old_specs[s.name]) for s in specs if s.name in old_specs]
