@@ -235,21 +235,12 @@ class Fields(_RunValues):
     def __getitem__(self, key: str) -> Any:
         if self._frame.series and key == SERIES_FIELD:
             _sync_series(self._frame, self._i)
-        column = self._columns.get(key)
-        if column is not None:
-            try:
-                value = column[self._i]
-            except IndexError:
-                value = _moved(self._columns, key, column, self._i)
-            if value is not ABSENT:
-                return value
-        raise KeyError(key)
+        return super().__getitem__(key)
 
     def __contains__(self, key: object) -> bool:
         if self._frame.series and key == SERIES_FIELD:
             _sync_series(self._frame, self._i)
-        column = self._columns.get(key)
-        return column is not None and _cell(self._columns, key, column, self._i) is not ABSENT
+        return super().__contains__(key)
 
     def __iter__(self) -> Iterator[str]:
         if self._frame.series:
