@@ -487,7 +487,11 @@ class RunFrame:
         names = self.fields if mutable is None else mutable
         for name in names:
             column = self.fields[name]
-            if isinstance(column, FloatColumn) or set(map(type, column)) <= _FROZEN_TYPES:
+            if isinstance(column, FloatColumn):
+                continue
+            # Only these runs' cells: a batch of an execution costs its own size.
+            cells = column if positions is None else [column[i] for i in chosen]
+            if set(map(type, cells)) <= _FROZEN_TYPES:
                 continue
             for i in chosen:
                 if not _frozen(column[i]):

@@ -51,12 +51,10 @@ def executemany_insert(
     bulk inserts), or refuses the single row of a batch."""
     sa_dialect = conn.dialect
     names = list(columns)
-    compiled = table.insert().compile(dialect=sa_dialect, column_keys=names)
-    sql = insert_sql(table, names, sa_dialect, upsert=upsert)
+    sql, order = _insert_statement(table, names, sa_dialect, upsert)
     for name in names:
         columns[name] = bind_column(table.c[name].type, sa_dialect, columns[name])
-    if compiled.positional:
-        order = compiled.positiontup or []
+    if order is not None:
         rows: list[Any] = list(zip(*(columns[n] for n in order), strict=True))
     else:
         rows = [
@@ -89,12 +87,37 @@ def insert_sql(
 ) -> str:
     """INSERT of ``names`` in the driver's parameter style; with ``upsert``, a stored row
     of the same ``id_run`` is replaced whole."""
-    sql = table.insert().compile(dialect=sa_dialect, column_keys=list(names)).string
-    if upsert:
-        quote = sa_dialect.identifier_preparer.quote_identifier  # any name is safe
-        updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id_run")
-        sql += f" ON CONFLICT ({quote('id_run')}) DO UPDATE SET {updates}"
-    return sql
+    return _insert_statement(table, list(names), sa_dialect, upsert)[0]
+
+
+def _insert_statement(
+    table: sa.Table, names: list[str], sa_dialect: sa.Dialect, upsert: bool
+) -> tuple[str, tuple[str, ...] | None]:
+    """`insert_sql`'s text and, for a positional parameter style, the order of its
+    parameters; compiled once per process for each table name, column names and types,
+    as `compiled_sql` does for loads. Each batch of ``execute(persist=True)`` used to
+    compile it twice on the session's fresh Table object."""
+    columns = tuple((n, repr(table.c[n].type)) for n in names)
+    dialect_key = (type(sa_dialect), sa_dialect.paramstyle, sa_dialect.server_version_info)
+    key = (*dialect_key, table.schema, table.name, columns, upsert)
+    hit = _COMPILED_INSERTS.get(key)
+    if hit is None:
+        compiled = table.insert().compile(dialect=sa_dialect, column_keys=names)
+        sql = compiled.string
+        if upsert:
+            quote = sa_dialect.identifier_preparer.quote_identifier  # any name is safe
+            updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id_run")
+            sql += f" ON CONFLICT ({quote('id_run')}) DO UPDATE SET {updates}"
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        hit = (sql, order)
+        if len(_COMPILED_INSERTS) >= _COMPILED_MAX:
+            del _COMPILED_INSERTS[next(iter(_COMPILED_INSERTS))]  # the oldest
+        _COMPILED_INSERTS[key] = hit
+    return hit
+
+
+#: Compiled inserts (see `_insert_statement`), the oldest dropped first.
+_COMPILED_INSERTS: dict[Hashable, tuple[str, tuple[str, ...] | None]] = {}
 
 
 def _doubles(data: bytes) -> Sequence[float]:

@@ -263,7 +263,9 @@ class SQLStore(Store):
         skipped: list[UnsupportedValueError] | None,
     ) -> None:
         specs, n_new = self._write_runs(conn, experiment, runs, stored, skipped=skipped)
-        self._update_row(conn, experiment, specs, fields_blob, config_blob, now, skipped, n_new)
+        self._update_row(
+            conn, experiment, stored, specs, fields_blob, config_blob, now, skipped, n_new
+        )
 
     def save_runs(self, experiment: ExperimentData, runs: RunFrame) -> datetime:
         """Write ``runs`` into a stored experiment, replacing stored runs of the same ids (which
@@ -288,7 +290,9 @@ class SQLStore(Store):
             )
             specs, n_new = self._write_runs(conn, experiment, runs, stored, known=known)
             now = utcnow()
-            self._update_row(conn, experiment, specs, fields_blob, config_blob, now, n_new=n_new)
+            self._update_row(
+                conn, experiment, stored, specs, fields_blob, config_blob, now, n_new=n_new
+            )
         return now
 
     def _write_runs(
@@ -457,6 +461,7 @@ class SQLStore(Store):
         self,
         conn: sa.Connection,
         experiment: ExperimentData,
+        stored: Mapping[str, Any],
         specs: Sequence[ColumnSpec],
         fields_blob: bytes,
         config_blob: bytes,
@@ -464,15 +469,21 @@ class SQLStore(Store):
         skipped: list[UnsupportedValueError] | None = None,
         n_new: int = 0,
     ) -> None:
-        """Update the experiments row after _write_runs wrote ``n_new`` new runs.
+        """Update the experiments row (``stored``, as read under the write's lock) after
+        _write_runs wrote ``n_new`` new runs.
 
-        Without transactions the row (its column list) changes before the new rows are
-        refreshed, so that a reader never sees rows with columns its column list lacks (a
-        load that read the old row before and sees a new one after retries); the count is
-        the refreshed rows plus the new ones."""
+        With transactions the count is the stored one plus the new runs: every writer holds
+        the lock from reading the row to writing it, so the stored count is exact (counting
+        the table instead cost each batch of ``execute(persist=True)`` about 9 ms at 100k
+        runs, a pass over every row). Without transactions the row (its column list) changes
+        before the new rows are refreshed, so that a reader never sees rows with columns its
+        column list lacks (a load that read the old row before and sees a new one after
+        retries); the count is the refreshed rows plus the new ones."""
         table = self._schema.run_table(experiment.name, [])
-        n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-        if not self.dialect.transactional:
+        if self.dialect.transactional:
+            n_runs = int(stored["n_runs"]) + n_new
+        else:
+            n_runs = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             n_runs += n_new
         values = {
             "updated_at": now,
