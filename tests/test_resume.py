@@ -343,6 +343,25 @@ def test_resume_tells_partials_apart_by_function_and_bound_arguments() -> None:
     assert calls == [1, 2, 1, 2]
 
 
+def test_two_different_steps_of_one_name_are_refused_before_any_run() -> None:
+    """A run keeps one record per step name: two partials of one function in one execution
+    kept only the second's record, so resume=True ran every run again, every time."""
+    exp = rt.connect("sqlite:///:memory:").create_experiment("twins").add_runs(x=[1, 2])
+    twins = [functools.partial(_scaled, factor=10), functools.partial(_scaled, factor=100)]
+    with pytest.raises(ValueError, match=r"both named '_scaled'.*name=") as caught:
+        exp.execute(twins)
+    assert "resume=True" in str(caught.value)
+    assert [run.status for run in exp.runs] == ["pending", "pending"]
+    named = [rt.step(twins[0], name="times10"), rt.step(twins[1], name="times100")]
+    exp.execute(named)
+    calls.clear()
+    exp.execute(named, resume=True)
+    assert calls == []
+    same = functools.partial(_scaled, factor=10)
+    exp.execute([same, same])  # one step twice: one record
+    assert "_scaled" in exp.runs.first().steps
+
+
 def test_resume_tells_callable_objects_apart_by_state() -> None:
     exp = rt.connect("sqlite:///:memory:").create_experiment("objects").add_runs(x=[1, 2])
     exp.execute(_Fit(lr=0.1))
@@ -394,16 +413,6 @@ def test_resume_after_process_workers_skips_a_step_defined_in_main(tmp_path: Pat
     recorded, parent = hashes.rsplit(" ", 1)
     assert recorded == repr([parent])
     assert counts == "0 4"
-
-
-def test_two_partials_of_one_function_resume_when_named_apart() -> None:
-    exp = rt.connect("sqlite:///:memory:").create_experiment("named").add_runs(x=[1])
-    both = [functools.partial(_scaled, factor=2), functools.partial(_scaled, factor=3)]
-    exp.execute(both).execute(both, resume=True)  # one record for both: never skipped
-    assert calls == [1, 1, 1, 1]
-    named = [rt.step(name=f"scale_{p.keywords['factor']}")(p) for p in both]
-    exp.execute(named).execute(named, resume=True)
-    assert calls == [1] * 6
 
 
 @pytest.mark.parametrize("error", [rt.StorageError, rt.ConflictError])

@@ -316,10 +316,13 @@ class Experiment:
                     f"experiment {self.name!r} has no registered steps: decorate functions with "
                     "@exp.step or pass them, as in exp.execute([step1, step2])"
                 )
-            return list(self.steps)
-        if isinstance(steps, Step) or callable(steps):
-            return [as_step(steps)]
-        return [as_step(s) for s in steps]
+            chosen = list(self.steps)
+        elif isinstance(steps, Step) or callable(steps):
+            chosen = [as_step(steps)]
+        else:
+            chosen = [as_step(s) for s in steps]
+        _check_step_names(chosen)
+        return chosen
 
     # -- storing -----------------------------------------------------------------------------
 
@@ -669,6 +672,22 @@ def _distinct(values: list[Any]) -> bool:
             return False  # unhashable, NaN, or a type compared loosely: check point by point
         keys.add((type(plain), plain))
     return len(keys) == len(values)
+
+
+def _check_step_names(steps: Sequence[Step]) -> None:
+    """A run keeps one record per step name: two different steps of one name (two partials
+    of one function, say) would keep only the last one's, and ``resume=True`` would run the
+    other again every time. The same step twice is one record, kept."""
+    seen: dict[str, Step] = {}
+    for s in steps:
+        other = seen.setdefault(s.name, s)
+        if other.func is not s.func and other.source_hash != s.source_hash:
+            raise ValueError(
+                f"two different steps are both named {s.name!r} ({other.func!r} and "
+                f"{s.func!r}): a run keeps one record per step name, so resume=True could not "
+                "tell them apart. Name them apart: runtable.step(func, name=...) or "
+                "@exp.step(name=...)"
+            )
 
 
 def _check_param_names(names: Iterable[str]) -> None:
