@@ -9,6 +9,7 @@ Only public calls: ``connect``, ``create_experiment``, ``add_runs``, ``exp.run()
 from __future__ import annotations
 
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,55 @@ def w2_with(ctx: Ctx) -> Timed:
         exp.persist()
         session.close()
 
+    ctx.info["api"] = f"{noop_with_us(ctx.size):.2f} µs a run for the same loop on a no-op"
     return timed
+
+
+class _NoOpRun:
+    """``exp.run(...)``, its ``with`` block and ``run.fields`` that do nothing."""
+
+    def __init__(self) -> None:
+        self.fields = types.SimpleNamespace()
+
+    def run(self, **params: Any) -> _NoOpRun:
+        return self
+
+    def __enter__(self) -> _NoOpRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def noop_with_us(n: int) -> float:
+    """µs per run of W2-with's loop on an experiment, run and fields that do nothing, above
+    the same loop that only makes the values: what the API's calls cost by themselves, a
+    bound no implementation of them goes under."""
+    points = w2_points(n)
+
+    def loop(x: Any) -> float:
+        value = float_source()
+        start = time.perf_counter()
+        for a, b, c in points:
+            with x.run(a=a, b=b, c=c) as run:
+                fields = run.fields
+                fields.f0 = value()
+                fields.f1 = value()
+                fields.f2 = value()
+                fields.f3 = value()
+                fields.f4 = value()
+        return time.perf_counter() - start
+
+    def bare() -> float:
+        value = float_source()
+        rows = []
+        start = time.perf_counter()
+        for a, b, c in points:
+            rows.append((a, b, c, value(), value(), value(), value(), value()))
+        return time.perf_counter() - start
+
+    api = min(loop(_NoOpRun()) for _ in range(3)) - min(bare() for _ in range(3))
+    return max(api, 0.0) / n * 1e6
 
 
 def w2_grid(ctx: Ctx) -> Timed:
