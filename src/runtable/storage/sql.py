@@ -553,6 +553,9 @@ class SQLStore(Store):
                     row = {"id_run": run_id, "name": name, "part": part, "data": data}
                     conn.execute(chunks.insert().values(id_experiment=exp_id, **row))
             self.dialect.refresh(conn, [TABLE])  # deletes by query must see them
+        if not upsert:  # a new row's column left out is NULL: so are the columns of NULLs
+            for name in [k for k, v in columns.items() if type(v) is list and v.count(None) == n]:
+                del columns[name]
         objects = [s.name for s in specs if s.kind == "json" and s.name in columns]
         self.dialect.prepare_insert(conn, self._schema.quote(table.name), columns, objects)
         bulk.executemany_insert(conn, table, columns, self.dialect, upsert=upsert)
