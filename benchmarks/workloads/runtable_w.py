@@ -70,19 +70,24 @@ def grid_experiment(session: Any, name: str, n: int) -> Any:
     return exp.execute(fill, n_jobs=1, progress=False)
 
 
+def track_w2(exp: Any, points: list[tuple[Any, Any, Any]]) -> None:
+    """W2-with's loop: one ``with exp.run(...)`` block per point, setting the 5 fields."""
+    value = float_source()
+    for a, b, c in points:
+        with exp.run(a=a, b=b, c=c) as run:
+            fields = run.fields
+            fields.f0 = value()
+            fields.f1 = value()
+            fields.f2 = value()
+            fields.f3 = value()
+            fields.f4 = value()
+
+
 def w2_with(ctx: Ctx) -> Timed:
     def timed() -> None:
-        value = float_source()
         session = rt.connect(url(ctx.work / "rt.db"))
         exp = session.create_experiment("w2")
-        for a, b, c in w2_points(ctx.size):
-            with exp.run(a=a, b=b, c=c) as run:
-                fields = run.fields
-                fields.f0 = value()
-                fields.f1 = value()
-                fields.f2 = value()
-                fields.f3 = value()
-                fields.f4 = value()
+        track_w2(exp, w2_points(ctx.size))
         exp.persist()
         session.close()
 
@@ -113,16 +118,8 @@ def noop_with_us(n: int) -> float:
     points = w2_points(n)
 
     def loop(x: Any) -> float:
-        value = float_source()
         start = time.perf_counter()
-        for a, b, c in points:
-            with x.run(a=a, b=b, c=c) as run:
-                fields = run.fields
-                fields.f0 = value()
-                fields.f1 = value()
-                fields.f2 = value()
-                fields.f3 = value()
-                fields.f4 = value()
+        track_w2(x, points)
         return time.perf_counter() - start
 
     def bare() -> float:
