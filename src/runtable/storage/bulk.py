@@ -97,27 +97,18 @@ def _insert_statement(
     parameters; compiled once per process for each table name, column names and types,
     as `compiled_sql` does for loads. Each batch of ``execute(persist=True)`` used to
     compile it twice on the session's fresh Table object."""
-    columns = tuple((n, repr(table.c[n].type)) for n in names)
-    dialect_key = (type(sa_dialect), sa_dialect.paramstyle, sa_dialect.server_version_info)
-    key = (*dialect_key, table.schema, table.name, columns, upsert)
-    hit = _COMPILED_INSERTS.get(key)
-    if hit is None:
+
+    def build() -> tuple[str, tuple[str, ...] | None]:
         compiled = table.insert().compile(dialect=sa_dialect, column_keys=names)
         sql = compiled.string
         if upsert:
             quote = sa_dialect.identifier_preparer.quote_identifier  # any name is safe
             updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id_run")
             sql += f" ON CONFLICT ({quote('id_run')}) DO UPDATE SET {updates}"
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        hit = (sql, order)
-        if len(_COMPILED_INSERTS) >= _COMPILED_MAX:
-            del _COMPILED_INSERTS[next(iter(_COMPILED_INSERTS))]  # the oldest
-        _COMPILED_INSERTS[key] = hit
-    return hit
+        return sql, (tuple(compiled.positiontup or ()) if compiled.positional else None)
 
-
-#: Compiled inserts (see `_insert_statement`), the oldest dropped first.
-_COMPILED_INSERTS: dict[Hashable, tuple[str, tuple[str, ...] | None]] = {}
+    columns = tuple((n, repr(table.c[n].type)) for n in names)
+    return _compiled_once(sa_dialect, ("insert", table.schema, table.name, columns, upsert), build)
 
 
 def _doubles(data: bytes) -> Sequence[float]:
@@ -227,20 +218,33 @@ def compiled_sql(
     conditions), never from bound values. SQLAlchemy keeps its own cache with the engine, so
     each new session compiled a load's two statements again, on fresh Table objects: a load
     of 100 runs (SQLite, this 2-core machine, 2026-12-06) took 10.4 ms with that, 4.4 without."""
-    key = (type(sa_dialect), sa_dialect.paramstyle, sa_dialect.server_version_info, shape)
-    hit = _COMPILED.get(key)
-    if hit is None:
+
+    def build() -> tuple[str, tuple[str, ...] | None]:
         compiled = query.compile(dialect=sa_dialect)
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        hit = (compiled.string, order)
-        if len(_COMPILED) >= _COMPILED_MAX:
-            del _COMPILED[next(iter(_COMPILED))]  # the oldest
-        _COMPILED[key] = hit
-    sql, order = hit
+        return compiled.string, (tuple(compiled.positiontup or ()) if compiled.positional else None)
+
+    sql, order = _compiled_once(sa_dialect, shape, build)
     return sql, (tuple(values[k] for k in order) if order is not None else dict(values))
 
 
-#: Compiled statements by dialect and shape (see `compiled_sql`), the oldest dropped first.
+def _compiled_once(
+    sa_dialect: sa.Dialect,
+    shape: Hashable,
+    build: Callable[[], tuple[str, tuple[str, ...] | None]],
+) -> tuple[str, tuple[str, ...] | None]:
+    """``build()`` (a statement's text and its positional parameter order, or None) for
+    ``sa_dialect`` and ``shape``, made once per process."""
+    key = (type(sa_dialect), sa_dialect.paramstyle, sa_dialect.server_version_info, shape)
+    hit = _COMPILED.get(key)
+    if hit is None:
+        hit = build()
+        if len(_COMPILED) >= _COMPILED_MAX:
+            del _COMPILED[next(iter(_COMPILED))]  # the oldest
+        _COMPILED[key] = hit
+    return hit
+
+
+#: Compiled statements by dialect and shape (see `_compiled_once`), the oldest dropped first.
 _COMPILED: dict[Hashable, tuple[str, tuple[str, ...] | None]] = {}
 _COMPILED_MAX = 256
 
