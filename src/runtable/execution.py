@@ -813,7 +813,7 @@ def _watched(value: Any) -> tuple[Any, bytes] | None:
         return None  # a value the codec cannot encode is not watched
     if len(data) > WATCH_MAX_BYTES:
         return None
-    return copy.deepcopy(value), hashlib.blake2b(data, digest_size=16).digest()
+    return copy.deepcopy(value), _digest(data)
 
 
 def _put_back(value: Any, original: Any) -> bool:
@@ -919,11 +919,6 @@ def _mark_stale_after(records: dict[str, dict[str, Any]], executed: AbstractSet[
             record["status"] = "stale"
 
 
-def _run_steps(run: Run, steps: Sequence[Step], on_error: OnError, key: StepKey | None) -> None:
-    """Run ``steps`` in order on ``run`` (see `_Executor.run`)."""
-    _Executor(run._frame, steps, on_error, key).run(run)
-
-
 @functools.lru_cache(maxsize=256)
 def _record_prefix(name: str, source_hash: str, config: str, seed: int) -> str:
     """The compact JSON of a done step's record up to its start time, without the opening
@@ -1006,9 +1001,14 @@ def _fingerprint(value: Any) -> bytes | None:
     if np is not None and isinstance(value, np.ndarray) and type(value) is not np.ndarray:
         value = np.asarray(value)  # joblib hands big arrays to workers as memmaps
     try:
-        return hashlib.blake2b(encode(value), digest_size=16).digest()
+        return _digest(encode(value))
     except Exception:
         return None
+
+
+def _digest(data: bytes) -> bytes:
+    """The fingerprint of a value's encoding (`_fingerprint`, `_watched`)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _effective_n_jobs(n_jobs: int | None, backend: Any) -> int:
