@@ -555,6 +555,19 @@ def test_setting_a_runs_timestamps_leaves_its_step_records_as_they_were(
     assert [{k: dict(v) for k, v in run.steps.items()} for run in exp.runs] == before
 
 
+def test_the_end_of_a_with_block_leaves_its_steps_records_as_they_were() -> None:
+    """A step executed inside ``with exp.run()`` kept its record as a template of the run's
+    times, so the block's end moved the step's ``ended_at`` to the moment the block ended."""
+    exp = rt.connect("sqlite://").create_experiment("block")
+    with exp.run(n=3):
+        exp.execute(sm.plain_square, progress=False)
+        ended = exp.runs.first().ended_at
+        time.sleep(0.01)
+    run = exp.runs.first()
+    assert run.ended_at > ended
+    assert run.steps["plain_square"]["ended_at"] == ended.isoformat()
+
+
 def _seeded_draws(seed: int) -> list[tuple[int, int, int]]:
     exp = rt.connect("sqlite://").create_experiment("seeded").add_runs(x=[1, "a"])
     exp.seed = seed

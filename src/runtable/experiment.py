@@ -562,6 +562,9 @@ class _TrackedRun:
         # Written through the columns and flagged: the run may have been stored by a
         # persist inside the block, and its end must reach the next append.
         frame.changed[i] = 1
+        # Steps executed inside the block keep their own times: a record made from the
+        # run's times (a template) becomes text before the run's end changes.
+        frame.own_steps(i)
         if exc is not None and isinstance(exc, Exception):
             frame.ended_at[i] = utcnow()
             frame.status[i] = "failed"
