@@ -42,9 +42,3 @@ def micros_text(micros: int) -> str:
         cached[1] = (_EPOCH + timedelta(seconds=second)).isoformat()
         cached[0] = second
     return f"{cached[1]}.{fraction:06d}" if fraction else cached[1]
-
-
-def utcnow_text() -> tuple[datetime, str]:
-    """``utcnow()`` and its ``isoformat()`` from one clock read."""
-    micros = now_micros()
-    return micros_datetime(micros), micros_text(micros)

@@ -44,12 +44,6 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
-def holds_absent(values: Sequence[Any]) -> bool:
-    """Whether a column has a run without a value (by identity: ``in`` would compare arrays
-    elementwise)."""
-    return id(ABSENT) in map(id, values)
-
-
 #: Held while a FloatColumn is written or turned into its list.
 _UNPACKING = threading.Lock()
 
@@ -450,20 +444,8 @@ class RunFrame:
 
     def steps_text(self) -> list[str | None]:
         """Every run's steps record as stored: JSON text, None when no step ran."""
-        steps = self.steps
-        out: list[str | None] = list(steps)  # type: ignore[arg-type]
-        started, ended = self.started_at, self.ended_at
-        encode = _COMPACT_JSON.encode
-        for i, s in enumerate(steps):
-            if s is None or type(s) is str:
-                continue
-            if type(s) is StepsTemplate:
-                out[i] = s.render(started[i], ended[i])  # type: ignore[arg-type]
-            elif type(s) is tuple:
-                out[i] = s[0].render(started[i], ended[i], s[1:])
-            else:
-                out[i] = encode(s) if s else None
-        return out
+        step_text = self.step_text
+        return [step_text(i) for i in range(len(self.steps))]
 
     def changed_positions(self) -> list[int]:
         """The positions of the runs that may differ from what is stored."""

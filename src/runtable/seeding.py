@@ -224,14 +224,10 @@ def run_seed_sequence(experiment_seed: int, digest: int) -> np.random.SeedSequen
     return np.random.SeedSequence([seed_entropy(experiment_seed), digest])
 
 
-def seed_globals(experiment_seed: int, digest: int) -> None:
-    """Seed ``random`` and ``numpy.random``'s global state for one run (process-local)."""
-    global_seeder(experiment_seed)(digest)
-
-
 def global_seeder(experiment_seed: int) -> Callable[[int], None]:
-    """``seed_globals(experiment_seed, digest)`` as a call per run taking the digest, with the
-    lookups made once: what ``random.seed`` and ``numpy.random.seed`` (bound to their global
+    """A call per run taking its params' digest that seeds ``random`` and ``numpy.random``'s
+    global state for that run (process-local), with the lookups made once: what
+    ``random.seed`` and ``numpy.random.seed`` (bound to their global
     instances at import) would do. About 7.5 µs a run, nearly all of it the two generators'
     own seeding (Mersenne Twister state initialisation), which no shortcut may change.
 

@@ -76,12 +76,10 @@ class Step:
         for. When one of those values has no stable form, a new random hash on every call:
         such a step never matches a stored record, so ``resume=True`` executes it again.
         """
-        if self._source_hash is None:
-            found = _identity_hash(self.func)
-            if found is None:
-                return os.urandom(8).hex()
-            self._source_hash = found
-        return self._source_hash
+        found = self._source_hash
+        if found is None:  # read once: a value without a stable form stays without one
+            found = self._source_hash = _identity_hash(self.func) or _UNSTABLE
+        return found or os.urandom(8).hex()  # _UNSTABLE is the empty text
 
     def apply(self, run: Run) -> None:
         """Run the step on ``run``: inject its parameters, merge a returned mapping into fields."""
@@ -140,6 +138,10 @@ class Step:
         # The hash travels along: a worker cannot read the source of a function that came by
         # value (it would hash the bytecode, and resume=True would never match).
         return (_rebuilt, (self.func, self.name, self.source_hash))
+
+
+#: `Step.source_hash` of a step holding a value without a stable form (never a real hash).
+_UNSTABLE = ""
 
 
 def _rebuilt(func: Callable[..., Any], name: str, source_hash: str) -> Step:
